@@ -1,0 +1,517 @@
+/* Acceptor: accept4, recv into each connection's fixed buffer, frame with
+ * http-parser, enqueue descriptors by value into the connection's worker's
+ * ring.  One thread, one event_base (EVENT_BASE_FLAG_NOLOCK).
+ *
+ * Threads: this thread is the only producer of every worker's request ring
+ * and the only consumer of every note ring.  It owns the "acceptor" half of
+ * each connection; it never writes to or closes a connection's socket after
+ * the connection is open - the worker does (DESIGN.md invariants 2-3).
+ *
+ * Per connection, conn_advance() is the whole state machine: dispatch the
+ * pending descriptor, frame the next one, repeat; stop when the buffer has
+ * no complete request (then read more), when the ring is full (wait for the
+ * worker's doorbell), or when --max-pipeline requests are in flight (wait
+ * for NOTE_RESUME).  A paused connection is not read, so a client that
+ * sends faster than it is answered is slowed by TCP, never dropped. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/acceptor.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#define ACCEPT_BURST 64
+#define ACCEPT_RETRY_MS 100
+
+static void on_read(evutil_socket_t fd, short what, void *arg);
+
+/* ---- listening ------------------------------------------------------------ */
+
+int acceptor_listen(struct acceptor *a, const struct cfg *cfg)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char port[8];
+	int one = 1, rc;
+
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->lfd = -1;
+	snprintf(port, sizeof(port), "%u", cfg->listen_port);
+	rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
+	if (rc) {
+		log_error("cannot resolve listen address '%s': %s", cfg->listen_host,
+			  gai_strerror(rc));
+		return -EINVAL;
+	}
+	a->lfd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->lfd < 0)
+		goto Error;
+	setsockopt(a->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(a->lfd, res->ai_addr, res->ai_addrlen) ||
+	    listen(a->lfd, SOMAXCONN))
+		goto Error;
+	freeaddrinfo(res);
+	return 0;
+Error:
+	rc = -errno;
+	log_error("cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port,
+		  strerror(errno));
+	freeaddrinfo(res);
+	if (a->lfd >= 0)
+		close(a->lfd);
+	a->lfd = -1;
+	return rc;
+}
+
+int acceptor_local_addr(const struct acceptor *a, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getsockname(a->lfd, (struct sockaddr *)&ss, &sl))
+		return -errno;
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(out, len, "%s:%u", host, ntohs(s4->sin_port));
+	}
+	return 0;
+}
+
+/* ---- per-connection state machine ---------------------------------------- */
+
+static void reading(struct acceptor *a, struct conn *c, bool on)
+{
+	if (c->reading == on)
+		return;
+	if (on)
+		event_add(&c->rev, NULL);
+	else
+		event_del(&c->rev);
+	c->reading = on;
+}
+
+static void block_on_ring(struct acceptor *a, struct conn *c)
+{
+	c->blocked = true;
+	c->blocked_next = NULL;
+	if (a->blocked_tail[c->worker])
+		a->blocked_tail[c->worker]->blocked_next = c;
+	else
+		a->blocked_head[c->worker] = c;
+	a->blocked_tail[c->worker] = c;
+	a->ctr.ring_full++;
+}
+
+/* At the in-flight limit.  Returns true if the worker drained meanwhile and
+ * we may go on; false if NOTE_RESUME will come.  Exactly one side wins the
+ * swap of want_resume, so the connection is resumed exactly once. */
+static bool pause_pipeline(struct acceptor *a, struct conn *c)
+{
+	ck_pr_store_uint(&c->want_resume, 1);
+	ck_pr_fence_memory();
+	if (ck_pr_load_uint(&c->inflight) < a->cfg->max_pipeline &&
+	    ck_pr_fas_uint(&c->want_resume, 0) == 1)
+		return true;
+	c->wait_resume = true;
+	a->ctr.pipeline_pauses++;
+	return false;
+}
+
+static bool dispatch(struct acceptor *a, struct conn *c)
+{
+	struct queue_req *q = &a->workers[c->worker].rq;
+	bool is_req = c->pending.kind == REQ_HTTP;
+
+	if (is_req && ck_pr_load_uint(&c->inflight) >= a->cfg->max_pipeline &&
+	    !pause_pipeline(a, c))
+		return false;
+	/* Count before the push: the worker may answer before we return. */
+	if (is_req)
+		ck_pr_inc_uint(&c->inflight);
+	if (!queue_req_push(q, &c->pending) && !queue_req_push_or_wait(q, &c->pending)) {
+		if (is_req)
+			ck_pr_dec_uint(&c->inflight);
+		block_on_ring(a, c);
+		return false;
+	}
+	a->wake_pending[c->worker] = true;
+	c->has_pending = false;
+	if (!is_req || (c->pending.flags & REQF_CLOSE))
+		c->close_sent = true;
+	return true;
+}
+
+static void conn_advance(struct acceptor *a, struct conn *c)
+{
+	while (!c->close_sent) {
+		if (c->has_pending) {
+			if (!dispatch(a, c)) {
+				reading(a, c, false);
+				return;
+			}
+			continue;
+		}
+		enum http_frame_rc rc = http_framer_next(&c->fr, &c->pending);
+
+		if (rc == HTTP_FRAME_NEED_MORE) {
+			if (!c->closing) {
+				reading(a, c, true);
+				return;
+			}
+			memset(&c->pending, 0, sizeof(c->pending));
+			c->pending.kind = REQ_CLOSE;
+		} else if (rc == HTTP_FRAME_REQ && !c->pending.err &&
+			   (c->pending.route == ROUTE_METRIC_HEAP ||
+			    c->pending.route == ROUTE_STATS_POINTER)) {
+			heap_request_wrap(&c->pending);   /* NULL heap → 503 */
+		}
+		c->pending.slot = c->slot;
+		c->pending.gen = c->gen;
+		c->has_pending = true;
+	}
+	reading(a, c, false);
+}
+
+static void conn_open(struct acceptor *a, int fd)
+{
+	struct conn_table *t = &a->conns;
+	uint32_t slot = t->free_stack[--t->nfree];
+	struct conn *c = &t->slots[slot];
+	uint32_t gen = c->gen + 1;
+
+	/* The slot is free: the worker handed it back, nobody else looks. */
+	memset(c, 0, sizeof(*c));
+	c->slot = slot;
+	c->gen = gen;
+	c->fd = fd;
+	c->worker = (uint16_t)a->next_worker;
+	a->next_worker = (a->next_worker + 1) % a->nworkers;
+	c->state = CONN_OPEN;
+	c->owner = a;
+	c->out_head = c->out_last = -1;
+	http_framer_init(&c->fr, t->bufs + (size_t)slot * t->buf_cap, t->buf_cap,
+			 a->cfg->max_header_bytes);
+	event_assign(&c->rev, a->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	a->live++;
+	reading(a, c, true);
+}
+
+static void conn_release(struct acceptor *a, struct conn *c)
+{
+	c->state = CONN_FREE;
+	c->fd = -1;
+	a->conns.free_stack[a->conns.nfree++] = c->slot;
+	a->live--;
+}
+
+static struct acceptor *acceptor_of(struct conn *c);
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct acceptor *a = acceptor_of(c);
+	size_t avail;
+	char *p = http_framer_space(&c->fr, &avail);
+	ssize_t n = avail ? recv(fd, p, avail, 0) : 0;
+
+	if (n > 0) {
+		http_framer_commit(&c->fr, (size_t)n);
+	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	} else {
+		/* EOF or error: answer what was received, then close. */
+		c->closing = true;
+	}
+	conn_advance(a, c);
+}
+
+/* ---- accepting ----------------------------------------------------------- */
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	int one = 1;
+
+	for (int i = 0; i < ACCEPT_BURST; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of fds: the listener would fire forever.
+				 * Stop it and retry on a timer; open
+				 * connections are served meanwhile. */
+				struct timeval tv = { 0, ACCEPT_RETRY_MS * 1000 };
+
+				event_del(&a->lev);
+				evtimer_add(&a->retry_ev, &tv);
+				a->ctr.accept_paused++;
+				log_warn("accept: %s; pausing for %d ms",
+					 strerror(errno), ACCEPT_RETRY_MS);
+			} else if (errno == ECONNABORTED || errno == EINTR) {
+				continue;
+			} else if (errno != EAGAIN) {
+				log_warn("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		if (a->conns.nfree == 0) {
+			a->ctr.rejected_full++;
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		a->ctr.accepted++;
+		conn_open(a, fd);
+	}
+}
+
+static void on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct acceptor *a = arg;
+
+	if (!a->draining)
+		event_add(&a->lev, NULL);
+}
+
+/* ---- notes from workers --------------------------------------------------- */
+
+static void on_bell(evutil_socket_t fd, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	struct queue_note nt;
+
+	queue_doorbell_arm(&a->bell);
+	for (unsigned w = 0; w < a->nworkers; w++) {
+		while (queue_note_pop(&a->workers[w].notes, &nt)) {
+			struct conn *c = &a->conns.slots[nt.slot];
+
+			if (c->gen != nt.gen || c->state != CONN_OPEN)
+				continue;
+			if (nt.kind == NOTE_CLOSED) {
+				conn_release(a, c);
+			} else if (nt.kind == NOTE_RESUME && c->wait_resume) {
+				c->wait_resume = false;
+				conn_advance(a, c);
+			}
+		}
+		/* Connections that found the ring full, in arrival order. */
+		struct conn *c = a->blocked_head[w];
+
+		a->blocked_head[w] = a->blocked_tail[w] = NULL;
+		while (c) {
+			struct conn *next = c->blocked_next;
+
+			c->blocked = false;
+			conn_advance(a, c);
+			if (c->blocked) {
+				/* Ring full again: keep the rest queued behind it. */
+				if (next) {
+					a->blocked_tail[w]->blocked_next = next;
+					while (a->blocked_tail[w]->blocked_next)
+						a->blocked_tail[w] = a->blocked_tail[w]->blocked_next;
+				}
+				break;
+			}
+			c = next;
+		}
+	}
+	if (a->draining && a->live == 0)
+		event_base_loopbreak(a->base);
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct acceptor *a = arg;
+
+	log_warn("shutdown timeout: %u connection(s) still busy; closing them",
+		 a->live);
+	event_base_loopbreak(a->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	struct timeval tv = { a->cfg->shutdown_timeout_ms / 1000,
+			      (a->cfg->shutdown_timeout_ms % 1000) * 1000 };
+
+	if (a->draining)
+		return;
+	log_info("%s: draining %u connection(s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+		 a->live);
+	a->draining = true;
+	event_del(&a->lev);
+	event_del(&a->retry_ev);
+	close(a->lfd);
+	a->lfd = -1;
+	for (uint32_t i = 0; i < a->conns.n; i++) {
+		struct conn *c = &a->conns.slots[i];
+
+		if (c->state != CONN_OPEN || c->close_sent)
+			continue;
+		c->closing = true;
+		if (!c->blocked && !c->wait_resume)
+			conn_advance(a, c);
+	}
+	if (a->live == 0)
+		event_base_loopbreak(a->base);
+	else
+		evtimer_add(&a->drain_ev, &tv);
+}
+
+static struct acceptor *acceptor_of(struct conn *c)
+{
+	return c->owner;
+}
+
+int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
+{
+	const struct cfg *cfg = a->cfg;
+	struct event_config *ec = event_config_new();
+	uint32_t buf_cap = cfg->max_header_bytes + 4096;
+	unsigned note_size = 4;
+	int rc = -ENOMEM;
+
+	if (!ec)
+		return -ENOMEM;
+	/* One thread uses this base: no locks. */
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	a->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!a->base)
+		return -ENOMEM;
+	if ((rc = conn_table_init(&a->conns, cfg->max_conns, buf_cap)))
+		return rc;
+	if ((rc = queue_doorbell_init(&a->bell)))
+		return rc;
+	a->nworkers = cfg->workers;
+	a->workers = calloc(a->nworkers, sizeof(*a->workers));
+	a->wake_pending = calloc(a->nworkers, sizeof(*a->wake_pending));
+	a->blocked_head = calloc(a->nworkers, sizeof(*a->blocked_head));
+	a->blocked_tail = calloc(a->nworkers, sizeof(*a->blocked_tail));
+	if (!a->workers || !a->wake_pending || !a->blocked_head || !a->blocked_tail)
+		return -ENOMEM;
+	/* Two notes per slot at most (one CLOSED, one RESUME): never full. */
+	while (note_size < 2 * cfg->max_conns + 2)
+		note_size <<= 1;
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		struct worker_cfg wc = {
+			.ring_size = cfg->ring_size,
+			.note_ring_size = note_size,
+			.spin_us = cfg->spin_us,
+			.max_pipeline = cfg->max_pipeline,
+			.cpu = ncpus ? cpus[i % ncpus] : -1,
+		};
+
+		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell)))
+			return rc;
+		a->ninit++;
+	}
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		if ((rc = worker_start(&a->workers[i]))) {
+			log_error("cannot start worker %u: %s", i, strerror(-rc));
+			return rc;
+		}
+	}
+	event_assign(&a->lev, a->base, a->lfd, EV_READ | EV_PERSIST, on_accept, a);
+	event_assign(&a->bell_ev, a->base, a->bell.fd, EV_READ | EV_PERSIST, on_bell, a);
+	evtimer_assign(&a->retry_ev, a->base, on_accept_retry, a);
+	evtimer_assign(&a->drain_ev, a->base, on_drain_timeout, a);
+	evsignal_assign(&a->sigint_ev, a->base, SIGINT, on_signal, a);
+	evsignal_assign(&a->sigterm_ev, a->base, SIGTERM, on_signal, a);
+	event_add(&a->lev, NULL);
+	event_add(&a->bell_ev, NULL);
+	event_add(&a->sigint_ev, NULL);
+	event_add(&a->sigterm_ev, NULL);
+	return 0;
+}
+
+/* Wakes, once, each worker that got descriptors in this iteration and is
+ * asleep (see queue.h for why one fence suffices). */
+static void wake_workers(struct acceptor *a)
+{
+	bool fenced = false;
+
+	for (unsigned w = 0; w < a->nworkers; w++) {
+		if (!a->wake_pending[w])
+			continue;
+		if (!fenced) {
+			queue_fence();
+			fenced = true;
+		}
+		a->wake_pending[w] = false;
+		if (queue_req_wake(&a->workers[w].rq))
+			a->ctr.wakes++;
+	}
+}
+
+static void stop_workers(struct acceptor *a)
+{
+	struct http_req stop = { .kind = REQ_STOP };
+
+	for (unsigned w = 0; w < a->nworkers; w++) {
+		/* The worker keeps draining, so room appears; bounded wait. */
+		for (int tries = 0; !queue_req_push(&a->workers[w].rq, &stop); tries++) {
+			if (tries > 100000) {
+				log_error("worker %u does not drain its ring", w);
+				abort();
+			}
+			usleep(100);
+		}
+		a->wake_pending[w] = true;
+	}
+	wake_workers(a);
+	for (unsigned w = 0; w < a->nworkers; w++)
+		worker_join(&a->workers[w]);
+}
+
+int acceptor_run(struct acceptor *a)
+{
+	while (!event_base_got_break(a->base)) {
+		if (event_base_loop(a->base, EVLOOP_ONCE) < 0)
+			break;
+		wake_workers(a);
+	}
+	stop_workers(a);
+	return 0;
+}
+
+void acceptor_destroy(struct acceptor *a)
+{
+	for (unsigned i = 0; i < a->ninit; i++)
+		worker_destroy(&a->workers[i]);
+	free(a->workers);
+	free(a->wake_pending);
+	free(a->blocked_head);
+	free(a->blocked_tail);
+	queue_doorbell_destroy(&a->bell);
+	conn_table_destroy(&a->conns);
+	if (a->base)
+		event_base_free(a->base);
+	if (a->lfd >= 0)
+		close(a->lfd);
+	memset(a, 0, sizeof(*a));
+	a->lfd = -1;
+}

@@ -1,0 +1,57 @@
+/* The acceptor thread: one libevent event_base that accepts, reads, frames
+ * and hands requests to workers; and the server's lifecycle around it. */
+#ifndef METRICD_CORE_ACCEPTOR_H
+#define METRICD_CORE_ACCEPTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/cfg.h"
+#include "core/conn.h"
+#include "queue/queue.h"
+#include "workers/worker.h"
+
+struct acceptor_counters {
+	uint64_t accepted;
+	uint64_t rejected_full;      /* over --max-conns: accepted and closed */
+	uint64_t accept_paused;      /* EMFILE/ENFILE pauses */
+	uint64_t ring_full;          /* times a ring was full */
+	uint64_t pipeline_pauses;
+	uint64_t wakes;              /* eventfd writes to sleeping workers */
+};
+
+struct acceptor {
+	const struct cfg *cfg;
+	struct event_base *base;
+	int lfd;
+	struct event lev;
+	struct event bell_ev;
+	struct event sigint_ev, sigterm_ev;
+	struct event retry_ev;       /* re-enable accept after EMFILE */
+	struct event drain_ev;       /* shutdown timeout */
+	struct conn_table conns;
+	struct queue_doorbell bell;
+	struct worker *workers;
+	unsigned nworkers;
+	unsigned ninit;              /* workers initialised (for cleanup) */
+	unsigned next_worker;
+	bool *wake_pending;          /* per worker, this loop iteration */
+	struct conn **blocked_head;  /* per worker: connections waiting for room */
+	struct conn **blocked_tail;
+	uint32_t live;
+	bool draining;
+	bool done;
+	struct acceptor_counters ctr;
+};
+
+/* Binds the listening socket (port 0 picks one). */
+int acceptor_listen(struct acceptor *a, const struct cfg *cfg);
+/* Allocates connections and starts the workers; pins them per cfg. */
+int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus);
+/* Runs until SIGINT/SIGTERM and a graceful drain; stops the workers. */
+int acceptor_run(struct acceptor *a);
+void acceptor_destroy(struct acceptor *a);
+/* "127.0.0.1:8080" or "[::1]:8080" of the bound socket. */
+int acceptor_local_addr(const struct acceptor *a, char *out, size_t len);
+
+#endif

@@ -1,0 +1,115 @@
+/* metricd: parse flags, bind, start the workers and the acceptor thread,
+ * wait for it to drain and stop. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/acceptor.h"
+#include "core/cfg.h"
+#include "core/log.h"
+#include "http/framing.h"
+
+/* CPUs to pin to, in order: --cpus, else the affinity mask we were given. */
+static unsigned pick_cpus(const struct cfg *cfg, int *cpus)
+{
+	cpu_set_t set;
+	unsigned n = 0;
+
+	if (cfg->no_pin)
+		return 0;
+	if (cfg->cpus_given)
+		set = cfg->cpus;
+	else if (sched_getaffinity(0, sizeof(set), &set))
+		return 0;
+	for (int i = 0; i < CPU_SETSIZE && n < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &set))
+			cpus[n++] = i;
+	return n;
+}
+
+static void *acceptor_thread(void *arg)
+{
+	struct acceptor *a = arg;
+	sigset_t sigs;
+
+	pthread_setname_np(pthread_self(), "metricd-acc");
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	acceptor_run(a);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cfg cfg;
+	static struct acceptor acc;
+	static int cpus[CPU_SETSIZE];
+	char err[256], addr[128];
+	sigset_t sigs;
+	pthread_t acc_thread;
+	unsigned ncpus;
+	int rc;
+
+	log_init();
+	cfg_defaults(&cfg);
+	rc = cfg_parse(&cfg, argc, argv, err, sizeof(err));
+	if (rc == CFG_EXIT)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, "metricd: %s\nTry 'metricd --help' for more information.\n",
+			err);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+	ncpus = pick_cpus(&cfg, cpus);
+	if (cfg.workers == 0) {
+		cpu_set_t set;
+
+		cfg.workers = ncpus;
+		if (cfg.workers == 0)
+			cfg.workers = sched_getaffinity(0, sizeof(set), &set) == 0
+				? (unsigned)CPU_COUNT(&set) : 1;
+		if (cfg.workers > CFG_MAX_WORKERS)
+			cfg.workers = CFG_MAX_WORKERS;
+	}
+	if (ncpus && cfg.workers > ncpus)
+		log_info("more workers (%u) than CPUs (%u): workers share CPUs",
+			 cfg.workers, ncpus);
+
+	/* Workers never take signals: they are started with these blocked and
+	 * only the acceptor thread unblocks them. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	http_framer_global_init(cfg.max_header_bytes);
+	if (acceptor_listen(&acc, &cfg))
+		return 1;
+	if ((rc = acceptor_start(&acc, cpus, ncpus))) {
+		log_error("cannot start: %s", strerror(-rc));
+		acceptor_destroy(&acc);
+		return 1;
+	}
+	acceptor_local_addr(&acc, addr, sizeof(addr));
+	log_info("listening on %s workers=%u", addr, cfg.workers);
+	if ((rc = pthread_create(&acc_thread, NULL, acceptor_thread, &acc))) {
+		log_error("cannot start the acceptor: %s", strerror(rc));
+		return 1;
+	}
+	pthread_join(acc_thread, NULL);
+	log_info("stopped: %llu connection(s) served",
+		 (unsigned long long)acc.ctr.accepted);
+	acceptor_destroy(&acc);
+	return 0;
+}

@@ -1,0 +1,304 @@
+#include "config.h"
+
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http/framing.h"
+#include "http/route.h"
+
+/* ---- strict head scanner (RFC 9112 section 2-5) ------------------------ */
+
+/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+ *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+static bool is_tchar(unsigned char c)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+		return true;
+	return c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL;
+}
+
+struct head_info {
+	uint32_t target_off, target_len;  /* relative to the scanned start */
+};
+
+static bool ieq(const char *a, size_t alen, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return alen == n && strncasecmp(a, lit, n) == 0;
+}
+
+static enum http_err scan_request_line(const char *l, size_t n,
+				       struct head_info *hi, size_t base)
+{
+	size_t i = 0, t0;
+
+	while (i < n && is_tchar((unsigned char)l[i]))
+		i++;
+	if (i == 0 || i == n || l[i] != ' ')
+		return HERR_BAD_REQUEST;
+	t0 = ++i;
+	while (i < n && (unsigned char)l[i] > 0x20 && (unsigned char)l[i] < 0x7f)
+		i++;
+	if (i == t0 || i == n || l[i] != ' ')
+		return HERR_BAD_REQUEST;
+	hi->target_off = (uint32_t)(base + t0);
+	hi->target_len = (uint32_t)(i - t0);
+	i++;
+	/* HTTP-version = "HTTP/" DIGIT "." DIGIT, and nothing after it */
+	if (n - i != 8 || memcmp(l + i, "HTTP/", 5) != 0 ||
+	    l[i + 5] < '0' || l[i + 5] > '9' || l[i + 6] != '.' ||
+	    l[i + 7] < '0' || l[i + 7] > '9')
+		return HERR_BAD_REQUEST;
+	if (l[i + 5] != '1' || l[i + 7] > '1')
+		return HERR_VERSION;
+	return HERR_NONE;
+}
+
+/* Last element of a Transfer-Encoding list must be "chunked". */
+static bool te_ends_chunked(const char *v, size_t n)
+{
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	size_t s = n;
+	while (s && v[s - 1] != ',')
+		s--;
+	while (s < n && (v[s] == ' ' || v[s] == '\t'))
+		s++;
+	return ieq(v + s, n - s, "chunked");
+}
+
+struct hdr_counts {
+	unsigned cl, te;
+	bool te_chunked;
+};
+
+static enum http_err scan_header_line(const char *l, size_t n,
+				      struct hdr_counts *hc)
+{
+	size_t i = 0;
+
+	if (l[0] == ' ' || l[0] == '\t')
+		return HERR_BAD_REQUEST;             /* obs-fold */
+	while (i < n && is_tchar((unsigned char)l[i]))
+		i++;
+	if (i == 0 || i == n || l[i] != ':')
+		return HERR_BAD_REQUEST;             /* incl. space before ':' */
+	const char *v = l + i + 1;
+	size_t vn = n - i - 1;
+	for (size_t k = 0; k < vn; k++) {
+		unsigned char c = (unsigned char)v[k];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return HERR_BAD_REQUEST;
+	}
+	if (ieq(l, i, "content-length")) {
+		if (hc->cl++)
+			return HERR_BAD_REQUEST;     /* duplicate Content-Length */
+	} else if (ieq(l, i, "transfer-encoding")) {
+		if (hc->te++)
+			return HERR_BAD_REQUEST;
+		hc->te_chunked = te_ends_chunked(v, vn);
+	}
+	return HERR_NONE;
+}
+
+/* Scans one request head starting at p.  Returns the head's length
+ * (including the blank line) when complete and valid, 0 when more bytes are
+ * needed, or sets *err and returns 0. */
+static size_t head_scan(const char *p, size_t n, struct head_info *hi,
+			enum http_err *err)
+{
+	struct hdr_counts hc = { 0, 0, false };
+	size_t i = 0;
+	unsigned line_no = 0;
+
+	*err = HERR_NONE;
+	/* A server SHOULD ignore at least one empty line before the request. */
+	while (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n')
+		i += 2;
+	for (;;) {
+		const char *nl = memchr(p + i, '\n', n - i);
+
+		if (!nl)
+			return 0;
+		size_t eol = (size_t)(nl - p);
+		if (eol == i || p[eol - 1] != '\r') {
+			*err = HERR_BAD_REQUEST;     /* bare LF */
+			return 0;
+		}
+		size_t len = eol - 1 - i;
+		const char *line = p + i;
+		if (memchr(line, '\r', len) || memchr(line, '\0', len)) {
+			*err = HERR_BAD_REQUEST;     /* bare CR, NUL */
+			return 0;
+		}
+		if (len == 0) {
+			if (line_no == 0) {
+				*err = HERR_BAD_REQUEST;
+				return 0;
+			}
+			if (hc.cl && hc.te)
+				*err = HERR_BAD_REQUEST;
+			else if (hc.te && !hc.te_chunked)
+				*err = HERR_BAD_REQUEST;
+			return *err ? 0 : eol + 1;
+		}
+		*err = line_no == 0 ? scan_request_line(line, len, hi, i)
+				    : scan_header_line(line, len, &hc);
+		if (*err)
+			return 0;
+		line_no++;
+		i = eol + 1;
+	}
+}
+
+/* ---- http-parser glue --------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct http_framer *f = p->data;
+
+	f->in_message = true;
+	f->err = HERR_NONE;
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct http_framer *f = p->data;
+	struct http_req *r = &f->cur;
+	int get_or_head = p->method == HTTP_GET || p->method == HTTP_HEAD;
+
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > HTTP_BODY_MAX) {
+		f->err = HERR_BODY_TOO_LARGE;
+		return -1;
+	}
+	r->flags = 0;
+	if (p->method == HTTP_HEAD)
+		r->flags |= REQF_HEAD;
+	if (p->http_minor == 0)
+		r->flags |= REQF_HTTP10;
+	if (!http_should_keep_alive(p))
+		r->flags |= REQF_CLOSE;
+	http_route(f->buf + f->url_off, f->url_len, get_or_head, r);
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct http_framer *f = p->data;
+
+	f->complete = true;
+	http_parser_pause(p, 1);     /* frame pipelined requests one by one */
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_headers_complete = on_headers_complete,
+	.on_message_complete = on_message_complete,
+};
+
+void http_framer_global_init(uint32_t max_head)
+{
+	http_parser_set_max_header_size(max_head);
+}
+
+void http_framer_init(struct http_framer *f, char *buf, uint32_t cap,
+		      uint32_t max_head)
+{
+	memset(f, 0, sizeof(*f));
+	f->buf = buf;
+	f->cap = cap;
+	f->max_head = max_head;
+	http_parser_init(&f->parser, HTTP_REQUEST);
+	f->parser.data = f;
+}
+
+char *http_framer_space(struct http_framer *f, size_t *avail)
+{
+	if (f->pos > 0) {
+		memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+		f->len -= f->pos;
+		f->pos = 0;
+	}
+	*avail = f->cap - f->len;
+	return f->buf + f->len;
+}
+
+void http_framer_commit(struct http_framer *f, size_t n)
+{
+	f->len += (uint32_t)n;
+}
+
+bool http_framer_has_partial(const struct http_framer *f)
+{
+	return f->pos < f->len || f->in_message;
+}
+
+static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
+			       struct http_req *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = REQ_HTTP;
+	out->err = (uint8_t)e;
+	out->flags = REQF_CLOSE;
+	out->t_parsed_ns = now_ns();
+	f->done = true;
+	return HTTP_FRAME_ERROR;
+}
+
+enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)
+{
+	if (f->done || f->pos == f->len)
+		return HTTP_FRAME_NEED_MORE;
+	if (!f->in_message) {
+		struct head_info hi = { 0, 0 };
+		enum http_err err;
+		size_t head = head_scan(f->buf + f->pos, f->len - f->pos, &hi, &err);
+
+		if (err)
+			return fail(f, err, out);
+		if (head == 0) {
+			if (f->len - f->pos >= f->max_head)
+				return fail(f, HERR_HEAD_TOO_LARGE, out);
+			return HTTP_FRAME_NEED_MORE;
+		}
+		if (head > f->max_head)
+			return fail(f, HERR_HEAD_TOO_LARGE, out);
+		f->url_off = f->pos + hi.target_off;
+		f->url_len = hi.target_len;
+	}
+	size_t n = http_parser_execute(&f->parser, &parser_settings,
+				       f->buf + f->pos, f->len - f->pos);
+	enum http_errno pe = HTTP_PARSER_ERRNO(&f->parser);
+
+	f->pos += (uint32_t)n;
+	if (f->complete) {
+		f->complete = false;
+		f->in_message = false;
+		if (pe == HPE_PAUSED)
+			http_parser_pause(&f->parser, 0);
+		*out = f->cur;
+		out->kind = REQ_HTTP;
+		out->t_parsed_ns = now_ns();
+		if (out->flags & REQF_CLOSE)
+			f->done = true;    /* nothing after Connection: close */
+		return HTTP_FRAME_REQ;
+	}
+	if (pe != HPE_OK)
+		return fail(f, f->err ? (enum http_err)f->err : HERR_BAD_REQUEST, out);
+	return HTTP_FRAME_NEED_MORE;
+}

@@ -1,0 +1,63 @@
+/* Request framing: bytes in, request descriptors out.
+ *
+ * One framer per connection, owned by the acceptor thread.  The caller reads
+ * socket data into the framer's fixed buffer (http_framer_space/commit) and
+ * pulls descriptors out one at a time (http_framer_next); pipelined requests
+ * come out in order.  No I/O and no allocation here, so the same code is
+ * unit-tested and fuzzed byte for byte.
+ *
+ * Each request head is checked by a strict scanner (RFC 9112) before
+ * http-parser sees it, because Debian's http-parser is built non-strict and
+ * would accept what a server must reject: whitespace before a header colon,
+ * obs-fold, bare LF or CR, control bytes.  http-parser then does the framing
+ * proper (methods, Content-Length and chunked bodies, keep-alive rules). */
+#ifndef METRICD_HTTP_FRAMING_H
+#define METRICD_HTTP_FRAMING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+#include "http/request.h"
+
+#define HTTP_BODY_MAX (1u << 20)
+
+enum http_frame_rc {
+	HTTP_FRAME_NEED_MORE = 0,  /* no complete request buffered */
+	HTTP_FRAME_REQ,            /* *out is a request to answer */
+	HTTP_FRAME_ERROR,          /* *out is an error answer with REQF_CLOSE;
+				    * the framer accepts nothing more */
+};
+
+struct http_framer {
+	http_parser parser;
+	char *buf;
+	uint32_t cap;        /* buffer size */
+	uint32_t max_head;   /* request head limit (431 above it) */
+	uint32_t len;        /* bytes in buf */
+	uint32_t pos;        /* bytes handed to http-parser; those before it
+			      * are consumed and may be discarded */
+	bool head_checked;   /* current head passed the strict scan */
+	bool in_message;     /* http-parser is inside a message (head or body) */
+	bool complete;       /* on_message_complete fired */
+	bool done;           /* error or Connection: close seen: no more */
+	uint8_t err;         /* enum http_err found by a callback */
+	uint32_t url_off, url_len;  /* request target, from the strict scan */
+	struct http_req cur;
+};
+
+/* buf must hold cap bytes; cap > max_head. */
+void http_framer_init(struct http_framer *f, char *buf, uint32_t cap,
+		      uint32_t max_head);
+/* Where to read the next bytes; compacts consumed bytes first. */
+char *http_framer_space(struct http_framer *f, size_t *avail);
+void http_framer_commit(struct http_framer *f, size_t n);
+/* True when unconsumed bytes remain (a partial request). */
+bool http_framer_has_partial(const struct http_framer *f);
+enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out);
+/* Called once at startup, before any thread starts (process-wide setting). */
+void http_framer_global_init(uint32_t max_head);
+
+#endif

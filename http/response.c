@@ -1,0 +1,192 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "http/response.h"
+
+size_t http_fmt_u64(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+size_t http_fmt_i64(char *out, int64_t v)
+{
+	if (v < 0) {
+		out[0] = '-';
+		return 1 + http_fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
+	}
+	return http_fmt_u64(out, (uint64_t)v);
+}
+
+size_t http_fmt_fixed6(char *out, double v)
+{
+	size_t n = 0;
+
+	if (!(v == v))
+		v = 0;               /* NaN never leaves as JSON */
+	if (v < 0) {
+		out[n++] = '-';
+		v = -v;
+	}
+	if (v > 1e12)
+		v = 1e12;
+	uint64_t scaled = (uint64_t)(v * 1e6 + 0.5);
+	uint64_t frac = scaled % 1000000;
+	n += http_fmt_u64(out + n, scaled / 1000000);
+	out[n++] = '.';
+	for (int d = 5; d >= 0; d--) {
+		out[n + (size_t)d] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	return n + 6;
+}
+
+void http_date_update(struct http_date *d, time_t now)
+{
+	static const char days[] = "SunMonTueWedThuFriSat";
+	static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	struct tm tm;
+	char *p = d->str;
+
+	if (d->sec == now && d->str[0])
+		return;
+	gmtime_r(&now, &tm);
+	memcpy(p, days + 3 * tm.tm_wday, 3);
+	p += 3;
+	*p++ = ',';
+	*p++ = ' ';
+	*p++ = (char)('0' + tm.tm_mday / 10);
+	*p++ = (char)('0' + tm.tm_mday % 10);
+	*p++ = ' ';
+	memcpy(p, mons + 3 * tm.tm_mon, 3);
+	p += 3;
+	*p++ = ' ';
+	p += http_fmt_u64(p, (uint64_t)(tm.tm_year + 1900));
+	*p++ = ' ';
+	*p++ = (char)('0' + tm.tm_hour / 10);
+	*p++ = (char)('0' + tm.tm_hour % 10);
+	*p++ = ':';
+	*p++ = (char)('0' + tm.tm_min / 10);
+	*p++ = (char)('0' + tm.tm_min % 10);
+	*p++ = ':';
+	*p++ = (char)('0' + tm.tm_sec / 10);
+	*p++ = (char)('0' + tm.tm_sec % 10);
+	memcpy(p, " GMT", 5);
+	d->sec = now;
+}
+
+static const char *status_line(unsigned status, size_t *len)
+{
+#define S(code, text) case code: *len = sizeof("HTTP/1.1 " #code " " text "\r\n") - 1; \
+		return "HTTP/1.1 " #code " " text "\r\n"
+	switch (status) {
+	S(200, "OK");
+	S(400, "Bad Request");
+	S(404, "Not Found");
+	S(405, "Method Not Allowed");
+	S(408, "Request Timeout");
+	S(413, "Content Too Large");
+	S(431, "Request Header Fields Too Large");
+	S(503, "Service Unavailable");
+	S(505, "HTTP Version Not Supported");
+	default:
+	S(500, "Internal Server Error");
+	}
+#undef S
+}
+
+/* Appends a literal; the caller has checked the room once for the whole
+ * head (HTTP_HEAD_MAX bounds it). */
+#define PUT(p, lit) do { memcpy(p, lit, sizeof(lit) - 1); p += sizeof(lit) - 1; } while (0)
+
+size_t http_write_head(char *out, size_t cap, unsigned status,
+		       enum http_ctype ct, size_t body_len, unsigned req_flags,
+		       const struct http_date *date)
+{
+	size_t sl;
+	const char *line = status_line(status, &sl);
+	char *p = out;
+
+	if (cap < HTTP_HEAD_MAX)
+		return 0;
+	memcpy(p, line, sl);
+	p += sl;
+	PUT(p, "Server: metricd/" PACKAGE_VERSION "\r\nDate: ");
+	size_t dl = strlen(date->str);
+	memcpy(p, date->str, dl);
+	p += dl;
+	if (ct == CT_JSON)
+		PUT(p, "\r\nContent-Type: application/json\r\nContent-Length: ");
+	else
+		PUT(p, "\r\nContent-Type: text/plain\r\nContent-Length: ");
+	p += http_fmt_u64(p, body_len);
+	PUT(p, "\r\n");
+	if (status == 405)
+		PUT(p, "Allow: GET, HEAD\r\n");
+	if (req_flags & REQF_CLOSE)
+		PUT(p, "Connection: close\r\n");
+	else if (req_flags & REQF_HTTP10)
+		PUT(p, "Connection: keep-alive\r\n");
+	PUT(p, "\r\n");
+	return (size_t)(p - out);
+}
+
+size_t http_body_metric(char *out, size_t cap, uint64_t id, int64_t ts_ns,
+			double value)
+{
+	char *p = out;
+
+	if (cap < HTTP_BODY_MAX_RESP)
+		return 0;
+	PUT(p, "{\"id\":");
+	p += http_fmt_u64(p, id);
+	PUT(p, ",\"timestamp\":");
+	p += http_fmt_i64(p, ts_ns);
+	PUT(p, ",\"value\":");
+	p += http_fmt_fixed6(p, value);
+	PUT(p, "}");
+	return (size_t)(p - out);
+}
+
+size_t http_body_stats(char *out, size_t cap, uint64_t id, int64_t ts_ns,
+		       int64_t duration_ns, int status)
+{
+	char *p = out;
+
+	if (cap < HTTP_BODY_MAX_RESP)
+		return 0;
+	PUT(p, "{\"id\":");
+	p += http_fmt_u64(p, id);
+	PUT(p, ",\"timestamp\":");
+	p += http_fmt_i64(p, ts_ns);
+	PUT(p, ",\"duration_ns\":");
+	p += http_fmt_i64(p, duration_ns);
+	PUT(p, ",\"status\":");
+	p += http_fmt_i64(p, status);
+	PUT(p, "}");
+	return (size_t)(p - out);
+}
+
+size_t http_body_error(char *out, size_t cap, const char *msg)
+{
+	size_t ml = strlen(msg);
+	char *p = out;
+
+	/* Messages are our own constants: no escaping needed, length bounded. */
+	if (cap < HTTP_BODY_MAX_RESP || ml > HTTP_BODY_MAX_RESP - 16)
+		return 0;
+	PUT(p, "{\"error\":\"");
+	memcpy(p, msg, ml);
+	p += ml;
+	PUT(p, "\"}");
+	return (size_t)(p - out);
+}

@@ -1,0 +1,48 @@
+/* Response writing into caller-owned buffers.  No allocation, no stdio:
+ * every function writes at most the capacity it is given and returns the
+ * length written, or 0 when it does not fit. */
+#ifndef METRICD_HTTP_RESPONSE_H
+#define METRICD_HTTP_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "http/request.h"
+
+/* Upper bounds, checked by the unit tests: a response head and body always
+ * fit these, so buffers sized from them never truncate. */
+#define HTTP_HEAD_MAX 256
+#define HTTP_BODY_MAX_RESP 192
+#define HTTP_RESP_MAX (HTTP_HEAD_MAX + HTTP_BODY_MAX_RESP)
+
+/* "Sun, 06 Nov 1994 08:49:37 GMT", refreshed once a second per thread. */
+struct http_date {
+	time_t sec;
+	char str[32];
+};
+
+void http_date_update(struct http_date *d, time_t now);
+
+enum http_ctype { CT_JSON = 0, CT_TEXT };
+
+/* Writes the status line and headers for a body of body_len bytes.
+ * req_flags decides Connection handling; status 405 adds Allow. */
+size_t http_write_head(char *out, size_t cap, unsigned status,
+		       enum http_ctype ct, size_t body_len, unsigned req_flags,
+		       const struct http_date *date);
+
+/* JSON bodies shared by both paths, so they are byte-identical. */
+size_t http_body_metric(char *out, size_t cap, uint64_t id, int64_t ts_ns,
+			double value);
+size_t http_body_stats(char *out, size_t cap, uint64_t id, int64_t ts_ns,
+		       int64_t duration_ns, int status);
+size_t http_body_error(char *out, size_t cap, const char *msg);
+
+/* Small formatting helpers (also used by tests). */
+size_t http_fmt_u64(char *out, uint64_t v);
+size_t http_fmt_i64(char *out, int64_t v);
+/* Fixed-point with 6 decimals; finite values only. */
+size_t http_fmt_fixed6(char *out, double v);
+
+#endif

@@ -1,0 +1,26 @@
+# The metricd server.  Its sources, minus main.c, also form a convenience
+# library the unit tests link against.
+noinst_LIBRARIES += libmetricd.a
+libmetricd_a_SOURCES = \
+	core/acceptor.c core/acceptor.h \
+	core/cfg.c core/cfg.h \
+	core/conn.c core/conn.h \
+	core/log.c core/log.h \
+	core/mem.h \
+	http/framing.c http/framing.h \
+	http/request.h \
+	http/response.c http/response.h \
+	http/route.c http/route.h \
+	queue/queue.c queue/queue.h \
+	workers/heap.c \
+	workers/metric.c workers/metric.h \
+	workers/slab.c workers/slab.h \
+	workers/stack.c \
+	workers/worker.c workers/worker.h
+libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS)
+SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(PTHREAD_LIBS)
+
+bin_PROGRAMS += metricd
+metricd_SOURCES = core/main.c
+metricd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS)
+metricd_LDADD = $(SERVER_LIBS)

@@ -1,0 +1,570 @@
+/* Worker thread: drain the ring in batches, answer, flush once per
+ * connection per batch.
+ *
+ * Threads: the worker is the only consumer of w->rq and the only producer of
+ * w->notes.  It touches only the "worker" half of its connections, plus
+ * their fd/gen (immutable while open, published by the ring).  It closes a
+ * connection's fd only on REQ_CLOSE or a REQF_CLOSE answer - which the
+ * acceptor enqueues last for that connection - and only after everything
+ * before it was flushed, then hands the slot back with NOTE_CLOSED.  So no
+ * descriptor ever refers to a closed fd (DESIGN.md invariant 3).
+ *
+ * Unsent bytes (a partial write) are copied into a block from the worker's
+ * tail pool and flushed on EPOLLOUT; later answers for that connection are
+ * appended behind them, so order holds.  A tail holds at most --max-pipeline
+ * answers because the acceptor stops reading a connection at that many in
+ * flight, and in-flight counts drop only when bytes reach the kernel. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/mem.h"
+#include "http/route.h"
+#include "workers/worker.h"
+
+#define EP_WAKE UINT64_MAX
+#define TAIL_BLOCKS_PER_MAP 16
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* ---- notes to the acceptor ---------------------------------------------- */
+
+static void note(struct worker *w, struct conn *c, enum queue_note_kind kind)
+{
+	struct queue_note n = { c->slot, c->gen, kind, 0 };
+
+	/* The note ring holds two notes per connection slot, and a slot has at
+	 * most one NOTE_CLOSED and one NOTE_RESUME outstanding: never full. */
+	if (!queue_note_push(&w->notes, &n))
+		abort();
+	w->ring_bell = true;
+}
+
+/* n answers of c reached the kernel (or were dropped on a dead socket). */
+static void answered(struct worker *w, struct conn *c, uint32_t n)
+{
+	if (n == 0)
+		return;
+	ck_pr_sub_uint(&c->inflight, n);
+	ck_pr_fence_memory();
+	if (ck_pr_load_uint(&c->want_resume) &&
+	    ck_pr_fas_uint(&c->want_resume, 0) == 1)
+		note(w, c, NOTE_RESUME);
+}
+
+/* ---- tails ---------------------------------------------------------------- */
+
+static char *tail_get(struct worker *w)
+{
+	if (!w->tail_free) {
+		size_t sz = (size_t)w->tail_cap * TAIL_BLOCKS_PER_MAP;
+		char *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			return NULL;
+		for (unsigned i = 0; i < TAIL_BLOCKS_PER_MAP; i++) {
+			struct tail_block *b = (struct tail_block *)(p + (size_t)i * w->tail_cap);
+
+			b->next = w->tail_free;
+			w->tail_free = b;
+		}
+	}
+	struct tail_block *b = w->tail_free;
+
+	w->tail_free = b->next;
+	return (char *)b;
+}
+
+static void tail_put(struct worker *w, struct conn *c)
+{
+	struct tail_block *b = (struct tail_block *)c->tail;
+
+	b->next = w->tail_free;
+	w->tail_free = b;
+	c->tail = NULL;
+	c->tail_len = c->tail_off = c->tail_resps = 0;
+	w->ntails--;
+}
+
+static void epoll_out(struct worker *w, struct conn *c, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = c->slot };
+
+	if (c->want_out == on)
+		return;
+	if (epoll_ctl(w->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, c->fd, &ev) == 0)
+		c->want_out = on;
+}
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+	epoll_out(w, c, false);
+	if (c->tail)
+		tail_put(w, c);
+	close(c->fd);
+	c->dead = false;
+	c->close_after_flush = false;
+	note(w, c, NOTE_CLOSED);
+}
+
+/* A write failed for good: the peer is gone.  Drop what is queued and shut
+ * the socket down so the acceptor reads EOF and sends REQ_CLOSE. */
+static void conn_kill(struct worker *w, struct conn *c)
+{
+	w->ctr.write_errors++;
+	c->dead = true;
+	shutdown(c->fd, SHUT_RDWR);
+	epoll_out(w, c, false);
+	if (c->tail) {
+		uint32_t n = c->tail_resps;
+
+		tail_put(w, c);
+		answered(w, c, n);
+	}
+}
+
+static void tail_append(struct worker *w, struct conn *c, const void *p, size_t n)
+{
+	if (c->tail_len + n > w->tail_cap) {
+		/* Cannot happen while inflight <= max_pipeline; refuse to
+		 * corrupt the stream if it ever does. */
+		log_error("worker %u: tail overflow on slot %u", w->id, c->slot);
+		conn_kill(w, c);
+		return;
+	}
+	memcpy(c->tail + c->tail_len, p, n);
+	c->tail_len += (uint32_t)n;
+}
+
+static void tail_flush(struct worker *w, struct conn *c)
+{
+	ssize_t n = send(c->fd, c->tail + c->tail_off, c->tail_len - c->tail_off,
+			 MSG_NOSIGNAL);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_kill(w, c);
+	} else if ((c->tail_off += (uint32_t)n) == c->tail_len) {
+		uint32_t done = c->tail_resps;
+
+		tail_put(w, c);
+		epoll_out(w, c, false);
+		answered(w, c, done);
+	}
+	if (!c->tail && c->close_after_flush)
+		conn_close(w, c);
+}
+
+/* ---- the batch ------------------------------------------------------------ */
+
+static void touch(struct worker *w, struct conn *c)
+{
+	if (c->touched)
+		return;
+	c->touched = true;
+	c->out_head = c->out_last = -1;
+	c->out_resps = 0;
+	w->touched[w->ntouched++] = c;
+}
+
+static void flush_batch(struct worker *w);
+
+/* Queues bytes for c (nresp answers end in them). */
+static void out_add(struct worker *w, struct conn *c, char *p, size_t n,
+		    uint32_t nresp)
+{
+	if (c->dead) {
+		answered(w, c, nresp);
+		return;
+	}
+	touch(w, c);
+	c->out_resps += nresp;
+	if (c->tail) {
+		/* Bytes are already waiting: keep order by queueing behind. */
+		tail_append(w, c, p, n);
+		return;
+	}
+	if (c->out_last >= 0) {
+		struct iovec *last = &w->ents[c->out_last].iov;
+
+		if ((char *)last->iov_base + last->iov_len == p) {
+			last->iov_len += n;
+			return;
+		}
+	}
+	int32_t e = (int32_t)w->nents++;
+
+	w->ents[e].iov.iov_base = p;
+	w->ents[e].iov.iov_len = n;
+	w->ents[e].next = -1;
+	if (c->out_last >= 0)
+		w->ents[c->out_last].next = e;
+	else
+		c->out_head = e;
+	c->out_last = e;
+}
+
+/* Room for one more answer in this batch, flushing early if needed. */
+static char *reserve(struct worker *w, size_t n)
+{
+	char *p;
+
+	if (w->nents + 2 > sizeof(w->ents) / sizeof(w->ents[0]) ||
+	    w->nfree == WORKER_BATCH)
+		flush_batch(w);
+	p = slab_alloc(&w->slab, n);
+	if (!p) {
+		flush_batch(w);
+		p = slab_alloc(&w->slab, n);
+	}
+	return p;
+}
+
+static void write_conn(struct worker *w, struct conn *c)
+{
+	struct iovec iov[WORKER_BATCH * 3];
+	int cnt = 0;
+	size_t total = 0;
+
+	for (int32_t e = c->out_head; e >= 0; e = w->ents[e].next) {
+		iov[cnt++] = w->ents[e].iov;
+		total += w->ents[e].iov.iov_len;
+	}
+	if (cnt == 0)
+		return;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
+	ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+
+	if (n == (ssize_t)total) {
+		answered(w, c, c->out_resps);
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		answered(w, c, c->out_resps);
+		conn_kill(w, c);
+		return;
+	}
+	/* Partial: park the rest and wait for writability. */
+	w->ctr.partial_writes++;
+	c->tail = tail_get(w);
+	if (!c->tail) {
+		answered(w, c, c->out_resps);
+		conn_kill(w, c);
+		return;
+	}
+	w->ntails++;
+	size_t skip = n > 0 ? (size_t)n : 0;
+	for (int i = 0; i < cnt; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		tail_append(w, c, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+		skip = 0;
+	}
+	if (!c->tail)
+		return;                       /* tail_append killed it */
+	c->tail_resps = c->out_resps;
+	epoll_out(w, c, true);
+}
+
+static void flush_batch(struct worker *w)
+{
+	for (unsigned i = 0; i < w->ntouched; i++) {
+		struct conn *c = w->touched[i];
+
+		if (c->tail)
+			c->tail_resps += c->out_resps;   /* appended in out_add */
+		else if (c->dead)
+			answered(w, c, c->out_resps);    /* died mid-batch */
+		else
+			write_conn(w, c);
+		c->touched = false;
+		if (c->close_after_flush && !c->tail)
+			conn_close(w, c);
+	}
+	for (unsigned i = 0; i < w->nfree; i++)
+		mem_free(w->to_free[i]);
+	w->ntouched = w->nents = w->nfree = 0;
+	slab_reset(&w->slab);
+}
+
+void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
+		  unsigned status, enum http_ctype ct, const char *body,
+		  size_t body_len)
+{
+	char *p = reserve(w, HTTP_RESP_MAX);
+	size_t n;
+
+	if (!p)
+		abort();                      /* the slab holds many answers */
+	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
+			    &w->date);
+	if (!(req_flags & REQF_HEAD)) {
+		memcpy(p + n, body, body_len);
+		n += body_len;
+	}
+	slab_trim(&w->slab, p, n);
+	out_add(w, c, p, n, 1);
+	if (req_flags & REQF_CLOSE)
+		c->close_after_flush = true;
+}
+
+void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
+			unsigned status, enum http_ctype ct, char *body,
+			size_t body_len)
+{
+	char *p = reserve(w, HTTP_HEAD_MAX);
+	size_t n;
+
+	if (!p)
+		abort();
+	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
+			    &w->date);
+	slab_trim(&w->slab, p, n);
+	if (req_flags & REQF_HEAD) {
+		out_add(w, c, p, n, 1);
+	} else {
+		out_add(w, c, p, n, 0);
+		out_add(w, c, body, body_len, 1);
+	}
+	/* Freed after the flush: the iovec points into it until then. */
+	w->to_free[w->nfree++] = body;
+	if (req_flags & REQF_CLOSE)
+		c->close_after_flush = true;
+}
+
+void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
+			enum http_err err)
+{
+	char body[HTTP_BODY_MAX_RESP];
+	size_t n = http_body_error(body, sizeof(body), http_err_message(err));
+
+	worker_reply(w, c, req_flags, http_err_status(err), CT_JSON, body, n);
+}
+
+static void serve(struct worker *w, const struct http_req *r)
+{
+	struct conn *c = &w->conns->slots[r->slot];
+
+	if (c->gen != r->gen || c->state != CONN_OPEN) {
+		/* A broken invariant: a descriptor outlived its connection. */
+		log_error("worker %u: stale descriptor slot %u gen %u (now %u)",
+			  w->id, r->slot, r->gen, c->gen);
+		abort();
+	}
+	switch (r->kind) {
+	case REQ_HTTP:
+		w->ctr.requests++;
+		if (r->heap)
+			heap_serve(w, c, r);
+		else
+			stack_serve(w, c, r);
+		break;
+	case REQ_CLOSE:
+		touch(w, c);
+		c->close_after_flush = true;
+		break;
+	case REQ_STOP:
+		w->stopping = true;
+		break;
+	}
+}
+
+static void process(struct worker *w, const struct http_req *batch, unsigned n)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	http_date_update(&w->date, now.tv_sec);
+	for (unsigned i = 0; i < n; i++) {
+		if (batch[i].kind == REQ_STOP) {
+			w->stopping = true;
+			continue;
+		}
+		serve(w, &batch[i]);
+	}
+	flush_batch(w);
+	w->ctr.batches++;
+}
+
+/* Handles readiness: tails that can be written, and the wake-up fd. */
+static void poll_events(struct worker *w, int timeout_ms)
+{
+	struct epoll_event evs[64];
+	int n = epoll_wait(w->epfd, evs, 64, timeout_ms);
+	bool woke = false;
+
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.u64 == EP_WAKE) {
+			woke = true;
+			continue;
+		}
+		struct conn *c = &w->conns->slots[evs[i].data.u64];
+
+		if (c->tail)
+			tail_flush(w, c);
+	}
+	if (timeout_ms != 0) {
+		queue_req_woke(&w->rq, woke);
+		w->ctr.wakeups++;
+	} else if (woke) {
+		queue_req_woke(&w->rq, true);
+	}
+}
+
+static void close_leftovers(struct worker *w)
+{
+	/* Past the shutdown timeout: connections still waiting to write. */
+	for (uint32_t i = 0; i < w->conns->n && w->ntails; i++) {
+		struct conn *c = &w->conns->slots[i];
+
+		if (c->state == CONN_OPEN && c->worker == w->id && c->tail)
+			conn_close(w, c);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct http_req batch[WORKER_BATCH];
+	uint64_t idle_since = 0;
+	char name[16];
+
+	snprintf(name, sizeof(name), "metricd-w%u", w->id);
+	pthread_setname_np(pthread_self(), name);
+	slab_prefault(&w->slab);
+	while (!w->stopping) {
+		unsigned n = queue_req_pop_batch(&w->rq, batch, WORKER_BATCH);
+
+		if (n) {
+			if (queue_req_take_producer_wait(&w->rq))
+				w->ring_bell = true;
+			process(w, batch, n);
+			if (w->ring_bell) {
+				w->ring_bell = false;
+				queue_doorbell_ring(w->bell);
+			}
+			idle_since = 0;
+			continue;
+		}
+		if (w->ntails)
+			poll_events(w, 0);
+		if (w->ring_bell) {
+			w->ring_bell = false;
+			queue_doorbell_ring(w->bell);
+		}
+		uint64_t now = mono_ns();
+
+		if (!idle_since)
+			idle_since = now;
+		if (now - idle_since < w->spin_ns) {
+			cpu_relax();
+			continue;
+		}
+		if (!queue_req_prepare_sleep(&w->rq))
+			continue;
+		w->ctr.sleeps++;
+		poll_events(w, -1);
+		idle_since = 0;
+	}
+	close_leftovers(w);
+	if (w->ring_bell)
+		queue_doorbell_ring(w->bell);
+	return NULL;
+}
+
+int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
+		struct conn_table *conns, struct queue_doorbell *bell)
+{
+	int rc;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EP_WAKE };
+
+	memset(w, 0, sizeof(*w));
+	w->id = id;
+	w->cfg = *cfg;
+	w->conns = conns;
+	w->bell = bell;
+	w->epfd = -1;
+	w->spin_ns = (uint64_t)cfg->spin_us * 1000;
+	w->tail_cap = cfg->max_pipeline * HTTP_RESP_MAX;
+	if ((rc = queue_req_init(&w->rq, cfg->ring_size)))
+		goto Error;
+	if ((rc = queue_notes_init(&w->notes, cfg->note_ring_size)))
+		goto Error;
+	if ((rc = slab_init(&w->slab, WORKER_SLAB_SIZE)))
+		goto Error;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->rq.wake_fd, &ev)) {
+		rc = -errno;
+		goto Error;
+	}
+	return 0;
+Error:
+	worker_destroy(w);
+	return rc;
+}
+
+int worker_start(struct worker *w)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	pthread_attr_init(&attr);
+	if (w->cfg.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cfg.cpu, &set);
+		/* Returns an error number; it does not set errno. */
+		rc = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+		if (rc) {
+			pthread_attr_destroy(&attr);
+			return -rc;
+		}
+	}
+	rc = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	return -rc;
+}
+
+void worker_join(struct worker *w)
+{
+	pthread_join(w->thread, NULL);
+}
+
+void worker_destroy(struct worker *w)
+{
+	if (w->epfd >= 0)
+		close(w->epfd);
+	w->epfd = -1;
+	queue_req_destroy(&w->rq);
+	queue_notes_destroy(&w->notes);
+	slab_destroy(&w->slab);
+}

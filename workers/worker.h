@@ -1,0 +1,109 @@
+/* Worker threads.
+ *
+ * Each worker owns: its request ring (consumer side), its note ring (producer
+ * side), its wake-up eventfd, an epoll set for that eventfd and for sockets
+ * with unsent bytes, a thread-local slab, a pool for unsent tails, and the
+ * write side of the connections the acceptor gave it.  Nothing here is
+ * shared except through the rings and the two atomics in struct conn. */
+#ifndef METRICD_WORKERS_WORKER_H
+#define METRICD_WORKERS_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/conn.h"
+#include "http/response.h"
+#include "queue/queue.h"
+#include "workers/slab.h"
+
+#define WORKER_BATCH 64
+#define WORKER_SLAB_SIZE (256u << 10)
+
+struct worker_cfg {
+	unsigned ring_size;
+	unsigned note_ring_size;
+	unsigned spin_us;
+	unsigned max_pipeline;
+	int cpu;                      /* -1: not pinned */
+};
+
+struct out_ent {
+	struct iovec iov;
+	int32_t next;
+};
+
+struct tail_block {
+	struct tail_block *next;
+};
+
+struct worker_counters {
+	uint64_t requests;
+	uint64_t wakeups;
+	uint64_t sleeps;
+	uint64_t batches;
+	uint64_t partial_writes;
+	uint64_t write_errors;
+} __attribute__((aligned(64)));
+
+struct worker {
+	unsigned id;
+	pthread_t thread;
+	struct worker_cfg cfg;
+	struct queue_req rq;
+	struct queue_notes notes;
+	struct queue_doorbell *bell;
+	struct conn_table *conns;
+	struct slab slab;
+	int epfd;
+	uint64_t spin_ns;
+	struct http_date date;
+	bool stopping;
+	bool ring_bell;
+
+	/* the batch being answered */
+	struct out_ent ents[WORKER_BATCH * 3];
+	unsigned nents;
+	struct conn *touched[WORKER_BATCH];
+	unsigned ntouched;
+	void *to_free[WORKER_BATCH];
+	unsigned nfree;
+
+	/* unsent tails */
+	struct tail_block *tail_free;
+	uint32_t tail_cap;
+	uint32_t ntails;
+
+	struct worker_counters ctr;
+};
+
+int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
+		struct conn_table *conns, struct queue_doorbell *bell);
+int worker_start(struct worker *w);
+void worker_join(struct worker *w);
+void worker_destroy(struct worker *w);
+
+/* ---- used by the paths (stack.c, heap.c) ---- */
+
+/* Answers with head + body copied into the slab. */
+void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
+		  unsigned status, enum http_ctype ct, const char *body,
+		  size_t body_len);
+/* Answers with the head in the slab and `body` sent from where it is; the
+ * worker frees it with mem_free after the batch is flushed. */
+void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
+			unsigned status, enum http_ctype ct, char *body,
+			size_t body_len);
+void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
+			enum http_err err);
+
+/* The two paths. */
+void stack_serve(struct worker *w, struct conn *c, const struct http_req *r);
+void heap_serve(struct worker *w, struct conn *c, const struct http_req *r);
+/* Acceptor side of the heap path: moves the request into a malloc'd object.
+ * Returns false when malloc fails (the request is answered 503). */
+bool heap_request_wrap(struct http_req *r);
+void heap_request_discard(struct http_req *r);
+
+#endif
