@@ -1,0 +1,395 @@
+/* Integration: the real metricd binary on an ephemeral loopback port. */
+#include "config.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/testlib.h"
+
+static struct tl_server srv;
+
+static void start(void)
+{
+	static const char *const args[] = { "--workers", "2", NULL };
+
+	ck_assert_int_eq(tl_server_start(&srv, args, NULL), 0);
+}
+
+static void stop(void)
+{
+	ck_assert_int_eq(tl_server_stop(&srv, SIGTERM, 5000), 0);
+}
+
+static void get(const char *req, struct tl_resp *r)
+{
+	ck_assert_msg(tl_get(srv.port, req, r) == 0, "no answer to %s", req);
+}
+
+START_TEST(metric_endpoints)
+{
+	struct tl_resp a, b;
+	char ct[64];
+	unsigned long long id;
+	long long ts;
+	double v1, v2;
+
+	start();
+	get("GET /metric-stack?id=42 HTTP/1.1\r\nHost: x\r\n\r\n", &a);
+	get("GET /metric-heap?id=42 HTTP/1.1\r\nHost: x\r\n\r\n", &b);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_int_eq(b.status, 200);
+	ck_assert_str_eq(tl_header(&a, "Content-Type", ct, sizeof(ct)), "application/json");
+	ck_assert_ptr_nonnull(tl_header(&a, "Date", ct, sizeof(ct)));
+	ck_assert_ptr_nonnull(tl_header(&a, "Server", ct, sizeof(ct)));
+	ck_assert_int_eq(sscanf(a.body, "{\"id\":%llu,\"timestamp\":%lld,\"value\":%lf}",
+				&id, &ts, &v1), 3);
+	ck_assert_uint_eq(id, 42);
+	ck_assert(ts > 1600000000000000000LL);
+	ck_assert_int_eq(sscanf(b.body, "{\"id\":%llu,\"timestamp\":%lld,\"value\":%lf}",
+				&id, &ts, &v2), 3);
+	/* Same input, same bytes apart from the timestamp. */
+	ck_assert(v1 == v2);
+	ck_assert_uint_eq(a.body_len, b.body_len);
+	/* work changes the value deterministically. */
+	get("GET /metric-stack?id=42&work=100 HTTP/1.1\r\n\r\n", &a);
+	get("GET /metric-heap?id=42&work=100 HTTP/1.1\r\n\r\n", &b);
+	ck_assert_int_eq(sscanf(a.body, "{\"id\":%llu,\"timestamp\":%lld,\"value\":%lf}",
+				&id, &ts, &v1), 3);
+	ck_assert_int_eq(sscanf(b.body, "{\"id\":%llu,\"timestamp\":%lld,\"value\":%lf}",
+				&id, &ts, &v2), 3);
+	ck_assert(v1 == v2);
+	stop();
+}
+END_TEST
+
+START_TEST(stats_endpoints)
+{
+	struct tl_resp a, b;
+	unsigned long long id;
+	long long ts, d;
+	int st;
+
+	start();
+	get("GET /stats-value?id=9 HTTP/1.1\r\n\r\n", &a);
+	get("GET /stats-pointer?id=9 HTTP/1.1\r\n\r\n", &b);
+	ck_assert_int_eq(sscanf(a.body, "{\"id\":%llu,\"timestamp\":%lld,\"duration_ns\":%lld,\"status\":%d}",
+				&id, &ts, &d, &st), 4);
+	ck_assert_uint_eq(id, 9);
+	ck_assert_int_eq(d, 12000000);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(sscanf(b.body, "{\"id\":%llu,\"timestamp\":%lld,\"duration_ns\":%lld,\"status\":%d}",
+				&id, &ts, &d, &st), 4);
+	ck_assert_int_eq(d, 15000000);
+	get("GET /healthz HTTP/1.1\r\n\r\n", &a);
+	ck_assert_int_eq(a.status, 200);
+	ck_assert_str_eq(a.body, "ok\n");
+	stop();
+}
+END_TEST
+
+START_TEST(errors_keep_serving)
+{
+	static const struct { const char *req; int status; const char *body; } cases[] = {
+		{ "GET /nope HTTP/1.1\r\n\r\n", 404, "{\"error\":\"not found\"}" },
+		{ "POST /metric-stack?id=1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405, NULL },
+		{ "GET /metric-stack HTTP/1.1\r\n\r\n", 400, "{\"error\":\"id is required\"}" },
+		{ "GET /metric-heap?id=x HTTP/1.1\r\n\r\n", 400, NULL },
+		{ "GET /metric-heap?id=99999999999999999999 HTTP/1.1\r\n\r\n", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, NULL },
+		{ "GARBAGE\r\n\r\n", 400, NULL },
+	};
+	struct tl_resp r;
+	char v[64];
+
+	start();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		get(cases[i].req, &r);
+		ck_assert_msg(r.status == cases[i].status, "%s: got %d", cases[i].req, r.status);
+		if (cases[i].body)
+			ck_assert_str_eq(r.body, cases[i].body);
+		if (cases[i].status == 405)
+			ck_assert_str_eq(tl_header(&r, "Allow", v, sizeof(v)), "GET, HEAD");
+		/* The server still serves. */
+		get("GET /healthz HTTP/1.1\r\n\r\n", &r);
+		ck_assert_int_eq(r.status, 200);
+	}
+	stop();
+}
+END_TEST
+
+START_TEST(malformed_closes)
+{
+	struct tl_reader rd;
+	struct tl_resp r;
+	int fd;
+
+	start();
+	fd = tl_connect(srv.port);
+	tl_reader_init(&rd, fd);
+	ck_assert_int_eq(tl_send_all(fd, "GET / HTTP/1.1\nHost: x\n\n", 24), 0);
+	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert(r.conn_close);
+	ck_assert(tl_wait_eof(&rd, 3000));
+	close(fd);
+	stop();
+}
+END_TEST
+
+START_TEST(header_too_large)
+{
+	static const char *const args[] = { "--max-header-bytes", "1024", NULL };
+	char req[4096];
+	struct tl_resp r;
+	int n;
+
+	ck_assert_int_eq(tl_server_start(&srv, args, NULL), 0);
+	n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nX-Big: ");
+	memset(req + n, 'a', 2000);
+	strcpy(req + n + 2000, "\r\n\r\n");
+	get(req, &r);
+	ck_assert_int_eq(r.status, 431);
+	ck_assert(r.conn_close);
+	get("GET /healthz HTTP/1.1\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	stop();
+}
+END_TEST
+
+START_TEST(pipelined_in_order)
+{
+	static const char req[] =
+		"GET /metric-stack?id=1 HTTP/1.1\r\n\r\n"
+		"GET /metric-heap?id=2 HTTP/1.1\r\n\r\n"
+		"GET /stats-value?id=3 HTTP/1.1\r\n\r\n";
+	struct tl_reader rd;
+	struct tl_resp r;
+	int fd;
+
+	start();
+	fd = tl_connect(srv.port);
+	tl_reader_init(&rd, fd);
+	ck_assert_int_eq(tl_send_all(fd, req, sizeof(req) - 1), 0);
+	for (int i = 1; i <= 3; i++) {
+		char want[32];
+
+		ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+		ck_assert_int_eq(r.status, 200);
+		snprintf(want, sizeof(want), "{\"id\":%d,", i);
+		ck_assert_msg(strncmp(r.body, want, strlen(want)) == 0, "answer %d: %s", i, r.body);
+	}
+	close(fd);
+	stop();
+}
+END_TEST
+
+START_TEST(http10_and_head)
+{
+	struct tl_reader rd;
+	struct tl_resp r;
+	char v[64];
+	int fd;
+
+	start();
+	/* HTTP/1.0 without keep-alive: answered, then closed. */
+	fd = tl_connect(srv.port);
+	tl_reader_init(&rd, fd);
+	tl_send_all(fd, "GET /healthz HTTP/1.0\r\n\r\n", 25);
+	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strncmp(r.head, "HTTP/1.1 200", 12) == 0);
+	ck_assert(tl_wait_eof(&rd, 3000));
+	close(fd);
+	/* HTTP/1.0 with keep-alive: stays open for a second request. */
+	fd = tl_connect(srv.port);
+	tl_reader_init(&rd, fd);
+	tl_send_all(fd, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 49);
+	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+	ck_assert_str_eq(tl_header(&r, "Connection", v, sizeof(v)), "keep-alive");
+	tl_send_all(fd, "HEAD /metric-heap?id=5 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 59);
+	ck_assert_int_eq(tl_read_resp(&rd, &r, true, 3000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(r.content_length > 0);
+	/* HEAD has no body: the next answer starts right after the head. */
+	tl_send_all(fd, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 44);
+	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	ck_assert(r.conn_close);
+	ck_assert(tl_wait_eof(&rd, 3000));
+	close(fd);
+	stop();
+}
+END_TEST
+
+/* ---- 100 connections x 1,000 requests, every answer checked ---- */
+
+#define LOAD_CONNS 100
+#define LOAD_REQS 1000
+
+struct load_arg {
+	int port;
+	int index;
+	int ok;
+};
+
+static void *load_client(void *p)
+{
+	struct load_arg *la = p;
+	struct tl_reader *rd = malloc(sizeof(*rd));
+	struct tl_resp *r = malloc(sizeof(*r));
+	int fd = tl_connect(la->port);
+
+	if (fd < 0 || !rd || !r)
+		goto out;
+	tl_reader_init(rd, fd);
+	for (int i = 0; i < LOAD_REQS; i++) {
+		char req[128], want[48];
+		unsigned id = (unsigned)(la->index * LOAD_REQS + i);
+		const char *path = (i & 1) ? "/metric-heap" : "/metric-stack";
+		int n = snprintf(req, sizeof(req), "GET %s?id=%u HTTP/1.1\r\nHost: t\r\n\r\n",
+				 path, id);
+
+		if (tl_send_all(fd, req, (size_t)n) || tl_read_resp(rd, r, false, 10000))
+			break;
+		snprintf(want, sizeof(want), "{\"id\":%u,\"timestamp\":", id);
+		if (r->status != 200 || strncmp(r->body, want, strlen(want)) != 0)
+			break;
+		la->ok++;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(rd);
+	free(r);
+	return NULL;
+}
+
+START_TEST(hundred_conns_thousand_reqs)
+{
+	pthread_t th[LOAD_CONNS];
+	struct load_arg args[LOAD_CONNS];
+	int total = 0;
+
+	start();
+	for (int i = 0; i < LOAD_CONNS; i++) {
+		args[i] = (struct load_arg){ srv.port, i, 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, load_client, &args[i]), 0);
+	}
+	for (int i = 0; i < LOAD_CONNS; i++) {
+		pthread_join(th[i], NULL);
+		total += args[i].ok;
+	}
+	ck_assert_int_eq(total, LOAD_CONNS * LOAD_REQS);
+	stop();
+}
+END_TEST
+
+/* ---- SIGTERM under load: every request already received is answered ---- */
+
+#define DRAIN_CONNS 20
+#define DRAIN_REQS 200
+
+START_TEST(sigterm_answers_received)
+{
+	/* Slow requests (work=) so plenty are queued when SIGTERM lands; with
+	 * the default --max-pipeline (64) most still sit unparsed in the
+	 * server's read buffers, which the drain must answer too. */
+	static const char *const args[] = { "--workers", "2", NULL };
+	static char req[DRAIN_REQS * 64];
+	int fds[DRAIN_CONNS];
+	size_t len = 0;
+	int answered = 0;
+
+	ck_assert_int_eq(tl_server_start(&srv, args, NULL), 0);
+	for (int i = 0; i < DRAIN_REQS; i++)
+		len += (size_t)snprintf(req + len, sizeof(req) - len,
+					"GET /metric-heap?id=%d&work=100000 HTTP/1.1\r\n\r\n", i);
+	for (int c = 0; c < DRAIN_CONNS; c++) {
+		fds[c] = tl_connect(srv.port);
+		ck_assert_int_ge(fds[c], 0);
+		ck_assert_int_eq(tl_send_all(fds[c], req, len), 0);
+	}
+	usleep(200000);      /* let the server read them */
+	kill(srv.pid, SIGTERM);
+	usleep(100000);
+	char log[4096];
+	tl_server_log(&srv, log, sizeof(log));
+	ck_assert_msg(strstr(log, "draining 20 connection(s)"), "log: %s", log);
+	for (int c = 0; c < DRAIN_CONNS; c++) {
+		struct tl_reader *rd = malloc(sizeof(*rd));
+		struct tl_resp r;
+
+		tl_reader_init(rd, fds[c]);
+		for (int i = 0; i < DRAIN_REQS; i++) {
+			if (tl_read_resp(rd, &r, false, 10000) || r.status != 200)
+				break;
+			answered++;
+		}
+		ck_assert(tl_wait_eof(rd, 10000));
+		close(fds[c]);
+		free(rd);
+	}
+	ck_assert_int_eq(answered, DRAIN_CONNS * DRAIN_REQS);
+	ck_assert_int_eq(tl_server_stop(&srv, SIGTERM, 10000), 0);
+}
+END_TEST
+
+START_TEST(bad_flags_exit_2)
+{
+	static const char *const bad[][3] = {
+		{ "--ring-size", "1000", NULL },
+		{ "--workers", "0", NULL },
+		{ "--bogus", NULL, NULL },
+		{ "--listen", "nowhere", NULL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "%s %s %s 2>/dev/null", METRICD_BIN, bad[i][0],
+			 bad[i][1] ? bad[i][1] : "");
+		int st = system(cmd);
+
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", cmd);
+	}
+}
+END_TEST
+
+static Suite *integration_suite(void)
+{
+	Suite *s = suite_create("integration");
+	TCase *tc = tcase_create("server");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, metric_endpoints);
+	tcase_add_test(tc, stats_endpoints);
+	tcase_add_test(tc, errors_keep_serving);
+	tcase_add_test(tc, malformed_closes);
+	tcase_add_test(tc, header_too_large);
+	tcase_add_test(tc, pipelined_in_order);
+	tcase_add_test(tc, http10_and_head);
+	tcase_add_test(tc, hundred_conns_thousand_reqs);
+	tcase_add_test(tc, sigterm_answers_received);
+	tcase_add_test(tc, bad_flags_exit_2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(integration_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
