@@ -1,0 +1,162 @@
+/* Allocations per request, in the spirit of Go's testing.AllocsPerRun:
+ * the real metricd runs under the alloccount interposer, which counts every
+ * malloc-family call of every thread into a shared file this test reads
+ * live.  After a warm-up, N requests on the stack path must add zero
+ * calls; the heap path must add exactly 3 mallocs and 3 frees per request,
+ * one of the frees on another thread than its malloc (workers/heap.c). */
+#include "config.h"
+
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/testlib.h"
+#include "tools/alloccount/acread.h"
+
+#define CONNS 8
+#define DEPTH 16           /* pipelined requests per write */
+#define WARMUP 4000
+#define N 20000
+
+static struct tl_server srv;
+static struct ac_view live;
+static int fds[CONNS];
+static struct tl_reader *rds;
+static char acfile[64];
+
+/* n requests for path over all connections, DEPTH at a time; all answers
+ * checked for the expected status. */
+static void drive(const char *path, int n, int status)
+{
+	char req[DEPTH * 96];
+	size_t len = 0;
+	struct tl_resp r;
+
+	for (int i = 0; i < DEPTH; i++)
+		len += (size_t)snprintf(req + len, sizeof(req) - len,
+					"GET %s?id=%d HTTP/1.1\r\nHost: t\r\n\r\n", path, i);
+	ck_assert_int_eq(n % (CONNS * DEPTH), 0);
+	for (int round = 0; round < n / (CONNS * DEPTH); round++) {
+		for (int c = 0; c < CONNS; c++)
+			ck_assert_int_eq(tl_send_all(fds[c], req, len), 0);
+		for (int c = 0; c < CONNS; c++) {
+			for (int i = 0; i < DEPTH; i++) {
+				ck_assert_int_eq(tl_read_resp(&rds[c], &r, false, 10000), 0);
+				ck_assert_int_eq(r.status, status);
+			}
+		}
+	}
+}
+
+static void setup(void)
+{
+	char env_file[96];
+	const char *env[] = { "LD_PRELOAD=" ALLOCCOUNT_SO, env_file,
+			      "ALLOCCOUNT_XTHREAD=1", NULL };
+	static const char *const args[] = { "--workers", "2", NULL };
+
+	snprintf(acfile, sizeof(acfile), "/tmp/metricd-allocs-%d.ac", (int)getpid());
+	snprintf(env_file, sizeof(env_file), "ALLOCCOUNT_FILE=%s", acfile);
+	ck_assert_int_eq(tl_server_start(&srv, args, env), 0);
+	ck_assert_int_eq(ac_open_wait(acfile, &live, 5000), 0);
+	rds = calloc(CONNS, sizeof(*rds));
+	for (int c = 0; c < CONNS; c++) {
+		fds[c] = tl_connect(srv.port);
+		ck_assert_int_ge(fds[c], 0);
+		tl_reader_init(&rds[c], fds[c]);
+	}
+}
+
+static void teardown(void)
+{
+	for (int c = 0; c < CONNS; c++)
+		close(fds[c]);
+	free(rds);
+	ac_close(&live);
+	tl_server_stop(&srv, SIGTERM, 5000);
+	unlink(acfile);
+}
+
+struct delta {
+	uint64_t calls[AC_FN_COUNT];
+	uint64_t xfree;
+};
+
+static struct delta measure(const char *path, int status, int warmup, int n)
+{
+	struct ac_view a, b;
+	struct delta d;
+
+	drive(path, warmup, status);
+	ck_assert_int_eq(ac_snapshot(&live, &a), 0);
+	drive(path, n, status);
+	ck_assert_int_eq(ac_snapshot(&live, &b), 0);
+	for (int f = 0; f < AC_FN_COUNT; f++)
+		d.calls[f] = ac_total(&b, (enum ac_fn)f) - ac_total(&a, (enum ac_fn)f);
+	d.xfree = ac_stat(&b, AC_STAT_XTHREAD_FREES) - ac_stat(&a, AC_STAT_XTHREAD_FREES);
+	ac_close(&a);
+	ac_close(&b);
+	return d;
+}
+
+static void assert_stack_path(const char *path, int status)
+{
+	struct delta d = measure(path, status, WARMUP, N);
+
+	for (int f = 0; f < AC_FN_COUNT; f++)
+		ck_assert_msg(d.calls[f] == 0, "%s: %llu calls of allocator function %d over %d requests",
+			      path, (unsigned long long)d.calls[f], f, N);
+}
+
+static void assert_heap_path(const char *path)
+{
+	struct delta d = measure(path, 200, WARMUP, N);
+	uint64_t allocs = 0;
+
+	for (int f = 0; f < AC_FN_COUNT; f++)
+		if (f != AC_FREE && f != AC_FREE_NULL)
+			allocs += d.calls[f];
+	ck_assert_uint_eq(d.calls[AC_MALLOC], 3 * (uint64_t)N);
+	ck_assert_uint_eq(allocs, 3 * (uint64_t)N);
+	ck_assert_uint_eq(d.calls[AC_FREE], 3 * (uint64_t)N);
+	/* The request object: malloc'd by the acceptor, freed by a worker. */
+	ck_assert_uint_eq(d.xfree, (uint64_t)N);
+}
+
+START_TEST(stack_path_allocates_nothing)
+{
+	assert_stack_path("/metric-stack", 200);
+	assert_stack_path("/stats-value", 200);
+	assert_stack_path("/healthz", 200);
+	assert_stack_path("/nope", 404);          /* errors are stack path too */
+}
+END_TEST
+
+START_TEST(heap_path_allocates_three_per_request)
+{
+	assert_heap_path("/metric-heap");
+	assert_heap_path("/stats-pointer");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("allocs");
+	TCase *tc = tcase_create("per-request");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, stack_path_allocates_nothing);
+	tcase_add_test(tc, heap_path_allocates_three_per_request);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
