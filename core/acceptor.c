@@ -420,7 +420,7 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 		struct worker_cfg wc = {
 			.ring_size = cfg->ring_size,
 			.note_ring_size = note_size,
-			.spin_us = cfg->spin_us,
+			.spin_us = (unsigned)cfg->spin_us,
 			.max_pipeline = cfg->max_pipeline,
 			.cpu = ncpus ? cpus[i % ncpus] : -1,
 		};

@@ -19,7 +19,8 @@ static const char usage_text[] =
 "\n"
 "  -l, --listen HOST:PORT     address to listen on (default 127.0.0.1:8080;\n"
 "                             port 0 picks a free port; [::1]:PORT for IPv6)\n"
-"  -w, --workers N            worker threads (default: one per allowed CPU)\n"
+"  -w, --workers N            worker threads (default: one per allowed CPU,\n"
+"                             less one for the acceptor thread)\n"
 "      --cpus LIST            CPUs to pin workers to, in order, e.g. 0-3,6\n"
 "                             (default: the process's affinity mask)\n"
 "      --no-pin               do not pin workers to CPUs\n"
@@ -31,7 +32,8 @@ static const char usage_text[] =
 "      --max-pipeline N       requests in flight per connection before the\n"
 "                             server stops reading it (default 64)\n"
 "      --spin-us N            microseconds an idle worker polls its queue\n"
-"                             before sleeping (default 50, 0 = sleep at once)\n"
+"                             before sleeping (0 = sleep at once; default 50\n"
+"                             when workers + acceptor fit the CPUs, else 0)\n"
 "      --shutdown-timeout MS  on SIGTERM, how long to wait for busy\n"
 "                             connections (default 10000)\n"
 "      --log-level LEVEL      error, warn, info or debug (default info)\n"
@@ -54,7 +56,7 @@ void cfg_defaults(struct cfg *c)
 	c->listen_port = 8080;
 	c->ring_size = 1024;
 	c->max_conns = 10240;
-	c->spin_us = 50;
+	c->spin_us = -1;
 	c->max_header_bytes = 8192;
 	c->max_pipeline = 64;
 	c->shutdown_timeout_ms = 10000;
@@ -154,6 +156,18 @@ int cfg_parse_cpus(const char *s, cpu_set_t *set)
 	return CPU_COUNT(set) > 0 ? 0 : -EINVAL;
 }
 
+void cfg_resolve(struct cfg *c, unsigned ncpus)
+{
+	if (ncpus == 0)
+		ncpus = 1;
+	if (c->workers == 0)
+		c->workers = ncpus > 1 ? ncpus - 1 : 1;
+	if (c->workers > CFG_MAX_WORKERS)
+		c->workers = CFG_MAX_WORKERS;
+	if (c->spin_us < 0)
+		c->spin_us = c->workers + 1 <= ncpus ? 50 : 0;
+}
+
 enum {
 	OPT_CPUS = 256, OPT_NO_PIN, OPT_RING_SIZE, OPT_MAX_CONNS, OPT_SPIN_US,
 	OPT_LOG_LEVEL, OPT_MAX_HEADER, OPT_MAX_PIPELINE, OPT_SHUTDOWN_TIMEOUT,
@@ -244,8 +258,9 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 				      &c->max_pipeline, err, errlen);
 			break;
 		case OPT_SPIN_US:
-			rc = num_flag("spin-us", optarg, 0, 1000000, &c->spin_us,
-				      err, errlen);
+			rc = num_flag("spin-us", optarg, 0, 1000000, &v, err,
+				      errlen);
+			c->spin_us = (int)v;
 			break;
 		case OPT_SHUTDOWN_TIMEOUT:
 			rc = num_flag("shutdown-timeout", optarg, 0, 3600000,

@@ -20,7 +20,7 @@ struct cfg {
 	bool no_pin;
 	unsigned ring_size;        /* power of two, per worker */
 	unsigned max_conns;
-	unsigned spin_us;
+	int spin_us;               /* -1 = auto (see cfg_resolve) */
 	unsigned max_header_bytes;
 	unsigned max_pipeline;     /* requests in flight per connection */
 	unsigned shutdown_timeout_ms;
@@ -33,6 +33,12 @@ enum cfg_result {
 };
 
 void cfg_defaults(struct cfg *c);
+/* Fills in what depends on the machine: workers (0 = one per allowed CPU,
+ * less one for the acceptor when there are two or more) and spin_us (-1 =
+ * 50 us when every thread has a CPU of its own, else 0: spinning on a
+ * shared CPU only steals it from the thread that would produce work).
+ * ncpus: the CPUs the workers may use. */
+void cfg_resolve(struct cfg *c, unsigned ncpus);
 /* Parses argv into *c.  Returns CFG_OK, CFG_EXIT, or -EINVAL with a message
  * (naming the flag and what is wrong with it) in err. */
 int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen);

@@ -70,15 +70,13 @@ int main(int argc, char **argv)
 	}
 	log_set_level(cfg.log_level);
 	ncpus = pick_cpus(&cfg, cpus);
-	if (cfg.workers == 0) {
+	if (ncpus) {
+		cfg_resolve(&cfg, ncpus);
+	} else {
 		cpu_set_t set;
 
-		cfg.workers = ncpus;
-		if (cfg.workers == 0)
-			cfg.workers = sched_getaffinity(0, sizeof(set), &set) == 0
-				? (unsigned)CPU_COUNT(&set) : 1;
-		if (cfg.workers > CFG_MAX_WORKERS)
-			cfg.workers = CFG_MAX_WORKERS;
+		cfg_resolve(&cfg, sched_getaffinity(0, sizeof(set), &set) == 0
+				? (unsigned)CPU_COUNT(&set) : 1);
 	}
 	if (ncpus && cfg.workers > ncpus)
 		log_info("more workers (%u) than CPUs (%u): workers share CPUs",
@@ -103,6 +101,9 @@ int main(int argc, char **argv)
 	}
 	acceptor_local_addr(&acc, addr, sizeof(addr));
 	log_info("listening on %s workers=%u", addr, cfg.workers);
+	log_debug("spin-us=%d ring-size=%u max-conns=%u max-pipeline=%u pinned=%s",
+		  cfg.spin_us, cfg.ring_size, cfg.max_conns, cfg.max_pipeline,
+		  ncpus ? "yes" : "no");
 	if ((rc = pthread_create(&acc_thread, NULL, acceptor_thread, &acc))) {
 		log_error("cannot start the acceptor: %s", strerror(rc));
 		return 1;

@@ -455,6 +455,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct http_req batch[WORKER_BATCH];
 	uint64_t idle_since = 0;
+	unsigned spins = 0;
 	char name[16];
 
 	snprintf(name, sizeof(name), "metricd-w%u", w->id);
@@ -472,6 +473,7 @@ static void *worker_main(void *arg)
 				queue_doorbell_ring(w->bell);
 			}
 			idle_since = 0;
+			spins = 0;
 			continue;
 		}
 		if (w->ntails)
@@ -480,19 +482,25 @@ static void *worker_main(void *arg)
 			w->ring_bell = false;
 			queue_doorbell_ring(w->bell);
 		}
-		uint64_t now = mono_ns();
+		if (w->spin_ns) {
+			/* Poll the ring; read the clock once per 32 polls. */
+			if (++spins & 31) {
+				cpu_relax();
+				continue;
+			}
+			uint64_t now = mono_ns();
 
-		if (!idle_since)
-			idle_since = now;
-		if (now - idle_since < w->spin_ns) {
-			cpu_relax();
-			continue;
+			if (!idle_since)
+				idle_since = now;
+			if (now - idle_since < w->spin_ns)
+				continue;
 		}
 		if (!queue_req_prepare_sleep(&w->rq))
 			continue;
 		w->ctr.sleeps++;
 		poll_events(w, -1);
 		idle_since = 0;
+		spins = 0;
 	}
 	close_leftovers(w);
 	if (w->ring_bell)
