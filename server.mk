@@ -16,6 +16,7 @@ libmetricd_a_SOURCES = \
 	workers/metric.c workers/metric.h \
 	workers/slab.c workers/slab.h \
 	workers/stack.c \
+	workers/tail.c workers/tail.h \
 	workers/worker.c workers/worker.h
 libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS)
 SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(PTHREAD_LIBS)

@@ -23,6 +23,7 @@
 
 #include "http/framing.h"
 #include "http/request.h"
+#include "workers/tail.h"
 
 enum conn_state { CONN_FREE = 0, CONN_OPEN };
 
@@ -50,10 +51,8 @@ struct conn {
 	uint32_t want_resume;
 
 	/* ---- worker ---- */
-	char *tail __attribute__((aligned(64)));  /* unsent bytes, from the worker's pool */
-	uint32_t tail_len;
-	uint32_t tail_off;
-	uint32_t tail_resps;          /* responses wholly or partly in tail */
+	struct tail tail __attribute__((aligned(64)));  /* unsent bytes */
+	uint32_t tail_resps;          /* answers wholly or partly in tail */
 	int32_t out_head, out_last;   /* this batch's iovec chain */
 	uint32_t out_resps;
 	bool touched;                 /* in this batch's flush list */

@@ -343,6 +343,65 @@ START_TEST(sigterm_answers_received)
 }
 END_TEST
 
+/* ---- a client that reads late: partial writes park and resume ---- */
+
+#define SLOW_REQS 20000
+
+struct slow_writer {
+	int fd;
+	int ok;
+};
+
+static void *slow_write(void *p)
+{
+	struct slow_writer *sw = p;
+	char req[96];
+
+	for (int i = 0; i < SLOW_REQS; i++) {
+		int n = snprintf(req, sizeof(req), "GET /%s?id=%d HTTP/1.1\r\n\r\n",
+				 (i % 3) ? "metric-stack" : "metric-heap", i);
+
+		if (tl_send_all(sw->fd, req, (size_t)n))
+			return NULL;
+	}
+	sw->ok = 1;
+	return NULL;
+}
+
+START_TEST(slow_reader_gets_everything_in_order)
+{
+	struct slow_writer sw;
+	struct tl_reader *rd = malloc(sizeof(*rd));
+	struct tl_resp r;
+	pthread_t th;
+	int got = 0;
+
+	start();
+	sw.fd = tl_connect(srv.port);
+	sw.ok = 0;
+	ck_assert_int_ge(sw.fd, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, slow_write, &sw), 0);
+	usleep(300000);     /* answers pile up: the server must park them */
+	tl_reader_init(rd, sw.fd);
+	for (int i = 0; i < SLOW_REQS; i++) {
+		char want[48];
+
+		if (tl_read_resp(rd, &r, false, 10000) || r.status != 200)
+			break;
+		snprintf(want, sizeof(want), "{\"id\":%d,", i);
+		if (strncmp(r.body, want, strlen(want)) != 0)
+			break;
+		got++;
+	}
+	pthread_join(th, NULL);
+	ck_assert_int_eq(sw.ok, 1);
+	ck_assert_int_eq(got, SLOW_REQS);
+	close(sw.fd);
+	free(rd);
+	stop();
+}
+END_TEST
+
 START_TEST(bad_flags_exit_2)
 {
 	static const char *const bad[][3] = {
@@ -378,6 +437,7 @@ static Suite *integration_suite(void)
 	tcase_add_test(tc, http10_and_head);
 	tcase_add_test(tc, hundred_conns_thousand_reqs);
 	tcase_add_test(tc, sigterm_answers_received);
+	tcase_add_test(tc, slow_reader_gets_everything_in_order);
 	tcase_add_test(tc, bad_flags_exit_2);
 	suite_add_tcase(s, tc);
 	return s;

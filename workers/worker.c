@@ -9,11 +9,12 @@
  * before it was flushed, then hands the slot back with NOTE_CLOSED.  So no
  * descriptor ever refers to a closed fd (DESIGN.md invariant 3).
  *
- * Unsent bytes (a partial write) are copied into a block from the worker's
- * tail pool and flushed on EPOLLOUT; later answers for that connection are
- * appended behind them, so order holds.  A tail holds at most --max-pipeline
- * answers because the acceptor stops reading a connection at that many in
- * flight, and in-flight counts drop only when bytes reach the kernel. */
+ * Unsent bytes (a partial write) are copied into blocks from the worker's
+ * tail pool (tail.h) and flushed on EPOLLOUT; later answers for that
+ * connection are appended behind them, so order holds.  A tail holds at most
+ * --max-pipeline answers because the acceptor stops reading a connection at
+ * that many in flight, and in-flight counts drop only when bytes reach the
+ * kernel. */
 #include "config.h"
 
 #include <errno.h>
@@ -33,7 +34,6 @@
 #include "workers/worker.h"
 
 #define EP_WAKE UINT64_MAX
-#define TAIL_BLOCKS_PER_MAP 16
 
 static uint64_t mono_ns(void)
 {
@@ -79,39 +79,6 @@ static void answered(struct worker *w, struct conn *c, uint32_t n)
 
 /* ---- tails ---------------------------------------------------------------- */
 
-static char *tail_get(struct worker *w)
-{
-	if (!w->tail_free) {
-		size_t sz = (size_t)w->tail_cap * TAIL_BLOCKS_PER_MAP;
-		char *p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (p == MAP_FAILED)
-			return NULL;
-		for (unsigned i = 0; i < TAIL_BLOCKS_PER_MAP; i++) {
-			struct tail_block *b = (struct tail_block *)(p + (size_t)i * w->tail_cap);
-
-			b->next = w->tail_free;
-			w->tail_free = b;
-		}
-	}
-	struct tail_block *b = w->tail_free;
-
-	w->tail_free = b->next;
-	return (char *)b;
-}
-
-static void tail_put(struct worker *w, struct conn *c)
-{
-	struct tail_block *b = (struct tail_block *)c->tail;
-
-	b->next = w->tail_free;
-	w->tail_free = b;
-	c->tail = NULL;
-	c->tail_len = c->tail_off = c->tail_resps = 0;
-	w->ntails--;
-}
-
 static void epoll_out(struct worker *w, struct conn *c, bool on)
 {
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = c->slot };
@@ -122,11 +89,19 @@ static void epoll_out(struct worker *w, struct conn *c, bool on)
 		c->want_out = on;
 }
 
+static void tail_drop(struct worker *w, struct conn *c)
+{
+	if (tail_empty(&c->tail))
+		return;
+	tail_clear(&w->tails, &c->tail);
+	c->tail_resps = 0;
+	w->ntails--;
+}
+
 static void conn_close(struct worker *w, struct conn *c)
 {
 	epoll_out(w, c, false);
-	if (c->tail)
-		tail_put(w, c);
+	tail_drop(w, c);
 	close(c->fd);
 	c->dead = false;
 	c->close_after_flush = false;
@@ -141,43 +116,44 @@ static void conn_kill(struct worker *w, struct conn *c)
 	c->dead = true;
 	shutdown(c->fd, SHUT_RDWR);
 	epoll_out(w, c, false);
-	if (c->tail) {
-		uint32_t n = c->tail_resps;
+	uint32_t n = c->tail_resps;
 
-		tail_put(w, c);
-		answered(w, c, n);
-	}
+	tail_drop(w, c);
+	c->tail_resps = 0;
+	answered(w, c, n);
 }
 
-static void tail_append(struct worker *w, struct conn *c, const void *p, size_t n)
+static void park(struct worker *w, struct conn *c, const void *p, size_t n)
 {
-	if (c->tail_len + n > w->tail_cap) {
-		/* Cannot happen while inflight <= max_pipeline; refuse to
-		 * corrupt the stream if it ever does. */
-		log_error("worker %u: tail overflow on slot %u", w->id, c->slot);
+	bool was_empty = tail_empty(&c->tail);
+
+	if (!tail_append(&w->tails, &c->tail, p, n)) {
+		log_error("worker %u: out of memory for unsent bytes; closing slot %u",
+			  w->id, c->slot);
 		conn_kill(w, c);
 		return;
 	}
-	memcpy(c->tail + c->tail_len, p, n);
-	c->tail_len += (uint32_t)n;
+	if (was_empty) {
+		w->ntails++;
+		epoll_out(w, c, true);
+	}
 }
 
 static void tail_flush(struct worker *w, struct conn *c)
 {
-	ssize_t n = send(c->fd, c->tail + c->tail_off, c->tail_len - c->tail_off,
-			 MSG_NOSIGNAL);
+	ssize_t n = tail_send(&w->tails, &c->tail, c->fd);
 
 	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			conn_kill(w, c);
-	} else if ((c->tail_off += (uint32_t)n) == c->tail_len) {
+		conn_kill(w, c);
+	} else if (tail_empty(&c->tail)) {
 		uint32_t done = c->tail_resps;
 
-		tail_put(w, c);
+		c->tail_resps = 0;
+		w->ntails--;
 		epoll_out(w, c, false);
 		answered(w, c, done);
 	}
-	if (!c->tail && c->close_after_flush)
+	if (tail_empty(&c->tail) && c->close_after_flush)
 		conn_close(w, c);
 }
 
@@ -205,9 +181,9 @@ static void out_add(struct worker *w, struct conn *c, char *p, size_t n,
 	}
 	touch(w, c);
 	c->out_resps += nresp;
-	if (c->tail) {
+	if (!tail_empty(&c->tail)) {
 		/* Bytes are already waiting: keep order by queueing behind. */
-		tail_append(w, c, p, n);
+		park(w, c, p, n);
 		return;
 	}
 	if (c->out_last >= 0) {
@@ -272,26 +248,16 @@ static void write_conn(struct worker *w, struct conn *c)
 	}
 	/* Partial: park the rest and wait for writability. */
 	w->ctr.partial_writes++;
-	c->tail = tail_get(w);
-	if (!c->tail) {
-		answered(w, c, c->out_resps);
-		conn_kill(w, c);
-		return;
-	}
-	w->ntails++;
+	c->tail_resps = c->out_resps;
 	size_t skip = n > 0 ? (size_t)n : 0;
-	for (int i = 0; i < cnt; i++) {
+	for (int i = 0; i < cnt && !c->dead; i++) {
 		if (skip >= iov[i].iov_len) {
 			skip -= iov[i].iov_len;
 			continue;
 		}
-		tail_append(w, c, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+		park(w, c, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
 		skip = 0;
 	}
-	if (!c->tail)
-		return;                       /* tail_append killed it */
-	c->tail_resps = c->out_resps;
-	epoll_out(w, c, true);
 }
 
 static void flush_batch(struct worker *w)
@@ -299,14 +265,14 @@ static void flush_batch(struct worker *w)
 	for (unsigned i = 0; i < w->ntouched; i++) {
 		struct conn *c = w->touched[i];
 
-		if (c->tail)
+		if (!tail_empty(&c->tail))
 			c->tail_resps += c->out_resps;   /* appended in out_add */
 		else if (c->dead)
 			answered(w, c, c->out_resps);    /* died mid-batch */
 		else
 			write_conn(w, c);
 		c->touched = false;
-		if (c->close_after_flush && !c->tail)
+		if (c->close_after_flush && tail_empty(&c->tail))
 			conn_close(w, c);
 	}
 	for (unsigned i = 0; i < w->nfree; i++)
@@ -428,7 +394,7 @@ static void poll_events(struct worker *w, int timeout_ms)
 		}
 		struct conn *c = &w->conns->slots[evs[i].data.u64];
 
-		if (c->tail)
+		if (!tail_empty(&c->tail))
 			tail_flush(w, c);
 	}
 	if (timeout_ms != 0) {
@@ -445,7 +411,8 @@ static void close_leftovers(struct worker *w)
 	for (uint32_t i = 0; i < w->conns->n && w->ntails; i++) {
 		struct conn *c = &w->conns->slots[i];
 
-		if (c->state == CONN_OPEN && c->worker == w->id && c->tail)
+		if (c->state == CONN_OPEN && c->worker == w->id &&
+		    !tail_empty(&c->tail))
 			conn_close(w, c);
 	}
 }
@@ -521,7 +488,7 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->bell = bell;
 	w->epfd = -1;
 	w->spin_ns = (uint64_t)cfg->spin_us * 1000;
-	w->tail_cap = cfg->max_pipeline * HTTP_RESP_MAX;
+	tail_pool_init(&w->tails);
 	if ((rc = queue_req_init(&w->rq, cfg->ring_size)))
 		goto Error;
 	if ((rc = queue_notes_init(&w->notes, cfg->note_ring_size)))

@@ -34,10 +34,6 @@ struct out_ent {
 	int32_t next;
 };
 
-struct tail_block {
-	struct tail_block *next;
-};
-
 struct worker_counters {
 	uint64_t requests;
 	uint64_t wakeups;
@@ -71,9 +67,8 @@ struct worker {
 	unsigned nfree;
 
 	/* unsent tails */
-	struct tail_block *tail_free;
-	uint32_t tail_cap;
-	uint32_t ntails;
+	struct tail_pool tails;
+	uint32_t ntails;              /* connections with a tail */
 
 	struct worker_counters ctr;
 };
