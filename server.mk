@@ -7,6 +7,8 @@ libmetricd_a_SOURCES = \
 	core/conn.c core/conn.h \
 	core/log.c core/log.h \
 	core/mem.h \
+	core/sbuf.h \
+	core/stats.c core/stats.h \
 	http/framing.c http/framing.h \
 	http/request.h \
 	http/response.c http/response.h \

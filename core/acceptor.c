@@ -120,7 +120,7 @@ static void block_on_ring(struct acceptor *a, struct conn *c)
 	else
 		a->blocked_head[c->worker] = c;
 	a->blocked_tail[c->worker] = c;
-	a->ctr.ring_full++;
+	STAT_ADD(a->ctr.ring_full, 1);
 }
 
 /* At the in-flight limit.  Returns true if the worker drained meanwhile and
@@ -134,7 +134,7 @@ static bool pause_pipeline(struct acceptor *a, struct conn *c)
 	    ck_pr_fas_uint(&c->want_resume, 0) == 1)
 		return true;
 	c->wait_resume = true;
-	a->ctr.pipeline_pauses++;
+	STAT_ADD(a->ctr.pipeline_pauses, 1);
 	return false;
 }
 
@@ -156,6 +156,9 @@ static bool dispatch(struct acceptor *a, struct conn *c)
 		return false;
 	}
 	a->wake_pending[c->worker] = true;
+	unsigned depth = queue_req_depth(q);
+	if (depth > a->ring_high_water[c->worker])
+		STAT_SET(a->ring_high_water[c->worker], depth);
 	c->has_pending = false;
 	if (!is_req || (c->pending.flags & REQF_CLOSE))
 		c->close_sent = true;
@@ -184,7 +187,7 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 		} else if (rc == HTTP_FRAME_REQ && !c->pending.err &&
 			   (c->pending.route == ROUTE_METRIC_HEAP ||
 			    c->pending.route == ROUTE_STATS_POINTER)) {
-			heap_request_wrap(&c->pending);   /* NULL heap → 503 */
+			heap_request_wrap(&a->st, &c->pending);   /* NULL heap → 503 */
 		}
 		c->pending.slot = c->slot;
 		c->pending.gen = c->gen;
@@ -214,6 +217,7 @@ static void conn_open(struct acceptor *a, int fd)
 			 a->cfg->max_header_bytes);
 	event_assign(&c->rev, a->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	a->live++;
+	STAT_SET(a->ctr.open, a->live);
 	reading(a, c, true);
 }
 
@@ -223,6 +227,7 @@ static void conn_release(struct acceptor *a, struct conn *c)
 	c->fd = -1;
 	a->conns.free_stack[a->conns.nfree++] = c->slot;
 	a->live--;
+	STAT_SET(a->ctr.open, a->live);
 }
 
 static struct acceptor *acceptor_of(struct conn *c);
@@ -265,7 +270,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 
 				event_del(&a->lev);
 				evtimer_add(&a->retry_ev, &tv);
-				a->ctr.accept_paused++;
+				STAT_ADD(a->ctr.accept_paused, 1);
 				log_warn("accept: %s; pausing for %d ms",
 					 strerror(errno), ACCEPT_RETRY_MS);
 			} else if (errno == ECONNABORTED || errno == EINTR) {
@@ -276,12 +281,12 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		if (a->conns.nfree == 0) {
-			a->ctr.rejected_full++;
+			STAT_ADD(a->ctr.rejected_full, 1);
 			close(fd);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		a->ctr.accepted++;
+		STAT_ADD(a->ctr.accepted, 1);
 		conn_open(a, fd);
 	}
 }
@@ -411,8 +416,22 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 	a->wake_pending = calloc(a->nworkers, sizeof(*a->wake_pending));
 	a->blocked_head = calloc(a->nworkers, sizeof(*a->blocked_head));
 	a->blocked_tail = calloc(a->nworkers, sizeof(*a->blocked_tail));
-	if (!a->workers || !a->wake_pending || !a->blocked_head || !a->blocked_tail)
+	a->ring_high_water = calloc(a->nworkers, sizeof(*a->ring_high_water));
+	a->reg.workers = calloc(a->nworkers, sizeof(*a->reg.workers));
+	a->reg.rings = calloc(a->nworkers, sizeof(*a->reg.rings));
+	if (!a->workers || !a->wake_pending || !a->blocked_head || !a->blocked_tail ||
+	    !a->ring_high_water || !a->reg.workers || !a->reg.rings)
 		return -ENOMEM;
+	stats_thread_init(&a->st, "metricd-acc", -1, 0);
+	a->reg.nworkers = a->nworkers;
+	a->reg.acceptor = &a->st;
+	a->reg.acc = &a->ctr;
+	a->reg.ring_high_water = a->ring_high_water;
+	a->reg.start_ns = stats_mono_ns();
+	for (unsigned i = 0; i < a->nworkers; i++) {
+		a->reg.workers[i] = &a->workers[i].st;
+		a->reg.rings[i] = &a->workers[i].rq;
+	}
 	/* Two notes per slot at most (one CLOSED, one RESUME): never full. */
 	while (note_size < 2 * cfg->max_conns + 2)
 		note_size <<= 1;
@@ -425,7 +444,8 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 			.cpu = ncpus ? cpus[i % ncpus] : -1,
 		};
 
-		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell)))
+		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell,
+				       &a->reg)))
 			return rc;
 		a->ninit++;
 	}
@@ -463,7 +483,7 @@ static void wake_workers(struct acceptor *a)
 		}
 		a->wake_pending[w] = false;
 		if (queue_req_wake(&a->workers[w].rq))
-			a->ctr.wakes++;
+			STAT_ADD(a->ctr.wakes, 1);
 	}
 }
 
@@ -506,6 +526,9 @@ void acceptor_destroy(struct acceptor *a)
 	free(a->wake_pending);
 	free(a->blocked_head);
 	free(a->blocked_tail);
+	free(a->ring_high_water);
+	free(a->reg.workers);
+	free(a->reg.rings);
 	queue_doorbell_destroy(&a->bell);
 	conn_table_destroy(&a->conns);
 	if (a->base)

@@ -8,17 +8,9 @@
 
 #include "core/cfg.h"
 #include "core/conn.h"
+#include "core/stats.h"
 #include "queue/queue.h"
 #include "workers/worker.h"
-
-struct acceptor_counters {
-	uint64_t accepted;
-	uint64_t rejected_full;      /* over --max-conns: accepted and closed */
-	uint64_t accept_paused;      /* EMFILE/ENFILE pauses */
-	uint64_t ring_full;          /* times a ring was full */
-	uint64_t pipeline_pauses;
-	uint64_t wakes;              /* eventfd writes to sleeping workers */
-};
 
 struct acceptor {
 	const struct cfg *cfg;
@@ -40,8 +32,12 @@ struct acceptor {
 	struct conn **blocked_tail;
 	uint32_t live;
 	bool draining;
-	bool done;
-	struct acceptor_counters ctr;
+	/* statistics: this thread's allocations, its counters, and the
+	 * registry readers use to see the whole server */
+	struct stats_thread st;
+	struct stats_acceptor ctr;
+	uint64_t *ring_high_water;   /* per worker */
+	struct stats_registry reg;
 };
 
 /* Binds the listening socket (port 0 picks one). */

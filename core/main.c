@@ -13,6 +13,7 @@
 #include "core/acceptor.h"
 #include "core/cfg.h"
 #include "core/log.h"
+#include "core/stats.h"
 #include "http/framing.h"
 
 /* CPUs to pin to, in order: --cpus, else the affinity mask we were given. */
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	http_framer_global_init(cfg.max_header_bytes);
+	stats_calibrate_clock();
 	if (acceptor_listen(&acc, &cfg))
 		return 1;
 	if ((rc = acceptor_start(&acc, cpus, ncpus))) {
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
 	}
 	pthread_join(acc_thread, NULL);
 	log_info("stopped: %llu connection(s) served",
-		 (unsigned long long)acc.ctr.accepted);
+		 (unsigned long long)STAT_GET(acc.ctr.accepted));
 	acceptor_destroy(&acc);
 	return 0;
 }

@@ -1,21 +1,78 @@
 /* The one door to the global allocator for metricd's own code.
  *
- * Every malloc/free that metricd itself makes goes through here, so the
- * allocations can be counted, timed and attributed in one place.  The stack
- * path never comes here in steady state. */
+ * Every malloc/free metricd itself makes on a request's behalf goes through
+ * here, so each is counted per thread and per endpoint: allocations, bytes,
+ * frees, cross-thread frees, and the time spent inside the allocator
+ * (TSC cycles around the call, about 20-40 cycles of overhead per call -
+ * cheap enough to leave on).  The stack path never comes here.
+ *
+ * To see which thread allocated a block when it is freed, each block
+ * carries a 16-byte header (allocating thread, endpoint, size): a 24-byte
+ * record costs 40 bytes of request, which glibc still serves from a small
+ * tcache bin.  External counting (tools/alloccount) sees the same number of
+ * calls.  A block must be freed with mem_free, never free(). */
 #ifndef METRICD_CORE_MEM_H
 #define METRICD_CORE_MEM_H
 
+#include <stdint.h>
 #include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
-static inline void *mem_malloc(size_t n)
+#include "core/stats.h"
+
+struct mem_hdr {
+	uint16_t thread;      /* stats_thread.index of the allocating thread */
+	uint16_t route;
+	uint32_t reserved;
+	uint64_t size;
+};
+
+_Static_assert(sizeof(struct mem_hdr) == 16, "keeps 16-byte alignment");
+
+static inline uint64_t mem_cycles(void)
 {
-	return malloc(n);
+#if defined(__x86_64__) || defined(__i386__)
+	return __rdtsc();
+#else
+	return stats_mono_ns();
+#endif
 }
 
-static inline void mem_free(void *p)
+static inline void *mem_malloc(struct stats_thread *st, unsigned route, size_t n)
 {
-	free(p);
+	struct stats_route *r = &st->route[route];
+	uint64_t t0 = mem_cycles();
+	struct mem_hdr *h = malloc(sizeof(*h) + n);
+	uint64_t t1 = mem_cycles();
+
+	STAT_ADD(r->alloc_cycles, t1 - t0);
+	if (!h)
+		return NULL;
+	STAT_ADD(r->allocs, 1);
+	STAT_ADD(r->alloc_bytes, n);
+	h->thread = st->index;
+	h->route = (uint16_t)route;
+	h->reserved = 0;
+	h->size = n;
+	return h + 1;
+}
+
+/* Counted on the freeing thread, against the endpoint that allocated. */
+static inline void mem_free(struct stats_thread *st, void *p)
+{
+	if (!p)
+		return;
+	struct mem_hdr *h = (struct mem_hdr *)p - 1;
+	struct stats_route *r = &st->route[h->route];
+
+	if (h->thread != st->index)
+		STAT_ADD(r->xthread_frees, 1);
+	STAT_ADD(r->frees, 1);
+	uint64_t t0 = mem_cycles();
+	free(h);
+	STAT_ADD(r->alloc_cycles, mem_cycles() - t0);
 }
 
 #endif

@@ -22,6 +22,8 @@ enum http_route {
 	ROUTE_STATS_VALUE,
 	ROUTE_STATS_POINTER,
 	ROUTE_HEALTHZ,
+	ROUTE_STATS,          /* GET /stats: JSON */
+	ROUTE_METRICS,        /* GET /metrics: Prometheus text */
 	ROUTE__COUNT,
 };
 

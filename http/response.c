@@ -27,27 +27,41 @@ size_t http_fmt_i64(char *out, int64_t v)
 	return http_fmt_u64(out, (uint64_t)v);
 }
 
-size_t http_fmt_fixed6(char *out, double v)
+size_t http_fmt_fixed(char *out, double v, unsigned decimals)
 {
+	static const uint64_t pow10[] = { 1, 10, 100, 1000, 10000, 100000,
+					  1000000, 10000000, 100000000,
+					  1000000000 };
 	size_t n = 0;
 
+	if (decimals > 9)
+		decimals = 9;
 	if (!(v == v))
 		v = 0;               /* NaN never leaves as JSON */
 	if (v < 0) {
 		out[n++] = '-';
 		v = -v;
 	}
-	if (v > 1e12)
-		v = 1e12;
-	uint64_t scaled = (uint64_t)(v * 1e6 + 0.5);
-	uint64_t frac = scaled % 1000000;
-	n += http_fmt_u64(out + n, scaled / 1000000);
+	if (v > 1e9)
+		v = 1e9;
+	uint64_t scale = pow10[decimals];
+	uint64_t scaled = (uint64_t)(v * (double)scale + 0.5);
+	uint64_t frac = scaled % scale;
+
+	n += http_fmt_u64(out + n, scaled / scale);
+	if (decimals == 0)
+		return n;
 	out[n++] = '.';
-	for (int d = 5; d >= 0; d--) {
+	for (int d = (int)decimals - 1; d >= 0; d--) {
 		out[n + (size_t)d] = (char)('0' + frac % 10);
 		frac /= 10;
 	}
-	return n + 6;
+	return n + decimals;
+}
+
+size_t http_fmt_fixed6(char *out, double v)
+{
+	return http_fmt_fixed(out, v, 6);
 }
 
 void http_date_update(struct http_date *d, time_t now)
@@ -126,6 +140,9 @@ size_t http_write_head(char *out, size_t cap, unsigned status,
 	p += dl;
 	if (ct == CT_JSON)
 		PUT(p, "\r\nContent-Type: application/json\r\nContent-Length: ");
+	else if (ct == CT_PROMETHEUS)
+		PUT(p, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"
+		    "\r\nContent-Length: ");
 	else
 		PUT(p, "\r\nContent-Type: text/plain\r\nContent-Length: ");
 	p += http_fmt_u64(p, body_len);

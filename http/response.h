@@ -24,7 +24,7 @@ struct http_date {
 
 void http_date_update(struct http_date *d, time_t now);
 
-enum http_ctype { CT_JSON = 0, CT_TEXT };
+enum http_ctype { CT_JSON = 0, CT_TEXT, CT_PROMETHEUS };
 
 /* Writes the status line and headers for a body of body_len bytes.
  * req_flags decides Connection handling; status 405 adds Allow. */
@@ -42,7 +42,10 @@ size_t http_body_error(char *out, size_t cap, const char *msg);
 /* Small formatting helpers (also used by tests). */
 size_t http_fmt_u64(char *out, uint64_t v);
 size_t http_fmt_i64(char *out, int64_t v);
-/* Fixed-point with 6 decimals; finite values only. */
+/* Fixed-point with 6 decimals; NaN prints as 0, values are clamped to
+ * +-1e9 (the output then fits 32 bytes). */
 size_t http_fmt_fixed6(char *out, double v);
+/* The same with 0..9 decimals. */
+size_t http_fmt_fixed(char *out, double v, unsigned decimals);
 
 #endif

@@ -19,6 +19,8 @@ static const struct route_entry routes[] = {
 	R("/stats-value", ROUTE_STATS_VALUE, 1),
 	R("/stats-pointer", ROUTE_STATS_POINTER, 1),
 	R("/healthz", ROUTE_HEALTHZ, 0),
+	R("/stats", ROUTE_STATS, 0),
+	R("/metrics", ROUTE_METRICS, 0),
 };
 #undef R
 
@@ -29,6 +31,8 @@ static const char *const route_names[ROUTE__COUNT] = {
 	[ROUTE_STATS_VALUE] = "/stats-value",
 	[ROUTE_STATS_POINTER] = "/stats-pointer",
 	[ROUTE_HEALTHZ] = "/healthz",
+	[ROUTE_STATS] = "/stats",
+	[ROUTE_METRICS] = "/metrics",
 };
 
 const char *http_route_name(enum http_route r)

@@ -24,9 +24,9 @@ struct heap_request {
 	uint8_t route;
 };
 
-bool heap_request_wrap(struct http_req *r)
+bool heap_request_wrap(struct stats_thread *st, struct http_req *r)
 {
-	struct heap_request *hr = mem_malloc(sizeof(*hr));
+	struct heap_request *hr = mem_malloc(st, r->route, sizeof(*hr));
 
 	if (!hr)
 		return false;
@@ -38,17 +38,13 @@ bool heap_request_wrap(struct http_req *r)
 	return true;
 }
 
-void heap_request_discard(struct http_req *r)
-{
-	mem_free(r->heap);
-	r->heap = NULL;
-}
 
 /* Returns a pointer: the record outlives this frame, so it must live on the
  * heap - what Go reports as "&Metric{...} escapes to heap". */
-static struct metric *metric_new(uint64_t id, uint64_t work)
+static struct metric *metric_new(struct stats_thread *st, uint64_t id,
+				 uint64_t work)
 {
-	struct metric *m = mem_malloc(sizeof(*m));
+	struct metric *m = mem_malloc(st, ROUTE_METRIC_HEAP, sizeof(*m));
 
 	if (!m)
 		return NULL;
@@ -58,9 +54,9 @@ static struct metric *metric_new(uint64_t id, uint64_t work)
 	return m;
 }
 
-static struct request_stats *stats_new(uint64_t id)
+static struct request_stats *stats_new(struct stats_thread *st, uint64_t id)
 {
-	struct request_stats *s = mem_malloc(sizeof(*s));
+	struct request_stats *s = mem_malloc(st, ROUTE_STATS_POINTER, sizeof(*s));
 
 	if (!s)
 		return NULL;
@@ -85,32 +81,32 @@ void heap_serve(struct worker *w, struct conn *c, const struct http_req *r)
 	char *body;
 	size_t n = 0;
 
-	mem_free(hr);                       /* allocated on the acceptor */
-	body = mem_malloc(HTTP_BODY_MAX_RESP);
+	mem_free(&w->st, hr);               /* allocated on the acceptor */
+	body = mem_malloc(&w->st, route, HTTP_BODY_MAX_RESP);
 	if (!body)
 		goto Error;
 	if (route == ROUTE_METRIC_HEAP) {
-		struct metric *m = metric_new(id, work);
+		struct metric *m = metric_new(&w->st, id, work);
 
 		if (!m)
 			goto Error;
 		n = http_body_metric(body, HTTP_BODY_MAX_RESP, m->id,
 				     m->timestamp, m->value);
-		mem_free(m);
+		mem_free(&w->st, m);
 	} else {
-		struct request_stats *s = stats_new(id);
+		struct request_stats *s = stats_new(&w->st, id);
 
 		if (!s)
 			goto Error;
 		stats_set_duration(s, STATS_POINTER_NS);
 		n = http_body_stats(body, HTTP_BODY_MAX_RESP, s->id,
 				    s->timestamp, s->duration_ns, s->status);
-		mem_free(s);
+		mem_free(&w->st, s);
 	}
 	worker_reply_owned(w, c, r->flags, 200, CT_JSON, body, n);
 	return;
 Error:
-	mem_free(body);
+	mem_free(&w->st, body);
 	worker_reply(w, c, r->flags, 503, CT_JSON,
 		     "{\"error\":\"out of memory\"}", 25);
 }

@@ -67,6 +67,10 @@ void stack_serve(struct worker *w, struct conn *c, const struct http_req *r)
 	case ROUTE_HEALTHZ:
 		worker_reply(w, c, r->flags, 200, CT_TEXT, "ok\n", 3);
 		return;
+	case ROUTE_STATS:
+	case ROUTE_METRICS:
+		worker_reply_stats(w, c, r->flags, r->route == ROUTE_METRICS);
+		return;
 	default:
 		/* A heap route without its object: the acceptor ran out of
 		 * memory wrapping it. */

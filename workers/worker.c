@@ -112,7 +112,7 @@ static void conn_close(struct worker *w, struct conn *c)
  * the socket down so the acceptor reads EOF and sends REQ_CLOSE. */
 static void conn_kill(struct worker *w, struct conn *c)
 {
-	w->ctr.write_errors++;
+	STAT_ADD(w->st.w.write_errors, 1);
 	c->dead = true;
 	shutdown(c->fd, SHUT_RDWR);
 	epoll_out(w, c, false);
@@ -247,7 +247,7 @@ static void write_conn(struct worker *w, struct conn *c)
 		return;
 	}
 	/* Partial: park the rest and wait for writability. */
-	w->ctr.partial_writes++;
+	STAT_ADD(w->st.w.partial_writes, 1);
 	c->tail_resps = c->out_resps;
 	size_t skip = n > 0 ? (size_t)n : 0;
 	for (int i = 0; i < cnt && !c->dead; i++) {
@@ -276,8 +276,9 @@ static void flush_batch(struct worker *w)
 			conn_close(w, c);
 	}
 	for (unsigned i = 0; i < w->nfree; i++)
-		mem_free(w->to_free[i]);
+		mem_free(&w->st, w->to_free[i]);
 	w->ntouched = w->nents = w->nfree = 0;
+	STAT_SET(w->st.w.slab_last_batch_bytes, w->slab.used);
 	slab_reset(&w->slab);
 }
 
@@ -292,6 +293,7 @@ void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
 		abort();                      /* the slab holds many answers */
 	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
 			    &w->date);
+	w->last_status = status;
 	if (!(req_flags & REQF_HEAD)) {
 		memcpy(p + n, body, body_len);
 		n += body_len;
@@ -313,6 +315,7 @@ void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
 		abort();
 	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
 			    &w->date);
+	w->last_status = status;
 	slab_trim(&w->slab, p, n);
 	if (req_flags & REQF_HEAD) {
 		out_add(w, c, p, n, 1);
@@ -322,6 +325,40 @@ void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
 	}
 	/* Freed after the flush: the iovec points into it until then. */
 	w->to_free[w->nfree++] = body;
+	if (req_flags & REQF_CLOSE)
+		c->close_after_flush = true;
+}
+
+/* The body is written first, at p + HTTP_HEAD_MAX; the head, once its
+ * Content-Length is known, is copied right before it, so head and body
+ * leave in one contiguous piece. */
+void worker_reply_stats(struct worker *w, struct conn *c, unsigned req_flags,
+			bool prometheus)
+{
+	static const char too_big[] = "{\"error\":\"statistics do not fit the buffer\"}";
+	char head[HTTP_HEAD_MAX];
+	char *p = reserve(w, HTTP_HEAD_MAX + WORKER_STATS_MAX);
+	char *body;
+	size_t bl, hl;
+	unsigned status = 200;
+	enum http_ctype ct = prometheus ? CT_PROMETHEUS : CT_JSON;
+
+	if (!p)
+		abort();                      /* an empty slab holds it */
+	body = p + HTTP_HEAD_MAX;
+	bl = prometheus ? stats_write_prometheus(w->reg, body, WORKER_STATS_MAX)
+			: stats_write_json(w->reg, body, WORKER_STATS_MAX);
+	if (bl == 0) {
+		status = 500;
+		ct = CT_JSON;
+		bl = sizeof(too_big) - 1;
+		memcpy(body, too_big, bl);
+	}
+	hl = http_write_head(head, sizeof(head), status, ct, bl, req_flags, &w->date);
+	memcpy(body - hl, head, hl);
+	slab_trim(&w->slab, p, HTTP_HEAD_MAX + bl);
+	w->last_status = status;
+	out_add(w, c, body - hl, hl + ((req_flags & REQF_HEAD) ? 0 : bl), 1);
 	if (req_flags & REQF_CLOSE)
 		c->close_after_flush = true;
 }
@@ -346,13 +383,17 @@ static void serve(struct worker *w, const struct http_req *r)
 		abort();
 	}
 	switch (r->kind) {
-	case REQ_HTTP:
-		w->ctr.requests++;
+	case REQ_HTTP: {
+		struct stats_route *sr = &w->st.route[r->route];
+
 		if (r->heap)
 			heap_serve(w, c, r);
 		else
 			stack_serve(w, c, r);
+		STAT_ADD(sr->requests, 1);
+		STAT_ADD(sr->status[stats_status_index(w->last_status)], 1);
 		break;
+	}
 	case REQ_CLOSE:
 		touch(w, c);
 		c->close_after_flush = true;
@@ -377,7 +418,19 @@ static void process(struct worker *w, const struct http_req *batch, unsigned n)
 		serve(w, &batch[i]);
 	}
 	flush_batch(w);
-	w->ctr.batches++;
+	/* One clock read per batch: every answer in it reached the kernel (or
+	 * a tail) by now. */
+	uint64_t done = stats_mono_ns();
+	for (unsigned i = 0; i < n; i++)
+		if (batch[i].kind == REQ_HTTP)
+			stats_record_latency(&w->st.route[batch[i].route],
+					     done - batch[i].t_parsed_ns);
+	STAT_ADD(w->st.w.batches, 1);
+	STAT_SET(w->st.w.slab_high_water, w->slab.high_water);
+	STAT_SET(w->st.w.slab_resets, w->slab.resets);
+	STAT_SET(w->st.w.slab_overflows, w->slab.overflows);
+	STAT_SET(w->st.w.tail_blocks_in_use, w->tails.in_use);
+	STAT_SET(w->st.w.conns_with_tail, w->ntails);
 }
 
 /* Handles readiness: tails that can be written, and the wake-up fd. */
@@ -399,7 +452,7 @@ static void poll_events(struct worker *w, int timeout_ms)
 	}
 	if (timeout_ms != 0) {
 		queue_req_woke(&w->rq, woke);
-		w->ctr.wakeups++;
+		STAT_ADD(w->st.w.wakeups, 1);
 	} else if (woke) {
 		queue_req_woke(&w->rq, true);
 	}
@@ -423,10 +476,8 @@ static void *worker_main(void *arg)
 	struct http_req batch[WORKER_BATCH];
 	uint64_t idle_since = 0;
 	unsigned spins = 0;
-	char name[16];
 
-	snprintf(name, sizeof(name), "metricd-w%u", w->id);
-	pthread_setname_np(pthread_self(), name);
+	pthread_setname_np(pthread_self(), w->st.name);
 	slab_prefault(&w->slab);
 	while (!w->stopping) {
 		unsigned n = queue_req_pop_batch(&w->rq, batch, WORKER_BATCH);
@@ -464,7 +515,7 @@ static void *worker_main(void *arg)
 		}
 		if (!queue_req_prepare_sleep(&w->rq))
 			continue;
-		w->ctr.sleeps++;
+		STAT_ADD(w->st.w.sleeps, 1);
 		poll_events(w, -1);
 		idle_since = 0;
 		spins = 0;
@@ -476,8 +527,11 @@ static void *worker_main(void *arg)
 }
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
-		struct conn_table *conns, struct queue_doorbell *bell)
+		struct conn_table *conns, struct queue_doorbell *bell,
+		const struct stats_registry *reg)
 {
+	char name[16];
+
 	int rc;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = EP_WAKE };
 
@@ -486,7 +540,11 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->cfg = *cfg;
 	w->conns = conns;
 	w->bell = bell;
+	w->reg = reg;
 	w->epfd = -1;
+	snprintf(name, sizeof(name), "metricd-w%u", id);
+	/* Thread 0 is the acceptor: heap headers name threads by index. */
+	stats_thread_init(&w->st, name, cfg->cpu, (uint16_t)(id + 1));
 	w->spin_ns = (uint64_t)cfg->spin_us * 1000;
 	tail_pool_init(&w->tails);
 	if ((rc = queue_req_init(&w->rq, cfg->ring_size)))
@@ -495,6 +553,7 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		goto Error;
 	if ((rc = slab_init(&w->slab, WORKER_SLAB_SIZE)))
 		goto Error;
+	STAT_SET(w->st.w.slab_size, w->slab.size);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->rq.wake_fd, &ev)) {
 		rc = -errno;

@@ -14,12 +14,15 @@
 #include <sys/uio.h>
 
 #include "core/conn.h"
+#include "core/stats.h"
 #include "http/response.h"
 #include "queue/queue.h"
 #include "workers/slab.h"
 
 #define WORKER_BATCH 64
-#define WORKER_SLAB_SIZE (256u << 10)
+#define WORKER_SLAB_SIZE (512u << 10)
+/* Largest /stats or /metrics body: half the slab, so it always fits. */
+#define WORKER_STATS_MAX (WORKER_SLAB_SIZE / 2)
 
 struct worker_cfg {
 	unsigned ring_size;
@@ -33,15 +36,6 @@ struct out_ent {
 	struct iovec iov;
 	int32_t next;
 };
-
-struct worker_counters {
-	uint64_t requests;
-	uint64_t wakeups;
-	uint64_t sleeps;
-	uint64_t batches;
-	uint64_t partial_writes;
-	uint64_t write_errors;
-} __attribute__((aligned(64)));
 
 struct worker {
 	unsigned id;
@@ -70,11 +64,14 @@ struct worker {
 	struct tail_pool tails;
 	uint32_t ntails;              /* connections with a tail */
 
-	struct worker_counters ctr;
+	unsigned last_status;         /* of the answer just queued */
+	const struct stats_registry *reg;
+	struct stats_thread st;       /* written by this thread only */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
-		struct conn_table *conns, struct queue_doorbell *bell);
+		struct conn_table *conns, struct queue_doorbell *bell,
+		const struct stats_registry *reg);
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
@@ -93,12 +90,16 @@ void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
 void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
 			enum http_err err);
 
+/* Answers GET /stats (JSON) or /metrics (Prometheus text). */
+void worker_reply_stats(struct worker *w, struct conn *c, unsigned req_flags,
+			bool prometheus);
+
 /* The two paths. */
 void stack_serve(struct worker *w, struct conn *c, const struct http_req *r);
 void heap_serve(struct worker *w, struct conn *c, const struct http_req *r);
-/* Acceptor side of the heap path: moves the request into a malloc'd object.
- * Returns false when malloc fails (the request is answered 503). */
-bool heap_request_wrap(struct http_req *r);
-void heap_request_discard(struct http_req *r);
+/* Acceptor side of the heap path: moves the request into a malloc'd object,
+ * counted against the acceptor's stats.  Returns false when malloc fails
+ * (the request is then answered 503). */
+bool heap_request_wrap(struct stats_thread *st, struct http_req *r);
 
 #endif

@@ -1,0 +1,496 @@
+#include "config.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#include "core/sbuf.h"
+#include "core/stats.h"
+#include "http/route.h"
+#include "queue/queue.h"
+
+static const uint64_t prom_le_ns[PROM_BUCKETS] = {
+	10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 25000000, 50000000,
+	100000000, 250000000, 500000000,
+	1000000000, 2500000000u, 5000000000u, 10000000000u,
+};
+static const char *const prom_le_text[PROM_BUCKETS] = {
+	"1e-05", "2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005",
+	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+	"0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+};
+static const char *const status_text[SS__COUNT] = {
+	"200", "400", "404", "405", "408", "413", "431", "500", "503", "505", "other",
+};
+
+/* Process-wide fact, set once before threads start. */
+static double ns_per_cycle = 1.0;
+
+uint64_t stats_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void stats_calibrate_clock(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	uint64_t t0 = stats_mono_ns(), c0 = __rdtsc();
+
+	usleep(20000);
+	uint64_t t1 = stats_mono_ns(), c1 = __rdtsc();
+
+	if (c1 > c0)
+		ns_per_cycle = (double)(t1 - t0) / (double)(c1 - c0);
+#endif
+}
+
+double stats_ns_per_cycle(void)
+{
+	return ns_per_cycle;
+}
+
+unsigned stats_lat_bucket(uint64_t ns)
+{
+	if (ns < (1u << LAT_SUB_BITS))
+		return (unsigned)ns;
+	unsigned e = 63u - (unsigned)__builtin_clzll(ns);
+	unsigned sub = (unsigned)(ns >> (e - LAT_SUB_BITS)) & ((1u << LAT_SUB_BITS) - 1);
+	unsigned i = (1u << LAT_SUB_BITS) + (e - LAT_SUB_BITS) * (1u << LAT_SUB_BITS) + sub;
+
+	return i < LAT_BUCKETS ? i : LAT_BUCKETS - 1;
+}
+
+uint64_t stats_lat_bucket_low(unsigned i)
+{
+	if (i < (1u << LAT_SUB_BITS))
+		return i;
+	unsigned e = (i - (1u << LAT_SUB_BITS)) / (1u << LAT_SUB_BITS) + LAT_SUB_BITS;
+	unsigned sub = (i - (1u << LAT_SUB_BITS)) % (1u << LAT_SUB_BITS);
+
+	return (uint64_t)((1u << LAT_SUB_BITS) + sub) << (e - LAT_SUB_BITS);
+}
+
+void stats_record_latency(struct stats_route *r, uint64_t ns)
+{
+	unsigned p = 0;
+
+	STAT_ADD(r->lat[stats_lat_bucket(ns)], 1);
+	STAT_ADD(r->lat_sum_ns, ns);
+	if (ns > STAT_GET(r->lat_max_ns))
+		STAT_SET(r->lat_max_ns, ns);
+	while (p < PROM_BUCKETS && ns > prom_le_ns[p])
+		p++;
+	if (p < PROM_BUCKETS)
+		STAT_ADD(r->prom[p], 1);
+}
+
+uint64_t stats_lat_quantile(const uint64_t *lat, uint64_t count, double q)
+{
+	uint64_t want = (uint64_t)(q * (double)count + 0.999999), seen = 0;
+
+	if (count == 0)
+		return 0;
+	if (want == 0)
+		want = 1;
+	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
+		seen += lat[i];
+		if (seen >= want) {
+			uint64_t lo = stats_lat_bucket_low(i);
+			uint64_t hi = i + 1 < LAT_BUCKETS ? stats_lat_bucket_low(i + 1) : lo;
+
+			return lo + (hi - lo) / 2;
+		}
+	}
+	return stats_lat_bucket_low(LAT_BUCKETS - 1);
+}
+
+void stats_thread_init(struct stats_thread *t, const char *name, int cpu,
+		       uint16_t index)
+{
+	memset(t, 0, sizeof(*t));
+	strncpy(t->name, name, sizeof(t->name) - 1);
+	t->cpu = cpu;
+	t->index = index;
+}
+
+/* ---- readers -------------------------------------------------------------- */
+
+static void add_route(struct stats_route *sum, const struct stats_route *r)
+{
+	sum->requests += STAT_GET(r->requests);
+	for (unsigned s = 0; s < SS__COUNT; s++)
+		sum->status[s] += STAT_GET(r->status[s]);
+	sum->allocs += STAT_GET(r->allocs);
+	sum->alloc_bytes += STAT_GET(r->alloc_bytes);
+	sum->frees += STAT_GET(r->frees);
+	sum->xthread_frees += STAT_GET(r->xthread_frees);
+	sum->alloc_cycles += STAT_GET(r->alloc_cycles);
+	sum->lat_sum_ns += STAT_GET(r->lat_sum_ns);
+	uint64_t m = STAT_GET(r->lat_max_ns);
+	if (m > sum->lat_max_ns)
+		sum->lat_max_ns = m;
+	for (unsigned i = 0; i < LAT_BUCKETS; i++)
+		sum->lat[i] += STAT_GET(r->lat[i]);
+	for (unsigned i = 0; i < PROM_BUCKETS; i++)
+		sum->prom[i] += STAT_GET(r->prom[i]);
+}
+
+/* One endpoint summed over every thread (allocations happen on the acceptor
+ * and on workers alike). */
+static void sum_route(const struct stats_registry *reg, unsigned route,
+		      struct stats_route *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	add_route(sum, &reg->acceptor->route[route]);
+	for (unsigned w = 0; w < reg->nworkers; w++)
+		add_route(sum, &reg->workers[w]->route[route]);
+}
+
+static uint64_t hist_count(const struct stats_route *r)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < LAT_BUCKETS; i++)
+		n += r->lat[i];
+	return n;
+}
+
+static void json_us(struct sbuf *b, const char *key, uint64_t ns, bool comma)
+{
+	sbuf_puts(b, "\"");
+	sbuf_puts(b, key);
+	sbuf_puts(b, "\":");
+	sbuf_ratio(b, (double)ns, 1000.0);
+	if (comma)
+		sbuf_puts(b, ",");
+}
+
+static void json_kv(struct sbuf *b, const char *key, uint64_t v, bool comma)
+{
+	sbuf_puts(b, "\"");
+	sbuf_puts(b, key);
+	sbuf_puts(b, "\":");
+	sbuf_u64(b, v);
+	if (comma)
+		sbuf_puts(b, ",");
+}
+
+static void json_endpoint(struct sbuf *b, const struct stats_route *r)
+{
+	double req = (double)r->requests;
+	uint64_t n = hist_count(r);
+	bool first = true;
+
+	json_kv(b, "requests", r->requests, true);
+	sbuf_puts(b, "\"responses\":{");
+	for (unsigned s = 0; s < SS__COUNT; s++) {
+		if (!r->status[s])
+			continue;
+		if (!first)
+			sbuf_puts(b, ",");
+		first = false;
+		sbuf_puts(b, "\"");
+		sbuf_puts(b, status_text[s]);
+		sbuf_puts(b, "\":");
+		sbuf_u64(b, r->status[s]);
+	}
+	sbuf_puts(b, "},\"allocs_per_request\":");
+	sbuf_ratio(b, (double)r->allocs, req);
+	sbuf_puts(b, ",\"bytes_per_request\":");
+	sbuf_ratio(b, (double)r->alloc_bytes, req);
+	sbuf_puts(b, ",\"frees_per_request\":");
+	sbuf_ratio(b, (double)r->frees, req);
+	sbuf_puts(b, ",\"cross_thread_frees_per_request\":");
+	sbuf_ratio(b, (double)r->xthread_frees, req);
+	sbuf_puts(b, ",\"allocator_ns_per_request\":");
+	sbuf_ratio(b, (double)r->alloc_cycles * ns_per_cycle, req);
+	sbuf_puts(b, ",");
+	json_kv(b, "allocs", r->allocs, true);
+	json_kv(b, "alloc_bytes", r->alloc_bytes, true);
+	json_kv(b, "frees", r->frees, true);
+	json_kv(b, "cross_thread_frees", r->xthread_frees, true);
+	sbuf_puts(b, "\"latency_us\":{");
+	json_us(b, "mean", n ? r->lat_sum_ns / n : 0, true);
+	json_us(b, "p50", stats_lat_quantile(r->lat, n, 0.50), true);
+	json_us(b, "p90", stats_lat_quantile(r->lat, n, 0.90), true);
+	json_us(b, "p99", stats_lat_quantile(r->lat, n, 0.99), true);
+	json_us(b, "p999", stats_lat_quantile(r->lat, n, 0.999), true);
+	json_us(b, "max", r->lat_max_ns, false);
+	sbuf_puts(b, "}");
+}
+
+size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap)
+{
+	struct stats_route sum;
+	struct sbuf b;
+	const struct stats_acceptor *a = reg->acc;
+
+	sbuf_init(&b, out, cap);
+	sbuf_puts(&b, "{\"uptime_s\":");
+	sbuf_ratio(&b, (double)(stats_mono_ns() - reg->start_ns), 1e9);
+	sbuf_puts(&b, ",\"workers\":");
+	sbuf_u64(&b, reg->nworkers);
+	sbuf_puts(&b, ",\"endpoints\":{");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+		sum_route(reg, r, &sum);
+		if (r)
+			sbuf_puts(&b, ",");
+		sbuf_puts(&b, "\"");
+		sbuf_puts(&b, http_route_name((enum http_route)r));
+		sbuf_puts(&b, "\":{");
+		json_endpoint(&b, &sum);
+		sbuf_puts(&b, "}");
+	}
+	sbuf_puts(&b, "},\"acceptor\":{");
+	json_kv(&b, "connections_open", STAT_GET(a->open), true);
+	json_kv(&b, "accepted", STAT_GET(a->accepted), true);
+	json_kv(&b, "rejected_over_max_conns", STAT_GET(a->rejected_full), true);
+	json_kv(&b, "accept_pauses_out_of_fds", STAT_GET(a->accept_paused), true);
+	json_kv(&b, "ring_full", STAT_GET(a->ring_full), true);
+	json_kv(&b, "pipeline_pauses", STAT_GET(a->pipeline_pauses), true);
+	json_kv(&b, "worker_wakeups_sent", STAT_GET(a->wakes), false);
+	sbuf_puts(&b, "},\"worker\":[");
+	for (unsigned w = 0; w < reg->nworkers; w++) {
+		const struct stats_thread *t = reg->workers[w];
+		uint64_t req = 0;
+
+		for (unsigned r = 0; r < ROUTE__COUNT; r++)
+			req += STAT_GET(t->route[r].requests);
+		if (w)
+			sbuf_puts(&b, ",");
+		sbuf_puts(&b, "{");
+		json_kv(&b, "id", w, true);
+		sbuf_puts(&b, "\"cpu\":");
+		if (t->cpu < 0)
+			sbuf_puts(&b, "null");
+		else
+			sbuf_u64(&b, (uint64_t)t->cpu);
+		sbuf_puts(&b, ",");
+		json_kv(&b, "requests", req, true);
+		json_kv(&b, "ring_depth", queue_req_depth(reg->rings[w]), true);
+		json_kv(&b, "ring_high_water", STAT_GET(reg->ring_high_water[w]), true);
+		json_kv(&b, "batches", STAT_GET(t->w.batches), true);
+		json_kv(&b, "wakeups", STAT_GET(t->w.wakeups), true);
+		json_kv(&b, "sleeps", STAT_GET(t->w.sleeps), true);
+		json_kv(&b, "partial_writes", STAT_GET(t->w.partial_writes), true);
+		json_kv(&b, "write_errors", STAT_GET(t->w.write_errors), true);
+		json_kv(&b, "connections_with_unsent_bytes", STAT_GET(t->w.conns_with_tail), true);
+		sbuf_puts(&b, "\"slab\":{");
+		json_kv(&b, "size", STAT_GET(t->w.slab_size), true);
+		json_kv(&b, "last_batch_bytes", STAT_GET(t->w.slab_last_batch_bytes), true);
+		json_kv(&b, "high_water", STAT_GET(t->w.slab_high_water), true);
+		json_kv(&b, "resets", STAT_GET(t->w.slab_resets), true);
+		json_kv(&b, "oversized_fallbacks", STAT_GET(t->w.slab_overflows), false);
+		sbuf_puts(&b, "}}");
+	}
+	sbuf_puts(&b, "]}\n");
+	return b.full ? 0 : b.len;
+}
+
+/* ---- Prometheus text exposition format 0.0.4 ---------------------------- */
+
+static void prom_head(struct sbuf *b, const char *name, const char *type,
+		      const char *help)
+{
+	sbuf_puts(b, "# HELP metricd_");
+	sbuf_puts(b, name);
+	sbuf_puts(b, " ");
+	sbuf_puts(b, help);
+	sbuf_puts(b, "\n# TYPE metricd_");
+	sbuf_puts(b, name);
+	sbuf_puts(b, " ");
+	sbuf_puts(b, type);
+	sbuf_puts(b, "\n");
+}
+
+static void prom_label_line(struct sbuf *b, const char *name, const char *lk,
+			    const char *lv, uint64_t v)
+{
+	sbuf_puts(b, "metricd_");
+	sbuf_puts(b, name);
+	sbuf_puts(b, "{");
+	sbuf_puts(b, lk);
+	sbuf_puts(b, "=\"");
+	sbuf_puts(b, lv);
+	sbuf_puts(b, "\"} ");
+	sbuf_u64(b, v);
+	sbuf_puts(b, "\n");
+}
+
+static void prom_plain(struct sbuf *b, const char *name, const char *type,
+		       const char *help, uint64_t v)
+{
+	prom_head(b, name, type, help);
+	sbuf_puts(b, "metricd_");
+	sbuf_puts(b, name);
+	sbuf_puts(b, " ");
+	sbuf_u64(b, v);
+	sbuf_puts(b, "\n");
+}
+
+enum ep_field { EP_REQ, EP_ALLOCS, EP_BYTES, EP_FREES, EP_XFREES };
+
+static uint64_t ep_value(const struct stats_route *r, enum ep_field f)
+{
+	switch (f) {
+	case EP_REQ: return r->requests;
+	case EP_ALLOCS: return r->allocs;
+	case EP_BYTES: return r->alloc_bytes;
+	case EP_FREES: return r->frees;
+	case EP_XFREES: return r->xthread_frees;
+	}
+	return 0;
+}
+
+static void prom_worker_series(struct sbuf *b, const struct stats_registry *reg,
+			       const char *name, const char *type, const char *help,
+			       size_t offset)
+{
+	prom_head(b, name, type, help);
+	for (unsigned w = 0; w < reg->nworkers; w++) {
+		char id[12];
+		const uint64_t *field = (const uint64_t *)
+			((const char *)&reg->workers[w]->w + offset);
+
+		id[http_fmt_u64(id, w)] = '\0';
+		prom_label_line(b, name, "worker", id, __atomic_load_n(field, __ATOMIC_RELAXED));
+	}
+}
+
+size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_t cap)
+{
+	static const struct {
+		const char *name, *help;
+		enum ep_field f;
+	} ep_counters[] = {
+		{ "requests_total", "Requests answered, by endpoint.", EP_REQ },
+		{ "heap_allocations_total", "Global allocator allocations made by metricd for the endpoint's requests, all threads.", EP_ALLOCS },
+		{ "heap_allocated_bytes_total", "Bytes requested from the global allocator for the endpoint.", EP_BYTES },
+		{ "heap_frees_total", "Global allocator frees for the endpoint, all threads.", EP_FREES },
+		{ "heap_cross_thread_frees_total", "Frees of memory allocated on another thread.", EP_XFREES },
+	};
+	static struct {
+		const char *name, *help;
+		size_t off;
+	} const wk[] = {
+		{ "worker_batches_total", "Batches drained from the worker's ring.", offsetof(struct stats_worker, batches) },
+		{ "worker_wakeups_total", "Times the worker woke from sleep.", offsetof(struct stats_worker, wakeups) },
+		{ "worker_sleeps_total", "Times the worker went to sleep after its spin budget.", offsetof(struct stats_worker, sleeps) },
+		{ "worker_partial_writes_total", "Writes the socket took only part of.", offsetof(struct stats_worker, partial_writes) },
+		{ "worker_write_errors_total", "Writes that failed (peer gone).", offsetof(struct stats_worker, write_errors) },
+		{ "worker_slab_resets_total", "Slab resets (one per flushed batch).", offsetof(struct stats_worker, slab_resets) },
+		{ "worker_slab_oversized_total", "Slab allocations that did not fit and forced an early flush.", offsetof(struct stats_worker, slab_overflows) },
+	};
+	struct stats_route sum;
+	struct sbuf b;
+
+	sbuf_init(&b, out, cap);
+	for (size_t k = 0; k < sizeof(ep_counters) / sizeof(ep_counters[0]); k++) {
+		prom_head(&b, ep_counters[k].name, "counter", ep_counters[k].help);
+		for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+			sum_route(reg, r, &sum);
+			prom_label_line(&b, ep_counters[k].name, "endpoint",
+					http_route_name((enum http_route)r),
+					ep_value(&sum, ep_counters[k].f));
+		}
+	}
+	prom_head(&b, "responses_total", "counter", "Responses by endpoint and status code.");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+		sum_route(reg, r, &sum);
+		for (unsigned s = 0; s < SS__COUNT; s++) {
+			if (!sum.status[s])
+				continue;
+			sbuf_puts(&b, "metricd_responses_total{endpoint=\"");
+			sbuf_puts(&b, http_route_name((enum http_route)r));
+			sbuf_puts(&b, "\",code=\"");
+			sbuf_puts(&b, status_text[s]);
+			sbuf_puts(&b, "\"} ");
+			sbuf_u64(&b, sum.status[s]);
+			sbuf_puts(&b, "\n");
+		}
+	}
+	prom_head(&b, "allocator_seconds_total", "counter",
+		  "Time spent inside malloc and free for the endpoint, all threads.");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+		sum_route(reg, r, &sum);
+		sbuf_puts(&b, "metricd_allocator_seconds_total{endpoint=\"");
+		sbuf_puts(&b, http_route_name((enum http_route)r));
+		sbuf_puts(&b, "\"} ");
+		sbuf_ratio(&b, (double)sum.alloc_cycles * ns_per_cycle, 1e9);
+		sbuf_puts(&b, "\n");
+	}
+	prom_head(&b, "request_duration_seconds", "histogram",
+		  "From the request being framed to its answer reaching the kernel.");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+		const char *ep = http_route_name((enum http_route)r);
+		uint64_t cum = 0;
+
+		sum_route(reg, r, &sum);
+		for (unsigned i = 0; i < PROM_BUCKETS; i++) {
+			cum += sum.prom[i];
+			sbuf_puts(&b, "metricd_request_duration_seconds_bucket{endpoint=\"");
+			sbuf_puts(&b, ep);
+			sbuf_puts(&b, "\",le=\"");
+			sbuf_puts(&b, prom_le_text[i]);
+			sbuf_puts(&b, "\"} ");
+			sbuf_u64(&b, cum);
+			sbuf_puts(&b, "\n");
+		}
+		uint64_t n = hist_count(&sum);
+		sbuf_puts(&b, "metricd_request_duration_seconds_bucket{endpoint=\"");
+		sbuf_puts(&b, ep);
+		sbuf_puts(&b, "\",le=\"+Inf\"} ");
+		sbuf_u64(&b, n);
+		sbuf_puts(&b, "\nmetricd_request_duration_seconds_sum{endpoint=\"");
+		sbuf_puts(&b, ep);
+		sbuf_puts(&b, "\"} ");
+		sbuf_ratio(&b, (double)sum.lat_sum_ns, 1e9);
+		sbuf_puts(&b, "\nmetricd_request_duration_seconds_count{endpoint=\"");
+		sbuf_puts(&b, ep);
+		sbuf_puts(&b, "\"} ");
+		sbuf_u64(&b, n);
+		sbuf_puts(&b, "\n");
+	}
+	for (size_t k = 0; k < sizeof(wk) / sizeof(wk[0]); k++)
+		prom_worker_series(&b, reg, wk[k].name, "counter", wk[k].help, wk[k].off);
+	prom_worker_series(&b, reg, "worker_slab_high_water_bytes", "gauge",
+			   "Most slab bytes one batch used.",
+			   offsetof(struct stats_worker, slab_high_water));
+	prom_head(&b, "worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
+	for (unsigned w = 0; w < reg->nworkers; w++) {
+		char id[12];
+
+		id[http_fmt_u64(id, w)] = '\0';
+		prom_label_line(&b, "worker_ring_depth", "worker", id,
+				queue_req_depth(reg->rings[w]));
+	}
+	prom_head(&b, "worker_ring_high_water", "gauge", "Deepest the worker's ring has been.");
+	for (unsigned w = 0; w < reg->nworkers; w++) {
+		char id[12];
+
+		id[http_fmt_u64(id, w)] = '\0';
+		prom_label_line(&b, "worker_ring_high_water", "worker", id,
+				STAT_GET(reg->ring_high_water[w]));
+	}
+	prom_plain(&b, "connections_open", "gauge", "Open client connections.",
+		   STAT_GET(reg->acc->open));
+	prom_plain(&b, "connections_accepted_total", "counter", "Connections accepted.",
+		   STAT_GET(reg->acc->accepted));
+	prom_plain(&b, "connections_rejected_total", "counter",
+		   "Connections closed at once because --max-conns were open.",
+		   STAT_GET(reg->acc->rejected_full));
+	prom_plain(&b, "ring_full_total", "counter",
+		   "Times a worker's ring was full and a connection waited.",
+		   STAT_GET(reg->acc->ring_full));
+	prom_plain(&b, "pipeline_pauses_total", "counter",
+		   "Times a connection reached --max-pipeline and was paused.",
+		   STAT_GET(reg->acc->pipeline_pauses));
+	return b.full ? 0 : b.len;
+}

@@ -1,0 +1,141 @@
+/* Live statistics: per-thread counters, summed by readers.
+ *
+ * Each thread (the acceptor, every worker) owns one struct stats_thread and
+ * is its only writer.  Writers update with relaxed atomic load+store (a
+ * plain add on x86: no lock prefix, no fence); readers - the worker that
+ * answers /stats or /metrics - load with relaxed atomics and sum.  A reader
+ * may see one thread's counters a few requests apart from another's; it
+ * never sees a torn value and never slows a writer beyond sharing the cache
+ * line it reads.  Each block is cache-line aligned so two writers never
+ * share a line. */
+#ifndef METRICD_CORE_STATS_H
+#define METRICD_CORE_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/request.h"
+
+#define STAT_ADD(field, n) \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), \
+			 __ATOMIC_RELAXED)
+#define STAT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* Status codes counted separately; others go to SS_OTHER. */
+enum stats_status {
+	SS_200, SS_400, SS_404, SS_405, SS_408, SS_413, SS_431, SS_500, SS_503,
+	SS_505, SS_OTHER, SS__COUNT
+};
+
+/* Latency, log-linear: 16 sub-buckets per power of two (error < 6.25%),
+ * from 1 ns to about 2^40 ns (18 minutes). */
+#define LAT_SUB_BITS 4
+#define LAT_BUCKETS ((40 - LAT_SUB_BITS + 1) * (1 << LAT_SUB_BITS) + (1 << LAT_SUB_BITS))
+/* Prometheus buckets (seconds), exact counts. */
+#define PROM_BUCKETS 19
+
+struct stats_route {
+	uint64_t requests;
+	uint64_t status[SS__COUNT];
+	/* the global allocator, as used by this thread for this endpoint */
+	uint64_t allocs;
+	uint64_t alloc_bytes;
+	uint64_t frees;
+	uint64_t xthread_frees;       /* freed here, allocated on another thread */
+	uint64_t alloc_cycles;        /* time inside malloc/free, TSC cycles */
+	/* latency: framed by the acceptor → handed to the kernel */
+	uint64_t lat_sum_ns;
+	uint64_t lat_max_ns;
+	uint64_t lat[LAT_BUCKETS];
+	uint64_t prom[PROM_BUCKETS];  /* counts per le bucket, not cumulative */
+};
+
+/* Worker facts published once per batch. */
+struct stats_worker {
+	uint64_t batches;
+	uint64_t wakeups;
+	uint64_t sleeps;
+	uint64_t partial_writes;
+	uint64_t write_errors;
+	uint64_t slab_last_batch_bytes;
+	uint64_t slab_high_water;
+	uint64_t slab_resets;
+	uint64_t slab_overflows;
+	uint64_t slab_size;
+	uint64_t tail_blocks_in_use;
+	uint64_t conns_with_tail;
+};
+
+struct stats_thread {
+	char name[16];
+	int cpu;                      /* -1: not pinned */
+	uint16_t index;               /* thread number, stored in heap headers */
+	struct stats_route route[ROUTE__COUNT];
+	struct stats_worker w;
+} __attribute__((aligned(64)));
+
+struct stats_acceptor {
+	uint64_t accepted;
+	uint64_t rejected_full;
+	uint64_t accept_paused;
+	uint64_t ring_full;
+	uint64_t pipeline_pauses;
+	uint64_t wakes;
+	uint64_t open;
+} __attribute__((aligned(64)));
+
+struct queue_req;
+
+/* What a reader needs to see the whole server; immutable after start. */
+struct stats_registry {
+	unsigned nworkers;
+	struct stats_thread *acceptor;
+	struct stats_thread **workers;          /* nworkers */
+	struct queue_req **rings;               /* nworkers, for live depth */
+	uint64_t *ring_high_water;              /* nworkers, acceptor-written */
+	struct stats_acceptor *acc;
+	uint64_t start_ns;                      /* CLOCK_MONOTONIC */
+};
+
+static inline unsigned stats_status_index(unsigned status)
+{
+	switch (status) {
+	case 200: return SS_200;
+	case 400: return SS_400;
+	case 404: return SS_404;
+	case 405: return SS_405;
+	case 408: return SS_408;
+	case 413: return SS_413;
+	case 431: return SS_431;
+	case 500: return SS_500;
+	case 503: return SS_503;
+	case 505: return SS_505;
+	default: return SS_OTHER;
+	}
+}
+
+unsigned stats_lat_bucket(uint64_t ns);
+/* Lowest value that falls in bucket i. */
+uint64_t stats_lat_bucket_low(unsigned i);
+void stats_record_latency(struct stats_route *r, uint64_t ns);
+/* Value at quantile q (0..1) of a summed histogram (upper half of its
+ * bucket); 0 when empty. */
+uint64_t stats_lat_quantile(const uint64_t *lat, uint64_t count, double q);
+
+void stats_thread_init(struct stats_thread *t, const char *name, int cpu,
+		       uint16_t index);
+
+/* Both write into out (cap bytes) and return the length, or 0 when it does
+ * not fit.  They allocate nothing. */
+size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap);
+size_t stats_write_prometheus(const struct stats_registry *reg, char *out,
+			      size_t cap);
+
+/* TSC cycles to nanoseconds, calibrated once at start. */
+void stats_calibrate_clock(void);
+double stats_ns_per_cycle(void);
+uint64_t stats_mono_ns(void);
+
+#endif
