@@ -14,3 +14,10 @@ tests_test_integration_CFLAGS = $(TEST_CFLAGS)
 tests_test_integration_LDADD = tests/libtestlib.a $(CHECK_LIBS) $(PTHREAD_LIBS)
 # The integration tests run the real binary.
 tests/test_integration.$(OBJEXT): metricd$(EXEEXT)
+
+# Script tests, run by Debian's python3 against the built binary.
+TEST_EXTENSIONS = .py
+PY_LOG_COMPILER = $(PYTHON3)
+AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD;
+TESTS += tests/test_stats.py
+EXTRA_DIST += tests/test_stats.py
