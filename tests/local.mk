@@ -15,9 +15,25 @@ tests_test_integration_LDADD = tests/libtestlib.a $(CHECK_LIBS) $(PTHREAD_LIBS)
 # The integration tests run the real binary.
 tests/test_integration.$(OBJEXT): metricd$(EXEEXT)
 
+# Allocations per request, counted by the alloccount interposer over every
+# thread of the real server.  Skipped (77) in sanitizer builds, whose own
+# allocator cannot share the process with an interposer.
+check_PROGRAMS += tests/test_allocs
+TESTS += tests/test_allocs
+tests_test_allocs_SOURCES = tests/test_allocs.c
+tests_test_allocs_CFLAGS = $(TEST_CFLAGS) \
+	-DALLOCCOUNT_SO='"$(abs_top_builddir)/tools/alloccount/.libs/alloccount.so"'
+if SANITIZERS
+tests_test_allocs_CFLAGS += -DSKIP_UNDER_SANITIZERS=1
+endif
+tests_test_allocs_LDADD = tests/libtestlib.a tools/alloccount/libacread.la \
+	$(CHECK_LIBS) $(PTHREAD_LIBS)
+tests/test_allocs.$(OBJEXT): metricd$(EXEEXT) tools/alloccount/alloccount.la
+
 # Script tests, run by Debian's python3 against the built binary.
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = $(PYTHON3)
 AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD;
 TESTS += tests/test_stats.py
 EXTRA_DIST += tests/test_stats.py
+include $(top_srcdir)/tests/unit.mk

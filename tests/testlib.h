@@ -29,14 +29,14 @@ int tl_send_all(int fd, const void *buf, size_t n);
 /* A buffered reader, so pipelined answers can be read one by one. */
 struct tl_reader {
 	int fd;
-	char buf[65536];
+	char buf[262144];
 	size_t len, off;
 };
 
 struct tl_resp {
 	int status;
 	char head[2048];
-	char body[4096];
+	char body[65536];
 	size_t body_len;
 	long content_length;
 	bool conn_close;

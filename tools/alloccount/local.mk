@@ -1,0 +1,50 @@
+# tools/alloccount: LD_PRELOAD interposer counting malloc-family calls,
+# its reader library, the alloccount-report CLI and their tests.
+# Included from the top-level Makefile.am (non-recursive build).
+
+# The interposer.  Built without $(SAN_CFLAGS)/$(SAN_LDFLAGS): it replaces
+# malloc and must not drag a sanitizer runtime into the programs it is
+# preloaded into (its tests are skipped in sanitizer builds).
+pkglib_LTLIBRARIES += tools/alloccount/alloccount.la
+tools_alloccount_alloccount_la_SOURCES = \
+	tools/alloccount/alloccount.c \
+	tools/alloccount/alloccount.h \
+	tools/alloccount/acmaps.h
+tools_alloccount_alloccount_la_CFLAGS = $(WARN_CFLAGS) $(PTHREAD_CFLAGS) -fno-builtin
+tools_alloccount_alloccount_la_LDFLAGS = -module -avoid-version -shared $(PTHREAD_LIBS)
+tools_alloccount_alloccount_la_LIBADD = $(DL_LIBS)
+
+# Reader library (for alloccount-report and C tests).
+noinst_LTLIBRARIES += tools/alloccount/libacread.la
+tools_alloccount_libacread_la_SOURCES = \
+	tools/alloccount/acread.c \
+	tools/alloccount/acread.h \
+	tools/alloccount/alloccount.h \
+	tools/alloccount/acmaps.h
+
+bin_PROGRAMS += alloccount-report
+alloccount_report_SOURCES = tools/alloccount/report.c
+alloccount_report_LDADD = tools/alloccount/libacread.la
+
+EXTRA_DIST += tools/alloccount/README.md
+
+# Tests.  victim is a helper run by alloccount_test, not a test itself.
+# In sanitizer builds the test is built but exits 77 (SKIP): an
+# interposer cannot share the process with a sanitizer's allocator.
+check_PROGRAMS += tests/alloccount/victim tests/alloccount/alloccount_test
+tests_alloccount_victim_SOURCES = tests/alloccount/victim.c
+tests_alloccount_victim_CFLAGS = $(AM_CFLAGS) -fno-builtin -fno-optimize-sibling-calls
+tests_alloccount_victim_LDADD = $(PTHREAD_LIBS)
+
+tests_alloccount_alloccount_test_SOURCES = tests/alloccount/alloccount_test.c
+tests_alloccount_alloccount_test_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DALLOCCOUNT_SO='"$(abs_top_builddir)/tools/alloccount/.libs/alloccount.so"' \
+	-DALLOCCOUNT_VICTIM='"$(abs_top_builddir)/tests/alloccount/victim$(EXEEXT)"' \
+	-DALLOCCOUNT_REPORT_BIN='"$(abs_top_builddir)/alloccount-report$(EXEEXT)"'
+if SANITIZERS
+tests_alloccount_alloccount_test_CPPFLAGS += -DALLOCCOUNT_SKIP_TESTS=1
+endif
+tests_alloccount_alloccount_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_alloccount_alloccount_test_LDADD = tools/alloccount/libacread.la $(CHECK_LIBS) \
+	$(PTHREAD_LIBS)
+TESTS += tests/alloccount/alloccount_test
