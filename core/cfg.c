@@ -209,7 +209,7 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 	int opt, rc = 0;
 	unsigned v = 0;
 
-	optind = 1;
+	optind = 0;     /* glibc: 0 also forgets a half-read option cluster */
 	opterr = 0;
 	while (rc == 0 &&
 	       (opt = getopt_long(argc, argv, ":l:w:hV", long_opts, NULL)) != -1) {
@@ -283,8 +283,11 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 				  argv[optind - 1]);
 			break;
 		default:
-			rc = fail(err, errlen, "unknown option '%s'",
-				  argv[optind - 1]);
+			if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
+				rc = fail(err, errlen, "unknown option '-%c'", optopt);
+			else
+				rc = fail(err, errlen, "unknown option '%s'",
+					  argv[optind - 1]);
 			break;
 		}
 	}

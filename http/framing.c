@@ -22,6 +22,7 @@ static bool is_tchar(unsigned char c)
 
 struct head_info {
 	uint32_t target_off, target_len;  /* relative to the scanned start */
+	bool http10;
 };
 
 static bool ieq(const char *a, size_t alen, const char *lit)
@@ -55,6 +56,7 @@ static enum http_err scan_request_line(const char *l, size_t n,
 		return HERR_BAD_REQUEST;
 	if (l[i + 5] != '1' || l[i + 7] > '1')
 		return HERR_VERSION;
+	hi->http10 = l[i + 7] == '0';
 	return HERR_NONE;
 }
 
@@ -106,20 +108,19 @@ static enum http_err scan_header_line(const char *l, size_t n,
 	return HERR_NONE;
 }
 
-/* Scans one request head starting at p.  Returns the head's length
- * (including the blank line) when complete and valid, 0 when more bytes are
- * needed, or sets *err and returns 0. */
-static size_t head_scan(const char *p, size_t n, struct head_info *hi,
-			enum http_err *err)
+/* Walks CRLF-terminated lines from offset i through the blank line that
+ * ends them.  With hi, the first line is a request line and the framing
+ * headers are checked at the end (a request head); without, every line is
+ * a header line (the trailer section of a chunked body).  Returns the
+ * length through the blank line, 0 when more bytes are needed, or sets
+ * *err and returns 0. */
+static size_t scan_lines(const char *p, size_t n, size_t i, struct head_info *hi,
+			 enum http_err *err)
 {
 	struct hdr_counts hc = { 0, 0, false };
-	size_t i = 0;
-	unsigned line_no = 0;
+	bool first = hi != NULL;
 
 	*err = HERR_NONE;
-	/* A server SHOULD ignore at least one empty line before the request. */
-	while (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n')
-		i += 2;
 	for (;;) {
 		const char *nl = memchr(p + i, '\n', n - i);
 
@@ -137,26 +138,55 @@ static size_t head_scan(const char *p, size_t n, struct head_info *hi,
 			return 0;
 		}
 		if (len == 0) {
-			if (line_no == 0) {
+			if (first)
+				*err = HERR_BAD_REQUEST;   /* no request line */
+			else if (hi && hc.cl && hc.te)
 				*err = HERR_BAD_REQUEST;
-				return 0;
-			}
-			if (hc.cl && hc.te)
+			else if (hi && hc.te && !hc.te_chunked)
 				*err = HERR_BAD_REQUEST;
-			else if (hc.te && !hc.te_chunked)
-				*err = HERR_BAD_REQUEST;
+			else if (hi && hc.te && hi->http10)
+				*err = HERR_BAD_REQUEST;   /* RFC 9112 6.1 */
 			return *err ? 0 : eol + 1;
 		}
-		*err = line_no == 0 ? scan_request_line(line, len, hi, i)
-				    : scan_header_line(line, len, &hc);
+		*err = first ? scan_request_line(line, len, hi, i)
+			     : scan_header_line(line, len, &hc);
 		if (*err)
 			return 0;
-		line_no++;
+		first = false;
 		i = eol + 1;
 	}
 }
 
+/* One request head starting at p (see scan_lines). */
+static size_t head_scan(const char *p, size_t n, struct head_info *hi,
+			enum http_err *err)
+{
+	size_t i = 0;
+
+	/* A server SHOULD ignore at least one empty line before the request. */
+	while (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n')
+		i += 2;
+	return scan_lines(p, n, i, hi, err);
+}
+
+/* The trailer section after the last chunk, by the same line rules. */
+static size_t trailer_scan(const char *p, size_t n, enum http_err *err)
+{
+	return scan_lines(p, n, 0, NULL, err);
+}
+
 /* ---- http-parser glue --------------------------------------------------- */
+
+static int on_chunk_header(http_parser *p)
+{
+	struct http_framer *f = p->data;
+
+	if (p->content_length == 0) {     /* last-chunk: trailers follow */
+		f->in_trailers = true;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
 
 static uint64_t now_ns(void)
 {
@@ -209,6 +239,7 @@ static const http_parser_settings parser_settings = {
 	.on_message_begin = on_message_begin,
 	.on_headers_complete = on_headers_complete,
 	.on_message_complete = on_message_complete,
+	.on_chunk_header = on_chunk_header,
 };
 
 void http_framer_global_init(uint32_t max_head)
@@ -262,10 +293,25 @@ static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
 
 enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)
 {
+again:
 	if (f->done || f->pos == f->len)
 		return HTTP_FRAME_NEED_MORE;
+	if (f->in_trailers) {
+		enum http_err err;
+		size_t t = trailer_scan(f->buf + f->pos, f->len - f->pos, &err);
+
+		if (err)
+			return fail(f, err, out);
+		if (t == 0) {
+			if (f->len - f->pos >= f->max_head)
+				return fail(f, HERR_HEAD_TOO_LARGE, out);
+			return HTTP_FRAME_NEED_MORE;
+		}
+		f->in_trailers = false;
+		http_parser_pause(&f->parser, 0);
+	}
 	if (!f->in_message) {
-		struct head_info hi = { 0, 0 };
+		struct head_info hi = { 0, 0, false };
 		enum http_err err;
 		size_t head = head_scan(f->buf + f->pos, f->len - f->pos, &hi, &err);
 
@@ -298,6 +344,8 @@ enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)
 			f->done = true;    /* nothing after Connection: close */
 		return HTTP_FRAME_REQ;
 	}
+	if (pe == HPE_PAUSED && f->in_trailers)
+		goto again;
 	if (pe != HPE_OK)
 		return fail(f, f->err ? (enum http_err)f->err : HERR_BAD_REQUEST, out);
 	return HTTP_FRAME_NEED_MORE;

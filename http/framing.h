@@ -43,6 +43,7 @@ struct http_framer {
 	bool in_message;     /* http-parser is inside a message (head or body) */
 	bool complete;       /* on_message_complete fired */
 	bool done;           /* error or Connection: close seen: no more */
+	bool in_trailers;    /* paused after the last chunk: trailers unscanned */
 	uint8_t err;         /* enum http_err found by a callback */
 	uint32_t url_off, url_len;  /* request target, from the strict scan */
 	struct http_req cur;

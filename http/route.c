@@ -74,6 +74,11 @@ int http_parse_u64(const char *s, size_t len, uint64_t *out)
 
 	if (len == 0)
 		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned)((unsigned char)s[i] - '0') > 9)
+			return -EINVAL;
+	if (len > 20)
+		return -ERANGE;
 	for (size_t i = 0; i < len; i++) {
 		unsigned d = (unsigned char)s[i] - '0';
 

@@ -27,6 +27,7 @@ static void *alloc_slots(size_t n, size_t each)
 int queue_req_init(struct queue_req *q, unsigned size)
 {
 	memset(q, 0, sizeof(*q));
+	q->wake_fd = -1;
 	if (!pow2_ok(size))
 		return -EINVAL;
 	q->slots = alloc_slots(size, sizeof(*q->slots));
@@ -46,7 +47,7 @@ int queue_req_init(struct queue_req *q, unsigned size)
 
 void queue_req_destroy(struct queue_req *q)
 {
-	if (q->wake_fd > 0)
+	if (q->wake_fd >= 0)
 		close(q->wake_fd);
 	free(q->slots);
 	q->slots = NULL;

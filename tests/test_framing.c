@@ -1,0 +1,787 @@
+/* Unit tests for http/framing.c: bytes in, request descriptors out.
+ *
+ * Every input that frames correctly is also fed split at every byte
+ * boundary, and one byte at a time, and must give the same descriptors:
+ * the acceptor sees TCP segments, not requests. */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/framing.h"
+#include "http/route.h"
+
+#define MAX_HEAD 1024u
+#define CAP 4096u
+#define MAXREQ 64
+
+#define LIT(s) s, sizeof(s) - 1
+
+struct fx {
+	struct http_framer f;
+	char buf[CAP];
+	struct http_req out[MAXREQ];
+	unsigned n;
+	enum http_frame_rc last;
+	size_t unfed;        /* bytes the framer had no room for (after done) */
+};
+
+static void fx_init(struct fx *x)
+{
+	memset(x, 0, sizeof(*x));
+	http_framer_init(&x->f, x->buf, CAP, MAX_HEAD);
+	x->last = HTTP_FRAME_NEED_MORE;
+}
+
+/* Pulls descriptors until NEED_MORE or ERROR.  t_parsed_ns is checked and
+ * then zeroed so descriptors compare byte for byte. */
+static void fx_drain(struct fx *x)
+{
+	for (;;) {
+		struct http_req r;
+		enum http_frame_rc rc;
+
+		memset(&r, 0xee, sizeof(r));
+		rc = http_framer_next(&x->f, &r);
+		if (rc == HTTP_FRAME_NEED_MORE)
+			return;
+		ck_assert_uint_lt(x->n, MAXREQ);
+		ck_assert_uint_gt(r.t_parsed_ns, 0);
+		r.t_parsed_ns = 0;
+		x->out[x->n++] = r;
+		x->last = rc;
+		if (rc == HTTP_FRAME_ERROR) {
+			ck_assert_uint_eq(r.flags & REQF_CLOSE, REQF_CLOSE);
+			/* An error ends the connection: nothing more comes out. */
+			ck_assert_int_eq(http_framer_next(&x->f, &r),
+					 HTTP_FRAME_NEED_MORE);
+			return;
+		}
+	}
+}
+
+/* Feeds bytes as a socket would, draining after every read. */
+static void fx_feed(struct fx *x, const char *p, size_t n)
+{
+	while (n) {
+		size_t avail, k;
+		char *dst = http_framer_space(&x->f, &avail);
+
+		if (avail == 0) {
+			x->unfed += n;
+			return;
+		}
+		k = n < avail ? n : avail;
+		memcpy(dst, p, k);
+		http_framer_commit(&x->f, k);
+		p += k;
+		n -= k;
+		fx_drain(x);
+	}
+	fx_drain(x);
+}
+
+static void fx_frame(struct fx *x, const char *p, size_t n)
+{
+	fx_init(x);
+	fx_feed(x, p, n);
+}
+
+static void fx_same(const struct fx *a, const struct fx *b, const char *how,
+		    size_t at)
+{
+	ck_assert_msg(a->n == b->n, "%s %zu: %u descriptors, want %u", how, at,
+		      a->n, b->n);
+	ck_assert_msg(a->last == b->last, "%s %zu: last rc %d, want %d", how, at,
+		      (int)a->last, (int)b->last);
+	for (unsigned i = 0; i < a->n; i++)
+		ck_assert_msg(memcmp(&a->out[i], &b->out[i], sizeof(a->out[i])) == 0,
+			      "%s %zu: descriptor %u differs (err %u/%u id %llu/%llu)",
+			      how, at, i, a->out[i].err, b->out[i].err,
+			      (unsigned long long)a->out[i].id,
+			      (unsigned long long)b->out[i].id);
+}
+
+/* Frames `in` whole, then split at every byte, then byte by byte: all the
+ * same.  Leaves the whole-buffer result in *ref. */
+static void frame_every_split(struct fx *ref, const char *in, size_t len)
+{
+	static struct fx x;
+
+	fx_frame(ref, in, len);
+	for (size_t k = 0; k <= len; k++) {
+		fx_init(&x);
+		fx_feed(&x, in, k);
+		fx_feed(&x, in + k, len - k);
+		fx_same(&x, ref, "split at", k);
+	}
+	fx_init(&x);
+	for (size_t k = 0; k < len; k++)
+		fx_feed(&x, in + k, 1);
+	fx_same(&x, ref, "byte by byte, len", len);
+}
+
+static void assert_req(const struct http_req *r, enum http_route route,
+		       uint64_t id, uint64_t work, unsigned flags,
+		       enum http_err err)
+{
+	ck_assert_uint_eq(r->kind, REQ_HTTP);
+	ck_assert_uint_eq(r->route, route);
+	ck_assert_uint_eq(r->id, id);
+	ck_assert_uint_eq(r->work, work);
+	ck_assert_uint_eq(r->flags, flags);
+	ck_assert_uint_eq(r->err, err);
+	ck_assert_uint_eq(r->slot, 0);
+	ck_assert_uint_eq(r->gen, 0);
+	ck_assert_ptr_null(r->heap);
+}
+
+/* ---- well-formed input -------------------------------------------------- */
+
+START_TEST(single_request)
+{
+	static struct fx x;
+	static const char in[] =
+		"GET /metric-stack?id=42&work=3 HTTP/1.1\r\n"
+		"Host: localhost\r\nUser-Agent: t\r\n\r\n";
+
+	fx_frame(&x, LIT(in));
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_int_eq(x.last, HTTP_FRAME_REQ);
+	assert_req(&x.out[0], ROUTE_METRIC_STACK, 42, 3, 0, HERR_NONE);
+	ck_assert(!http_framer_has_partial(&x.f));
+	frame_every_split(&x, LIT(in));
+}
+END_TEST
+
+static const char pipelined3[] =
+	"GET /metric-stack?id=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+	"HEAD /stats-value?id=2&work=5 HTTP/1.1\r\nHost: a\r\n\r\n"
+	"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+
+START_TEST(pipelined_in_order)
+{
+	static struct fx x;
+
+	fx_frame(&x, LIT(pipelined3));
+	ck_assert_uint_eq(x.n, 3);
+	assert_req(&x.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	assert_req(&x.out[1], ROUTE_STATS_VALUE, 2, 5, REQF_HEAD, HERR_NONE);
+	assert_req(&x.out[2], ROUTE_HEALTHZ, 0, 0, 0, HERR_NONE);
+	ck_assert(!http_framer_has_partial(&x.f));
+}
+END_TEST
+
+START_TEST(pipelined_split_everywhere)
+{
+	static struct fx ref;
+
+	frame_every_split(&ref, LIT(pipelined3));
+	ck_assert_uint_eq(ref.n, 3);
+}
+END_TEST
+
+START_TEST(head_sets_flag)
+{
+	static struct fx x;
+
+	fx_frame(&x, LIT("HEAD /metric-stack?id=5 HTTP/1.1\r\n\r\n"
+			 "HEAD /nope HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_eq(x.n, 2);
+	assert_req(&x.out[0], ROUTE_METRIC_STACK, 5, 0, REQF_HEAD, HERR_NONE);
+	assert_req(&x.out[1], ROUTE_NONE, 0, 0, REQF_HEAD, HERR_NOT_FOUND);
+}
+END_TEST
+
+START_TEST(http10_closes_by_default)
+{
+	static struct fx x;
+	static const char in[] =
+		"GET /healthz HTTP/1.0\r\n\r\n"
+		"GET /healthz HTTP/1.0\r\n\r\n";
+
+	fx_frame(&x, LIT(in));
+	ck_assert_uint_eq(x.n, 1);
+	assert_req(&x.out[0], ROUTE_HEALTHZ, 0, 0, REQF_HTTP10 | REQF_CLOSE,
+		   HERR_NONE);
+	fx_feed(&x, LIT(in));
+	ck_assert_uint_eq(x.n, 1);
+	frame_every_split(&x, LIT(in));
+}
+END_TEST
+
+START_TEST(http10_keep_alive)
+{
+	static struct fx x;
+	static const char in[] =
+		"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+		"GET /metric-stack?id=9 HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"
+		"GET /metric-stack?id=10 HTTP/1.0\r\n\r\n"
+		"GET /metric-stack?id=11 HTTP/1.0\r\n\r\n";
+
+	fx_frame(&x, LIT(in));
+	ck_assert_uint_eq(x.n, 3);
+	assert_req(&x.out[0], ROUTE_HEALTHZ, 0, 0, REQF_HTTP10, HERR_NONE);
+	assert_req(&x.out[1], ROUTE_METRIC_STACK, 9, 0, REQF_HTTP10, HERR_NONE);
+	assert_req(&x.out[2], ROUTE_METRIC_STACK, 10, 0,
+		   REQF_HTTP10 | REQF_CLOSE, HERR_NONE);
+	frame_every_split(&x, LIT(in));
+}
+END_TEST
+
+START_TEST(connection_close_ends_framing)
+{
+	static struct fx x;
+	static const char in[] =
+		"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
+		"GET /metric-stack?id=1 HTTP/1.1\r\n\r\n";
+
+	fx_frame(&x, LIT(in));
+	ck_assert_uint_eq(x.n, 1);
+	assert_req(&x.out[0], ROUTE_HEALTHZ, 0, 0, REQF_CLOSE, HERR_NONE);
+	fx_feed(&x, LIT("GET /healthz HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_eq(x.n, 1);
+	frame_every_split(&x, LIT(in));
+}
+END_TEST
+
+/* The body looks like a request: it must be skipped, not framed. */
+static const char cl_body[] =
+	"GET /metric-stack?id=1 HTTP/1.1\r\nContent-Length: 18\r\n\r\n"
+	"GET / HTTP/1.1\r\n\r\n"
+	"GET /metric-stack?id=2 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+	"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+
+START_TEST(content_length_body_discarded)
+{
+	static struct fx ref;
+
+	frame_every_split(&ref, LIT(cl_body));
+	ck_assert_uint_eq(ref.n, 3);
+	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	assert_req(&ref.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+	assert_req(&ref.out[2], ROUTE_METRIC_STACK, 3, 0, 0, HERR_NONE);
+}
+END_TEST
+
+static const char chunked_body[] =
+	"GET /metric-stack?id=1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	"5\r\nhello\r\n"
+	"12\r\nGET / HTTP/1.1\r\n\r\n\r\n"
+	"0\r\n\r\n"
+	"GET /metric-stack?id=2 HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n"
+	"3;ext=1\r\nabc\r\n0\r\nX-Trailer: v\r\n\r\n"
+	"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+
+START_TEST(chunked_body_discarded)
+{
+	static struct fx ref;
+
+	frame_every_split(&ref, LIT(chunked_body));
+	ck_assert_uint_eq(ref.n, 3);
+	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	assert_req(&ref.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+	assert_req(&ref.out[2], ROUTE_METRIC_STACK, 3, 0, 0, HERR_NONE);
+}
+END_TEST
+
+START_TEST(transfer_encoding_list_ending_chunked)
+{
+	static struct fx ref;
+	static const char in[] =
+		"GET /metric-stack?id=1 HTTP/1.1\r\n"
+		"Transfer-Encoding: gzip, chunked\r\n\r\n"
+		"3\r\nabc\r\n0\r\n\r\n"
+		"GET /metric-stack?id=2 HTTP/1.1\r\n\r\n";
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, 2);
+	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	assert_req(&ref.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+}
+END_TEST
+
+START_TEST(method_with_body_on_known_path)
+{
+	static struct fx ref;
+	static const char in[] =
+		"POST /metric-stack?id=1 HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"
+		"PUT /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+		"DELETE /nope HTTP/1.1\r\n\r\n"
+		"GET /metric-heap?id=4 HTTP/1.1\r\n\r\n";
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, 4);
+	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 0, 0, 0, HERR_METHOD);
+	assert_req(&ref.out[1], ROUTE_HEALTHZ, 0, 0, 0, HERR_METHOD);
+	assert_req(&ref.out[2], ROUTE_NONE, 0, 0, 0, HERR_NOT_FOUND);
+	assert_req(&ref.out[3], ROUTE_METRIC_HEAP, 4, 0, 0, HERR_NONE);
+}
+END_TEST
+
+START_TEST(leading_empty_lines_tolerated)
+{
+	static struct fx ref;
+	static const char in[] =
+		"\r\nGET /metric-stack?id=1 HTTP/1.1\r\n\r\n"
+		"\r\n\r\nGET /metric-stack?id=2 HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+		"\r\nGET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, 3);
+	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	assert_req(&ref.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+	assert_req(&ref.out[2], ROUTE_METRIC_STACK, 3, 0, 0, HERR_NONE);
+}
+END_TEST
+
+START_TEST(partial_and_compaction)
+{
+	static struct fx x;
+	static const char ab[] = "GET /metric-stack?id=1 HTTP/1.1\r\n\r\n"
+				 "GET /metric-st";
+	static const char b[] = "GET /metric-st";
+	size_t avail;
+	char *p;
+
+	fx_init(&x);
+	ck_assert(!http_framer_has_partial(&x.f));
+	fx_feed(&x, LIT(ab));
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert(http_framer_has_partial(&x.f));
+	/* Consumed bytes are dropped: the partial head moves to the front. */
+	p = http_framer_space(&x.f, &avail);
+	ck_assert_ptr_eq(p, x.buf + sizeof(b) - 1);
+	ck_assert_uint_eq(avail, CAP - (sizeof(b) - 1));
+	ck_assert_mem_eq(x.buf, b, sizeof(b) - 1);
+	fx_feed(&x, LIT("ack?id=2 HTTP/1.1\r\nContent-Length: 3\r\n\r\na"));
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert(http_framer_has_partial(&x.f));      /* inside the body */
+	fx_feed(&x, LIT("bc"));
+	ck_assert_uint_eq(x.n, 2);
+	ck_assert(!http_framer_has_partial(&x.f));
+	assert_req(&x.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+}
+END_TEST
+
+START_TEST(body_at_limit_is_read)
+{
+	static struct fx x;
+	static char chunk[65536];
+	char head[128];
+	int hl = snprintf(head, sizeof(head),
+			  "GET /metric-stack?id=1 HTTP/1.1\r\n"
+			  "Content-Length: %u\r\n\r\n", HTTP_BODY_MAX);
+
+	memset(chunk, 'G', sizeof(chunk));
+	fx_init(&x);
+	fx_feed(&x, head, (size_t)hl);
+	ck_assert_uint_eq(x.n, 0);
+	ck_assert(http_framer_has_partial(&x.f));
+	for (unsigned sent = 0; sent < HTTP_BODY_MAX; sent += sizeof(chunk))
+		fx_feed(&x, chunk, sizeof(chunk));
+	ck_assert_uint_eq(HTTP_BODY_MAX % sizeof(chunk), 0);
+	ck_assert_uint_eq(x.n, 1);
+	fx_feed(&x, LIT("GET /metric-stack?id=2 HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_eq(x.n, 2);
+	assert_req(&x.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	assert_req(&x.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+}
+END_TEST
+
+START_TEST(connection_tokens)
+{
+	static struct fx x;
+
+	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_uint_eq(x.out[0].flags, REQF_CLOSE);
+	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nConnection: CLOSE\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_uint_eq(x.out[0].flags, REQF_CLOSE);
+	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_eq(x.n, 2);
+	ck_assert_uint_eq(x.out[0].flags, 0);
+}
+END_TEST
+
+/* metricd never switches protocols: an Upgrade or CONNECT request is
+ * answered like any other and the bytes after it are still HTTP/1.1. */
+START_TEST(upgrade_and_connect_not_switched)
+{
+	static struct fx ref;
+	static const char in[] =
+		"GET /metric-stack?id=1 HTTP/1.1\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\n\r\n"
+		"CONNECT example.com:443 HTTP/1.1\r\n\r\n"
+		"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, 3);
+	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	assert_req(&ref.out[1], ROUTE_NONE, 0, 0, 0, HERR_NOT_FOUND);
+	assert_req(&ref.out[2], ROUTE_METRIC_STACK, 3, 0, 0, HERR_NONE);
+}
+END_TEST
+
+/* RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding has
+ * faulty framing; the server MUST close the connection after it.  Today a
+ * keep-alive HTTP/1.0 chunked request keeps the connection open and the
+ * bytes after it are framed as the next request - a smuggling vector
+ * behind a proxy that frames it as 1.0 (by Content-Length or by close). */
+START_TEST(regression_http10_transfer_encoding_closes)
+{
+	static struct fx x;
+
+	fx_frame(&x, LIT("GET /metric-stack?id=1 HTTP/1.0\r\nConnection: keep-alive\r\n"
+			 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+			 "GET /metric-stack?id=2 HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_ge(x.n, 1);
+	ck_assert_msg(x.n == 1, "a request after HTTP/1.0 + Transfer-Encoding "
+		      "was framed (%u descriptors)", x.n);
+	ck_assert_uint_eq(x.out[0].flags & REQF_CLOSE, REQF_CLOSE);
+}
+END_TEST
+
+/* The trailer section is request header lines too: the strict scanner's
+ * rules (no bare LF, no obs-fold, no space before the colon) must hold
+ * there, or http-parser's lenient parsing of it decides the framing. */
+START_TEST(regression_trailers_scanned_strictly)
+{
+	static const char *const bad[] = {
+		"0\r\nX-T: a\n\r\n",             /* bare LF */
+		"0\r\nX-T: a\r\n b\r\n\r\n",     /* obs-fold */
+		"0\r\nX-T : a\r\n\r\n",          /* space before colon */
+		"0\r\nX-T: a\rb\r\n\r\n",        /* bare CR */
+		"0\r\n\n",                       /* bare LF ends the trailers */
+	};
+	static struct fx x;
+	static char in[512];
+	char accepted[64] = "";
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int n = snprintf(in, sizeof(in),
+				 "GET /metric-stack?id=1 HTTP/1.1\r\n"
+				 "Transfer-Encoding: chunked\r\n\r\n%s"
+				 "GET /metric-stack?id=2 HTTP/1.1\r\n\r\n", bad[i]);
+
+		fx_frame(&x, in, (size_t)n);
+		if (!(x.last == HTTP_FRAME_ERROR && x.n == 1 &&
+		      x.out[0].err == HERR_BAD_REQUEST))
+			snprintf(accepted + strlen(accepted),
+				 sizeof(accepted) - strlen(accepted), " %zu", i);
+	}
+	ck_assert_msg(accepted[0] == '\0', "trailer cases accepted:%s", accepted);
+}
+END_TEST
+
+/* ---- malformed input ---------------------------------------------------- */
+
+struct bad_case {
+	const char *name;
+	const char *in;
+	size_t len;
+	enum http_err err;
+};
+
+#define BAD(name, lit, e) { name, lit, sizeof(lit) - 1, e }
+#define H "GET /healthz HTTP/1.1\r\n"
+
+static const struct bad_case bad_cases[] = {
+	BAD("space before colon (TE)", H "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+	    HERR_BAD_REQUEST),
+	BAD("space before colon (Host)", H "Host : a\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("tab before colon", H "Host\t: a\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("obs-fold SP", H "X-A: a\r\n b\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("obs-fold HTAB", H "X-A: a\r\n\tb\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("obs-fold on first header", H " Host: a\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("CL and TE", H "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "0\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("TE and CL", H "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+	    "0\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("duplicate CL, same value", H "Content-Length: 5\r\nContent-Length: 5\r\n\r\n"
+	    "hello", HERR_BAD_REQUEST),
+	BAD("duplicate CL, different values", H "Content-Length: 5\r\n"
+	    "content-length: 6\r\n\r\nhello!", HERR_BAD_REQUEST),
+	BAD("CL list", H "Content-Length: 5, 5\r\n\r\nhello", HERR_BAD_REQUEST),
+	BAD("TE gzip", H "Transfer-Encoding: gzip\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("TE chunked, gzip", H "Transfer-Encoding: chunked, gzip\r\n\r\n",
+	    HERR_BAD_REQUEST),
+	BAD("bare LF everywhere", "GET /healthz HTTP/1.1\nHost: a\n\n",
+	    HERR_BAD_REQUEST),
+	BAD("bare LF after a header", H "Host: a\n\r\n", HERR_BAD_REQUEST),
+	BAD("bare LF as the blank line", H "Host: a\r\n\n", HERR_BAD_REQUEST),
+	BAD("bare CR in a value", H "Host: a\rb\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("bare CR in the request line", "GET /healthz\r HTTP/1.1\r\n\r\n",
+	    HERR_BAD_REQUEST),
+	BAD("CR CR LF", H "Host: a\r\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("NUL in a value", H "Host: a\0b\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("NUL in a name", H "Ho\0st: a\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("NUL in the target", "GET /heal\0thz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("control byte in a value", H "Host: a\x01" "b\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("DEL in a value", H "Host: a\x7f\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("header without colon", H "Host\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("empty header name", H ": a\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("invalid char in method", "G(ET /healthz HTTP/1.1\r\n\r\n",
+	    HERR_BAD_REQUEST),
+	BAD("quote in method", "G\"T /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("empty method", " /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("unknown method", "BREW /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("request line without version", "GET /\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("request line without target", "GET HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("double space", "GET  /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("lower-case version", "GET /healthz http/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("space after version", "GET /healthz HTTP/1.1 \r\n\r\n", HERR_BAD_REQUEST),
+	BAD("HTTP/1", "GET /healthz HTTP/1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("HTTP/11.1", "GET /healthz HTTP/11.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("control byte in target", "GET /a\x01z HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("blank line only then junk", "\r\n\r\n\r\nx\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("HTTP/2.0", "GET /healthz HTTP/2.0\r\n\r\n", HERR_VERSION),
+	BAD("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", HERR_VERSION),
+	BAD("HTTP/0.9", "GET /healthz HTTP/0.9\r\n\r\n", HERR_VERSION),
+	BAD("HTTP/3.0", "GET /healthz HTTP/3.0\r\n\r\n", HERR_VERSION),
+	BAD("CL over HTTP_BODY_MAX", H "Content-Length: 1048577\r\n\r\n",
+	    HERR_BODY_TOO_LARGE),
+	BAD("CL far over HTTP_BODY_MAX", H "Content-Length: 99999999999\r\n\r\n",
+	    HERR_BODY_TOO_LARGE),
+	BAD("CL not a number", H "Content-Length: abc\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("CL negative", H "Content-Length: -1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("valid request, then a bad one", H "\r\n" H "Host : x\r\n\r\n",
+	    HERR_BAD_REQUEST),
+};
+
+START_TEST(malformed)
+{
+	const struct bad_case *c = &bad_cases[_i];
+	static struct fx ref, x;
+	unsigned want_n;
+
+	fx_frame(&ref, c->in, c->len);
+	want_n = ref.n;
+	ck_assert_msg(ref.last == HTTP_FRAME_ERROR, "%s: not rejected (%u descriptors)",
+		      c->name, ref.n);
+	ck_assert_msg(ref.out[want_n - 1].err == c->err, "%s: err %u, want %u",
+		      c->name, ref.out[want_n - 1].err, c->err);
+	ck_assert_uint_eq(ref.out[want_n - 1].flags, REQF_CLOSE);
+	ck_assert_uint_eq(ref.out[want_n - 1].kind, REQ_HTTP);
+	ck_assert_uint_eq(ref.out[want_n - 1].route, ROUTE_NONE);
+	for (unsigned i = 0; i + 1 < want_n; i++)
+		ck_assert_uint_eq(ref.out[i].err, HERR_NONE);
+	/* Nothing more once rejected, whatever arrives. */
+	fx_feed(&ref, LIT("GET /healthz HTTP/1.1\r\n\r\n"));
+	ck_assert_uint_eq(ref.n, want_n);
+
+	/* The same answer however the bytes arrive. */
+	for (size_t k = 0; k <= c->len; k++) {
+		fx_init(&x);
+		fx_feed(&x, c->in, k);
+		fx_feed(&x, c->in + k, c->len - k);
+		ck_assert_msg(x.n == want_n && x.last == HTTP_FRAME_ERROR &&
+			      x.out[want_n - 1].err == c->err,
+			      "%s: split at %zu gives %u descriptors, err %u",
+			      c->name, k, x.n, x.n ? x.out[x.n - 1].err : 0);
+	}
+}
+END_TEST
+
+START_TEST(absurd_content_length)
+{
+	static struct fx x;
+
+	fx_frame(&x, LIT(H "Content-Length: 123456789012345678901234567890\r\n\r\n"));
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_int_eq(x.last, HTTP_FRAME_ERROR);
+	ck_assert_msg(x.out[0].err == HERR_BAD_REQUEST ||
+		      x.out[0].err == HERR_BODY_TOO_LARGE, "err %u", x.out[0].err);
+	ck_assert_uint_eq(x.out[0].flags, REQF_CLOSE);
+}
+END_TEST
+
+/* ---- head size limit ---------------------------------------------------- */
+
+/* A head of exactly `len` bytes: the request line, one padding header and
+ * the blank line; `complete` leaves off the final CRLF CRLF when false. */
+static size_t make_head(char *out, size_t len, const char *line, bool complete)
+{
+	size_t n = (size_t)sprintf(out, "%sX-Fill: ", line);
+
+	ck_assert_uint_gt(len, n + 4);
+	memset(out + n, 'a', len - n - 4);
+	n = len - 4;
+	if (complete) {
+		memcpy(out + n, "\r\n\r\n", 4);
+		n += 4;
+	}
+	return n;
+}
+
+START_TEST(head_too_large_never_terminated)
+{
+	static struct fx x;
+	static char head[MAX_HEAD + 8];
+	size_t n = make_head(head, MAX_HEAD + 4, H, false);
+
+	ck_assert_uint_eq(n, MAX_HEAD);
+	fx_init(&x);
+	fx_feed(&x, head, n - 1);
+	ck_assert_uint_eq(x.n, 0);           /* one byte short: still waiting */
+	fx_feed(&x, head + n - 1, 1);
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_int_eq(x.last, HTTP_FRAME_ERROR);
+	ck_assert_uint_eq(x.out[0].err, HERR_HEAD_TOO_LARGE);
+	ck_assert_uint_eq(x.out[0].flags, REQF_CLOSE);
+}
+END_TEST
+
+START_TEST(head_too_large_complete)
+{
+	static struct fx x;
+	static char head[MAX_HEAD + 8];
+	size_t n;
+
+	n = make_head(head, MAX_HEAD + 1, H, true);
+	fx_frame(&x, head, n);
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_int_eq(x.last, HTTP_FRAME_ERROR);
+	ck_assert_uint_eq(x.out[0].err, HERR_HEAD_TOO_LARGE);
+
+	/* Exactly at the limit is fine, for http-parser too. */
+	n = make_head(head, MAX_HEAD, H, true);
+	fx_frame(&x, head, n);
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_int_eq(x.last, HTTP_FRAME_REQ);
+	assert_req(&x.out[0], ROUTE_HEALTHZ, 0, 0, 0, HERR_NONE);
+}
+END_TEST
+
+/* The limit applies per request head, not to the pipelined buffer. */
+START_TEST(head_limit_is_per_request)
+{
+	static struct fx x;
+	static char in[5 * MAX_HEAD];
+	size_t n = 0;
+
+	for (int i = 0; i < 3; i++)
+		n += make_head(in + n, MAX_HEAD, "GET /metric-stack?id=7 HTTP/1.1\r\n",
+			       true);
+	fx_frame(&x, in, n);
+	ck_assert_uint_eq(x.n, 3);
+	for (int i = 0; i < 3; i++)
+		assert_req(&x.out[i], ROUTE_METRIC_STACK, 7, 0, 0, HERR_NONE);
+
+	n += make_head(in + n, MAX_HEAD + 1, H, true);
+	fx_frame(&x, in, n);
+	ck_assert_uint_eq(x.n, 4);
+	ck_assert_uint_eq(x.out[3].err, HERR_HEAD_TOO_LARGE);
+}
+END_TEST
+
+/* A chunked request's trailers must not count against the NEXT request's
+ * head limit (http-parser counts trailer bytes in parser->nread, the same
+ * counter it checks heads against). */
+START_TEST(chunked_trailers_do_not_count_against_next_head)
+{
+	static struct fx x;
+	static char in[4 * MAX_HEAD];
+	size_t n = 0;
+
+	n += (size_t)sprintf(in, "GET /metric-stack?id=1 HTTP/1.1\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n"
+			     "0\r\nX-Trailer: ");
+	memset(in + n, 't', 700);
+	n += 700;
+	n += (size_t)sprintf(in + n, "\r\n\r\n");
+	n += make_head(in + n, 400, "GET /metric-stack?id=2 HTTP/1.1\r\n", true);
+
+	fx_frame(&x, in, n);
+	ck_assert_uint_eq(x.n, 2);
+	assert_req(&x.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	ck_assert_msg(x.out[1].err == HERR_NONE,
+		      "request after a chunked one rejected: err %u", x.out[1].err);
+	assert_req(&x.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+}
+END_TEST
+
+/* Same at the boundary: a head of exactly max_head after a chunked request. */
+START_TEST(head_at_limit_after_chunked)
+{
+	static struct fx x;
+	static char in[4 * MAX_HEAD];
+	size_t n = 0;
+
+	n += (size_t)sprintf(in, "GET /metric-stack?id=1 HTTP/1.1\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	n += make_head(in + n, MAX_HEAD, "GET /metric-stack?id=2 HTTP/1.1\r\n", true);
+
+	fx_frame(&x, in, n);
+	ck_assert_uint_eq(x.n, 2);
+	ck_assert_msg(x.out[1].err == HERR_NONE,
+		      "head of exactly max_head after a chunked request: err %u",
+		      x.out[1].err);
+	assert_req(&x.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+}
+END_TEST
+
+static Suite *framing_suite(void)
+{
+	Suite *s = suite_create("framing");
+	TCase *tc = tcase_create("good");
+
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, single_request);
+	tcase_add_test(tc, pipelined_in_order);
+	tcase_add_test(tc, pipelined_split_everywhere);
+	tcase_add_test(tc, head_sets_flag);
+	tcase_add_test(tc, http10_closes_by_default);
+	tcase_add_test(tc, http10_keep_alive);
+	tcase_add_test(tc, connection_close_ends_framing);
+	tcase_add_test(tc, content_length_body_discarded);
+	tcase_add_test(tc, chunked_body_discarded);
+	tcase_add_test(tc, transfer_encoding_list_ending_chunked);
+	tcase_add_test(tc, method_with_body_on_known_path);
+	tcase_add_test(tc, leading_empty_lines_tolerated);
+	tcase_add_test(tc, partial_and_compaction);
+	tcase_add_test(tc, body_at_limit_is_read);
+	tcase_add_test(tc, connection_tokens);
+	tcase_add_test(tc, upgrade_and_connect_not_switched);
+	suite_add_tcase(s, tc);
+
+	TCase *bad = tcase_create("malformed");
+	tcase_set_timeout(bad, 20);
+	tcase_add_loop_test(bad, malformed, 0,
+			    (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(bad, absurd_content_length);
+	tcase_add_test(bad, regression_http10_transfer_encoding_closes);
+	tcase_add_test(bad, regression_trailers_scanned_strictly);
+	suite_add_tcase(s, bad);
+
+	TCase *lim = tcase_create("limits");
+	tcase_set_timeout(lim, 20);
+	tcase_add_test(lim, head_too_large_never_terminated);
+	tcase_add_test(lim, head_too_large_complete);
+	tcase_add_test(lim, head_limit_is_per_request);
+	tcase_add_test(lim, chunked_trailers_do_not_count_against_next_head);
+	tcase_add_test(lim, head_at_limit_after_chunked);
+	suite_add_tcase(s, lim);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	/* Process-wide http-parser limit: once, before any framer runs. */
+	http_framer_global_init(MAX_HEAD);
+	sr = srunner_create(framing_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
