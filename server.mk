@@ -4,6 +4,7 @@ noinst_LIBRARIES += libmetricd.a
 libmetricd_a_SOURCES = \
 	core/acceptor.c core/acceptor.h \
 	core/cfg.c core/cfg.h \
+	core/cfgfile.c \
 	core/conn.c core/conn.h \
 	core/log.c core/log.h \
 	core/mem.h \

@@ -4,8 +4,10 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/cfg.h"
@@ -34,14 +36,27 @@ static const char usage_text[] =
 "      --spin-us N            microseconds an idle worker polls its queue\n"
 "                             before sleeping (0 = sleep at once; default 50\n"
 "                             when workers + acceptor fit the CPUs, else 0)\n"
+"      --header-timeout MS    a request head must arrive within MS of its\n"
+"                             first byte, else 408 and close (default 10000;\n"
+"                             0 = no limit)\n"
+"      --idle-timeout MS      close keep-alive connections idle this long\n"
+"                             (default 60000; 0 = never)\n"
 "      --shutdown-timeout MS  on SIGTERM, how long to wait for busy\n"
 "                             connections (default 10000)\n"
 "      --log-level LEVEL      error, warn, info or debug (default info)\n"
+"      --access-log FILE      one line per request to FILE ('-' = stderr);\n"
+"                             reopened on SIGHUP (default: none)\n"
+"      --server-header TEXT   the Server header (default metricd/VERSION)\n"
+"      --config FILE          key = value lines, keys are these long flag\n"
+"                             names; flags given here override the file\n"
+"                             (default /etc/metricd/metricd.conf if it exists)\n"
 "  -h, --help                 show this help and exit\n"
 "  -V, --version              show the version and exit\n"
 "\n"
 "Signals: SIGINT/SIGTERM stop accepting, answer every request already\n"
-"received, then exit 0.\n";
+"received, then exit 0.  SIGHUP re-reads the config file; log-level,\n"
+"spin-us, header-timeout, idle-timeout, shutdown-timeout, access-log and\n"
+"server-header change live, the others need a restart.\n";
 
 void cfg_print_usage(int fd)
 {
@@ -60,7 +75,10 @@ void cfg_defaults(struct cfg *c)
 	c->max_header_bytes = 8192;
 	c->max_pipeline = 64;
 	c->shutdown_timeout_ms = 10000;
+	c->header_timeout_ms = 10000;
+	c->idle_timeout_ms = 60000;
 	c->log_level = LOG_LVL_INFO;
+	strcpy(c->server_header, "metricd/" PACKAGE_VERSION);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -168,110 +186,232 @@ void cfg_resolve(struct cfg *c, unsigned ncpus)
 		c->spin_us = c->workers + 1 <= ncpus ? 50 : 0;
 }
 
-enum {
-	OPT_CPUS = 256, OPT_NO_PIN, OPT_RING_SIZE, OPT_MAX_CONNS, OPT_SPIN_US,
-	OPT_LOG_LEVEL, OPT_MAX_HEADER, OPT_MAX_PIPELINE, OPT_SHUTDOWN_TIMEOUT,
+/* ---- options by name ------------------------------------------------------
+ *
+ * One table drives the command line, the config file (keys are the long
+ * flag names) and reload: each entry parses its value into struct cfg. */
+
+enum opt_kind { O_UINT, O_FLAG, O_FUNC };
+
+struct cfg_option {
+	const char *name;
+	int short_name;
+	enum opt_kind kind;
+	bool runtime;              /* may change on SIGHUP */
+	size_t off;                /* O_UINT: the unsigned field */
+	unsigned long min, max;
+	const char *what;          /* O_FUNC: what a good value looks like */
+	int (*set)(struct cfg *c, const char *v);
 };
 
-static const struct option long_opts[] = {
-	{ "listen", required_argument, NULL, 'l' },
-	{ "workers", required_argument, NULL, 'w' },
-	{ "cpus", required_argument, NULL, OPT_CPUS },
-	{ "no-pin", no_argument, NULL, OPT_NO_PIN },
-	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
-	{ "max-conns", required_argument, NULL, OPT_MAX_CONNS },
-	{ "max-header-bytes", required_argument, NULL, OPT_MAX_HEADER },
-	{ "max-pipeline", required_argument, NULL, OPT_MAX_PIPELINE },
-	{ "spin-us", required_argument, NULL, OPT_SPIN_US },
-	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT },
-	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
+#define FIELD(f) offsetof(struct cfg, f)
 
-/* Range-checked numeric flag: one place for the message wording. */
-static int num_flag(const char *name, const char *arg, unsigned long min,
-		    unsigned long max, unsigned *out, char *err, size_t errlen)
+static int set_listen(struct cfg *c, const char *v)
 {
-	unsigned long v;
+	return cfg_parse_listen(v, c->listen_host, sizeof(c->listen_host),
+				&c->listen_port);
+}
 
-	if (parse_uint(arg, min, max, &v))
-		return fail(err, errlen,
-			    "--%s: '%s' is not a whole number from %lu to %lu",
-			    name, arg, min, max);
-	*out = (unsigned)v;
+static int set_cpus(struct cfg *c, const char *v)
+{
+	c->cpus_given = true;
+	return cfg_parse_cpus(v, &c->cpus);
+}
+
+static int set_ring_size(struct cfg *c, const char *v)
+{
+	unsigned long n;
+
+	if (parse_uint(v, 4, 1u << 20, &n) || (n & (n - 1)))
+		return -EINVAL;
+	c->ring_size = (unsigned)n;
 	return 0;
+}
+
+static int set_spin_us(struct cfg *c, const char *v)
+{
+	unsigned long n;
+
+	if (parse_uint(v, 0, 1000000, &n))
+		return -EINVAL;
+	c->spin_us = (int)n;
+	return 0;
+}
+
+static int set_log_level(struct cfg *c, const char *v)
+{
+	return log_level_parse(v, &c->log_level);
+}
+
+static int set_string(char *dst, size_t cap, const char *v, bool allow_empty)
+{
+	size_t n = strlen(v);
+
+	if (n >= cap || (!allow_empty && n == 0))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return -EINVAL;          /* no CR/LF into headers or paths */
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+static int set_access_log(struct cfg *c, const char *v)
+{
+	return set_string(c->access_log, sizeof(c->access_log), v, true);
+}
+
+static int set_server_header(struct cfg *c, const char *v)
+{
+	return set_string(c->server_header, sizeof(c->server_header), v, false);
+}
+
+static int set_config(struct cfg *c, const char *v)
+{
+	return set_string(c->config_path, sizeof(c->config_path), v, false);
+}
+
+static const struct cfg_option options[] = {
+	{ "listen", 'l', O_FUNC, false, 0, 0, 0,
+	  "HOST:PORT (port 0-65535; IPv6 as [::1]:PORT)", set_listen },
+	{ "workers", 'w', O_UINT, false, FIELD(workers), 1, CFG_MAX_WORKERS, NULL, NULL },
+	{ "cpus", 0, O_FUNC, false, 0, 0, 0, "a CPU list such as 0-3,6", set_cpus },
+	{ "no-pin", 0, O_FLAG, false, FIELD(no_pin), 0, 0, NULL, NULL },
+	{ "ring-size", 0, O_FUNC, false, 0, 0, 0,
+	  "a power of two from 4 to 1048576", set_ring_size },
+	{ "max-conns", 0, O_UINT, false, FIELD(max_conns), 1, 1u << 20, NULL, NULL },
+	{ "max-header-bytes", 0, O_UINT, false, FIELD(max_header_bytes), 256, 1u << 20, NULL, NULL },
+	{ "max-pipeline", 0, O_UINT, false, FIELD(max_pipeline), 1, 4096, NULL, NULL },
+	{ "spin-us", 0, O_FUNC, true, 0, 0, 0, "a whole number from 0 to 1000000",
+	  set_spin_us },
+	{ "header-timeout", 0, O_UINT, true, FIELD(header_timeout_ms), 0, 3600000, NULL, NULL },
+	{ "idle-timeout", 0, O_UINT, true, FIELD(idle_timeout_ms), 0, 86400000, NULL, NULL },
+	{ "shutdown-timeout", 0, O_UINT, true, FIELD(shutdown_timeout_ms), 0, 3600000, NULL, NULL },
+	{ "log-level", 0, O_FUNC, true, 0, 0, 0, "one of error, warn, info, debug",
+	  set_log_level },
+	{ "access-log", 0, O_FUNC, true, 0, 0, 0,
+	  "a file path, '-' for stderr, or empty for none", set_access_log },
+	{ "server-header", 0, O_FUNC, true, 0, 0, 0,
+	  "1 to 63 printable characters", set_server_header },
+	{ "config", 0, O_FUNC, false, 0, 0, 0, "a file path", set_config },
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static const struct cfg_option *find(const char *name)
+{
+	for (size_t i = 0; i < NOPTIONS; i++)
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+bool cfg_is_key(const char *name)
+{
+	return find(name) != NULL;
+}
+
+bool cfg_is_runtime(const char *name)
+{
+	const struct cfg_option *o = find(name);
+
+	return o && o->runtime;
+}
+
+/* A boolean in a config file: true/false, yes/no, on/off, 1/0. */
+static int parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(v, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
+	    size_t errlen)
+{
+	const struct cfg_option *o = find(name);
+	unsigned long n;
+
+	if (!o)
+		return fail(err, errlen, "unknown key '%s'", name);
+	switch (o->kind) {
+	case O_FLAG: {
+		bool b = true;
+
+		if (value && parse_bool(value, &b))
+			return fail(err, errlen, "%s: '%s' is not true or false", name, value);
+		*(bool *)((char *)c + o->off) = b;
+		return 0;
+	}
+	case O_UINT:
+		if (!value || parse_uint(value, o->min, o->max, &n))
+			return fail(err, errlen, "%s: '%s' is not a whole number from %lu to %lu",
+				    name, value ? value : "", o->min, o->max);
+		*(unsigned *)((char *)c + o->off) = (unsigned)n;
+		return 0;
+	case O_FUNC:
+		if (value && o->set(c, value) == 0)
+			return 0;
+		if (value && o->set == set_ring_size &&
+		    parse_uint(value, 5, 1u << 20, &n) == 0)
+			return fail(err, errlen, "%s: %lu is not a power of two (try %u)",
+				    name, n, 1u << (64 - __builtin_clzl(n)));
+		return fail(err, errlen, "%s: '%s' is not %s", name,
+			    value ? value : "", o->what);
+	}
+	return -EINVAL;
 }
 
 int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 {
-	int opt, rc = 0;
-	unsigned v = 0;
+	struct option longs[NOPTIONS + 3];
+	char shorts[64] = ":hV";
+	size_t ns = 3;
+	int opt, idx, rc = 0;
+
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		longs[i] = (struct option){ options[i].name,
+			options[i].kind == O_FLAG ? no_argument : required_argument,
+			NULL, options[i].short_name ? options[i].short_name : 256 + (int)i };
+		if (options[i].short_name) {
+			shorts[ns++] = (char)options[i].short_name;
+			shorts[ns++] = ':';
+		}
+	}
+	shorts[ns] = '\0';
+	longs[NOPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
+	longs[NOPTIONS + 1] = (struct option){ "version", no_argument, NULL, 'V' };
+	longs[NOPTIONS + 2] = (struct option){ NULL, 0, NULL, 0 };
 
 	optind = 0;     /* glibc: 0 also forgets a half-read option cluster */
 	opterr = 0;
-	while (rc == 0 &&
-	       (opt = getopt_long(argc, argv, ":l:w:hV", long_opts, NULL)) != -1) {
+	while (rc == 0 && (opt = getopt_long(argc, argv, shorts, longs, &idx)) != -1) {
+		const struct cfg_option *o = NULL;
+
+		if (opt >= 256)
+			o = &options[opt - 256];
+		for (size_t i = 0; !o && opt != '?' && opt != ':' && i < NOPTIONS; i++)
+			if (options[i].short_name == opt)
+				o = &options[i];
+		if (o) {
+			char msg[240];
+
+			if (cfg_set(c, o->name, optarg, msg, sizeof(msg)))
+				rc = fail(err, errlen, "--%s", msg);
+			continue;
+		}
 		switch (opt) {
-		case 'l':
-			if (cfg_parse_listen(optarg, c->listen_host,
-					     sizeof(c->listen_host),
-					     &c->listen_port))
-				rc = fail(err, errlen,
-					  "--listen: '%s' is not HOST:PORT (port 0-65535; "
-					  "IPv6 as [::1]:PORT)", optarg);
-			break;
-		case 'w':
-			rc = num_flag("workers", optarg, 1, CFG_MAX_WORKERS,
-				      &c->workers, err, errlen);
-			break;
-		case OPT_CPUS:
-			if (cfg_parse_cpus(optarg, &c->cpus))
-				rc = fail(err, errlen,
-					  "--cpus: '%s' is not a CPU list such as 0-3,6",
-					  optarg);
-			c->cpus_given = true;
-			break;
-		case OPT_NO_PIN:
-			c->no_pin = true;
-			break;
-		case OPT_RING_SIZE:
-			rc = num_flag("ring-size", optarg, 4, 1u << 20, &v, err,
-				      errlen);
-			if (rc == 0 && (v & (v - 1)))
-				rc = fail(err, errlen,
-					  "--ring-size: %u is not a power of two "
-					  "(try %u)", v, 1u << (32 - __builtin_clz(v)));
-			c->ring_size = v;
-			break;
-		case OPT_MAX_CONNS:
-			rc = num_flag("max-conns", optarg, 1, 1u << 20,
-				      &c->max_conns, err, errlen);
-			break;
-		case OPT_MAX_HEADER:
-			rc = num_flag("max-header-bytes", optarg, 256, 1u << 20,
-				      &c->max_header_bytes, err, errlen);
-			break;
-		case OPT_MAX_PIPELINE:
-			rc = num_flag("max-pipeline", optarg, 1, 4096,
-				      &c->max_pipeline, err, errlen);
-			break;
-		case OPT_SPIN_US:
-			rc = num_flag("spin-us", optarg, 0, 1000000, &v, err,
-				      errlen);
-			c->spin_us = (int)v;
-			break;
-		case OPT_SHUTDOWN_TIMEOUT:
-			rc = num_flag("shutdown-timeout", optarg, 0, 3600000,
-				      &c->shutdown_timeout_ms, err, errlen);
-			break;
-		case OPT_LOG_LEVEL:
-			if (log_level_parse(optarg, &c->log_level))
-				rc = fail(err, errlen,
-					  "--log-level: '%s' is not one of error, warn, "
-					  "info, debug", optarg);
-			break;
 		case 'h':
 			cfg_print_usage(STDOUT_FILENO);
 			return CFG_EXIT;

@@ -1,10 +1,12 @@
-/* Startup configuration: command-line flags (getopt_long). */
+/* Configuration: command-line flags (getopt_long) and config-file keys,
+ * which are the long flag names. */
 #ifndef METRICD_CORE_CFG_H
 #define METRICD_CORE_CFG_H
 
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "core/log.h"
@@ -24,7 +26,12 @@ struct cfg {
 	unsigned max_header_bytes;
 	unsigned max_pipeline;     /* requests in flight per connection */
 	unsigned shutdown_timeout_ms;
+	unsigned header_timeout_ms;  /* 0 = none */
+	unsigned idle_timeout_ms;    /* 0 = none */
 	enum log_level log_level;
+	char access_log[PATH_MAX];   /* "" = none, "-" = stderr */
+	char server_header[64];
+	char config_path[PATH_MAX];  /* --config */
 };
 
 enum cfg_result {
@@ -42,10 +49,28 @@ void cfg_resolve(struct cfg *c, unsigned ncpus);
 /* Parses argv into *c.  Returns CFG_OK, CFG_EXIT, or -EINVAL with a message
  * (naming the flag and what is wrong with it) in err. */
 int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
+/* Sets one option by its long name (a config-file key); value is NULL for
+ * a flag given without one.  Returns 0 or -EINVAL with "name: what is
+ * wrong" (or "unknown key 'name'") in err. */
+int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
+	    size_t errlen);
+bool cfg_is_key(const char *name);
+/* True for the options a SIGHUP reload can change without a restart. */
+bool cfg_is_runtime(const char *name);
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT". */
 int cfg_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port);
 /* Parses "0-3,6" into a CPU set. */
 int cfg_parse_cpus(const char *s, cpu_set_t *set);
 void cfg_print_usage(int fd);
+/* Applies a config file (core/cfgfile.c).  Returns 0, or -errno / -EINVAL
+ * with "FILE:LINE: key: what is wrong" in err. */
+int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
+
+/* Defaults, then the config file (--config, else CFG_DEFAULT_FILE when it
+ * exists), then the command line over it.  Same returns as cfg_parse; a
+ * file error is -EINVAL with its message. */
+int cfg_build(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
+
+#define CFG_DEFAULT_FILE "/etc/metricd/metricd.conf"
 
 #endif

@@ -53,15 +53,14 @@ int main(int argc, char **argv)
 	static struct cfg cfg;
 	static struct acceptor acc;
 	static int cpus[CPU_SETSIZE];
-	char err[256], addr[128];
+	char err[512], addr[128];
 	sigset_t sigs;
 	pthread_t acc_thread;
 	unsigned ncpus;
 	int rc;
 
 	log_init();
-	cfg_defaults(&cfg);
-	rc = cfg_parse(&cfg, argc, argv, err, sizeof(err));
+	rc = cfg_build(&cfg, argc, argv, err, sizeof(err));
 	if (rc == CFG_EXIT)
 		return 0;
 	if (rc < 0) {
