@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/acceptor.h"
@@ -179,15 +180,23 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 
 		if (rc == HTTP_FRAME_NEED_MORE) {
 			if (!c->closing) {
+				/* Start the --header-timeout clock on a partial
+				 * request; the sweep checks it. */
+				if (!http_framer_has_partial(&c->fr))
+					c->head_ms = 0;
+				else if (!c->head_ms)
+					c->head_ms = a->now_ms;
 				reading(a, c, true);
 				return;
 			}
 			memset(&c->pending, 0, sizeof(c->pending));
 			c->pending.kind = REQ_CLOSE;
-		} else if (rc == HTTP_FRAME_REQ && !c->pending.err &&
-			   (c->pending.route == ROUTE_METRIC_HEAP ||
-			    c->pending.route == ROUTE_STATS_POINTER)) {
-			heap_request_wrap(&a->st, &c->pending);   /* NULL heap → 503 */
+		} else {
+			c->head_ms = 0;                 /* a whole request came */
+			if (rc == HTTP_FRAME_REQ && !c->pending.err &&
+			    (c->pending.route == ROUTE_METRIC_HEAP ||
+			     c->pending.route == ROUTE_STATS_POINTER))
+				heap_request_wrap(&a->st, &c->pending);  /* fails → 503 */
 		}
 		c->pending.slot = c->slot;
 		c->pending.gen = c->gen;
@@ -213,6 +222,9 @@ static void conn_open(struct acceptor *a, int fd)
 	c->state = CONN_OPEN;
 	c->owner = a;
 	c->out_head = c->out_last = -1;
+	c->last_ms = a->now_ms;
+	if (slot >= a->slot_hw)
+		a->slot_hw = slot + 1;
 	http_framer_init(&c->fr, t->bufs + (size_t)slot * t->buf_cap, t->buf_cap,
 			 a->cfg->max_header_bytes);
 	event_assign(&c->rev, a->base, fd, EV_READ | EV_PERSIST, on_read, c);
@@ -242,6 +254,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 	if (n > 0) {
 		http_framer_commit(&c->fr, (size_t)n);
+		c->last_ms = a->now_ms;
 	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		return;
 	} else {
@@ -343,6 +356,75 @@ static void on_bell(evutil_socket_t fd, short what, void *arg)
 	}
 	if (a->draining && a->live == 0)
 		event_base_loopbreak(a->base);
+}
+
+/* ---- timeouts -------------------------------------------------------------
+ *
+ * No timer per connection and nothing per request: reads stamp last_ms
+ * from the loop's coarse clock, and a sweep a few times per timeout period
+ * walks the slots that were ever used. */
+
+static void timeout_head(struct acceptor *a, struct conn *c)
+{
+	memset(&c->pending, 0, sizeof(c->pending));
+	c->pending.kind = REQ_HTTP;
+	c->pending.err = HERR_TIMEOUT;
+	c->pending.flags = REQF_CLOSE;
+	c->pending.slot = c->slot;
+	c->pending.gen = c->gen;
+	c->pending.t_parsed_ns = stats_mono_ns();
+	c->has_pending = true;
+	STAT_ADD(a->ctr.header_timeouts, 1);
+	conn_advance(a, c);
+}
+
+static void on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	uint64_t head_to = a->cfg->header_timeout_ms, idle_to = a->cfg->idle_timeout_ms;
+
+	for (uint32_t i = 0; i < a->slot_hw; i++) {
+		struct conn *c = &a->conns.slots[i];
+
+		/* Paused connections wait on the server, not the client. */
+		if (c->state != CONN_OPEN || c->close_sent || c->has_pending ||
+		    c->blocked || c->wait_resume)
+			continue;
+		if (c->head_ms) {
+			if (head_to && a->now_ms - c->head_ms >= head_to)
+				timeout_head(a, c);
+		} else if (idle_to && a->now_ms - c->last_ms >= idle_to &&
+			   ck_pr_load_uint(&c->inflight) == 0) {
+			STAT_ADD(a->ctr.idle_closes, 1);
+			c->closing = true;
+			conn_advance(a, c);
+		}
+	}
+}
+
+static void sweep_arm(struct acceptor *a)
+{
+	uint64_t period = 1000;
+	unsigned t[2] = { a->cfg->header_timeout_ms, a->cfg->idle_timeout_ms };
+
+	for (int i = 0; i < 2; i++)
+		if (t[i] && t[i] / 4 < period)
+			period = t[i] / 4;
+	if (period < 25)
+		period = 25;
+	struct timeval tv = { (time_t)(period / 1000), (suseconds_t)(period % 1000) * 1000 };
+
+	event_del(&a->sweep_ev);
+	if (a->cfg->header_timeout_ms || a->cfg->idle_timeout_ms)
+		event_add(&a->sweep_ev, &tv);
+}
+
+static uint64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -459,6 +541,9 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 	event_assign(&a->bell_ev, a->base, a->bell.fd, EV_READ | EV_PERSIST, on_bell, a);
 	evtimer_assign(&a->retry_ev, a->base, on_accept_retry, a);
 	evtimer_assign(&a->drain_ev, a->base, on_drain_timeout, a);
+	event_assign(&a->sweep_ev, a->base, -1, EV_PERSIST, on_sweep, a);
+	a->now_ms = coarse_ms();
+	sweep_arm(a);
 	evsignal_assign(&a->sigint_ev, a->base, SIGINT, on_signal, a);
 	evsignal_assign(&a->sigterm_ev, a->base, SIGTERM, on_signal, a);
 	event_add(&a->lev, NULL);
@@ -513,6 +598,7 @@ int acceptor_run(struct acceptor *a)
 		if (event_base_loop(a->base, EVLOOP_ONCE) < 0)
 			break;
 		wake_workers(a);
+		a->now_ms = coarse_ms();
 	}
 	stop_workers(a);
 	return 0;

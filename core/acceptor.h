@@ -21,6 +21,9 @@ struct acceptor {
 	struct event sigint_ev, sigterm_ev;
 	struct event retry_ev;       /* re-enable accept after EMFILE */
 	struct event drain_ev;       /* shutdown timeout */
+	struct event sweep_ev;       /* header and idle timeouts */
+	uint64_t now_ms;             /* CLOCK_MONOTONIC_COARSE, per loop turn */
+	uint32_t slot_hw;            /* slots below this were ever used */
 	struct conn_table conns;
 	struct queue_doorbell bell;
 	struct worker *workers;

@@ -34,6 +34,8 @@ struct conn {
 	struct http_req pending;      /* framed, not yet enqueued */
 	struct conn *blocked_next;    /* on its worker's ring-full list */
 	void *owner;                  /* the struct acceptor */
+	uint64_t last_ms;             /* last bytes read (acceptor clock) */
+	uint64_t head_ms;             /* a partial request began; 0 = none */
 	int fd;
 	uint32_t gen;
 	uint32_t slot;

@@ -255,6 +255,8 @@ size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap)
 	json_kv(&b, "accept_pauses_out_of_fds", STAT_GET(a->accept_paused), true);
 	json_kv(&b, "ring_full", STAT_GET(a->ring_full), true);
 	json_kv(&b, "pipeline_pauses", STAT_GET(a->pipeline_pauses), true);
+	json_kv(&b, "header_timeouts", STAT_GET(a->header_timeouts), true);
+	json_kv(&b, "idle_closes", STAT_GET(a->idle_closes), true);
 	json_kv(&b, "worker_wakeups_sent", STAT_GET(a->wakes), false);
 	sbuf_puts(&b, "},\"worker\":[");
 	for (unsigned w = 0; w < reg->nworkers; w++) {
@@ -489,6 +491,12 @@ size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_
 	prom_plain(&b, "ring_full_total", "counter",
 		   "Times a worker's ring was full and a connection waited.",
 		   STAT_GET(reg->acc->ring_full));
+	prom_plain(&b, "header_timeouts_total", "counter",
+		   "Requests answered 408 because the head did not arrive within --header-timeout.",
+		   STAT_GET(reg->acc->header_timeouts));
+	prom_plain(&b, "idle_closes_total", "counter",
+		   "Keep-alive connections closed after --idle-timeout.",
+		   STAT_GET(reg->acc->idle_closes));
 	prom_plain(&b, "pipeline_pauses_total", "counter",
 		   "Times a connection reached --max-pipeline and was paused.",
 		   STAT_GET(reg->acc->pipeline_pauses));

@@ -84,6 +84,8 @@ struct stats_acceptor {
 	uint64_t pipeline_pauses;
 	uint64_t wakes;
 	uint64_t open;
+	uint64_t header_timeouts;     /* 408 sent */
+	uint64_t idle_closes;
 } __attribute__((aligned(64)));
 
 struct queue_req;

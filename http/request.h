@@ -47,6 +47,7 @@ enum http_err {
 	HERR_HEAD_TOO_LARGE,     /* 431, then close */
 	HERR_BODY_TOO_LARGE,     /* 413, then close */
 	HERR_VERSION,            /* 505, then close */
+	HERR_TIMEOUT,            /* 408, then close: --header-timeout */
 	HERR__COUNT,
 };
 

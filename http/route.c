@@ -56,6 +56,7 @@ static const struct {
 	[HERR_HEAD_TOO_LARGE] = { 431, "request header too large" },
 	[HERR_BODY_TOO_LARGE] = { 413, "request body too large" },
 	[HERR_VERSION] = { 505, "HTTP version not supported" },
+	[HERR_TIMEOUT] = { 408, "request not received in time" },
 };
 
 unsigned http_err_status(enum http_err e)
