@@ -258,6 +258,7 @@ START_TEST(err_status_for_every_error)
 		[HERR_HEAD_TOO_LARGE] = 431,
 		[HERR_BODY_TOO_LARGE] = 413,
 		[HERR_VERSION] = 505,
+		[HERR_TIMEOUT] = 408,
 	};
 
 	for (int e = 0; e < HERR__COUNT; e++) {
