@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,8 @@
 #include "core/log.h"
 #include "core/mem.h"
 
+#include <urcu/urcu-qsbr.h>
+
 #define ACCEPT_BURST 64
 #define ACCEPT_RETRY_MS 100
 
@@ -39,7 +42,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg);
 
 /* ---- listening ------------------------------------------------------------ */
 
-int acceptor_listen(struct acceptor *a, const struct cfg *cfg)
+int acceptor_listen(struct acceptor *a, struct cfg *cfg)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -427,6 +430,104 @@ static uint64_t coarse_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* ---- reload (SIGHUP) -------------------------------------------------------
+ *
+ * Re-reads the config file under the same command line.  A bad file keeps
+ * the running configuration.  Runtime settings take effect at once (the
+ * workers' part through an RCU-published snapshot); the others are reported
+ * as needing a restart. */
+
+static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation)
+{
+	struct runtime *rt = calloc(1, sizeof(*rt));
+
+	if (!rt)
+		return NULL;
+	rt->spin_ns = (uint64_t)cfg->spin_us * 1000;
+	rt->server_len = strlen(cfg->server_header);
+	memcpy(rt->server, cfg->server_header, rt->server_len + 1);
+	rt->generation = generation;
+	return rt;
+}
+
+static void report_restart_needed(const struct cfg *old, const struct cfg *new)
+{
+	static const struct {
+		const char *name;
+		size_t off, len;
+	} fixed[] = {
+#define F(name, field) { name, offsetof(struct cfg, field), sizeof(((struct cfg *)0)->field) }
+		F("listen", listen_host), F("listen", listen_port),
+		F("workers", workers), F("cpus", cpus), F("cpus", cpus_given),
+		F("no-pin", no_pin), F("ring-size", ring_size),
+		F("max-conns", max_conns), F("max-header-bytes", max_header_bytes),
+		F("max-pipeline", max_pipeline),
+#undef F
+	};
+	const char *last = "";
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (memcmp((const char *)old + fixed[i].off, (const char *)new + fixed[i].off,
+			   fixed[i].len) == 0 || strcmp(last, fixed[i].name) == 0)
+			continue;
+		last = fixed[i].name;
+		log_warn("reload: %s changed: restart required (keeping the running value)",
+			 fixed[i].name);
+	}
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	static struct cfg next;          /* large; this thread only */
+	char err[512];
+	struct runtime *rt, *old;
+
+	if (cfg_build(&next, a->argc, a->argv, err, sizeof(err)) != CFG_OK) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	int spin_asked = next.spin_us;             /* -1: auto */
+	unsigned ncpus = a->ncpus;
+	cpu_set_t set;
+
+	if (!ncpus)                                /* --no-pin: as at start */
+		ncpus = sched_getaffinity(0, sizeof(set), &set) == 0
+			? (unsigned)CPU_COUNT(&set) : 1;
+	cfg_resolve(&next, ncpus);
+	report_restart_needed(a->cfg, &next);
+	/* Auto settings follow the running worker count, not the file's. */
+	next.workers = a->cfg->workers;
+	next.spin_us = spin_asked;
+	cfg_resolve(&next, ncpus);
+	rt = runtime_new(&next, a->rt->generation + 1);
+	if (!rt) {
+		log_error("reload failed: out of memory");
+		return;
+	}
+	/* Runtime settings. */
+	log_set_level(next.log_level);
+	a->cfg->log_level = next.log_level;
+	a->cfg->spin_us = next.spin_us;
+	a->cfg->header_timeout_ms = next.header_timeout_ms;
+	a->cfg->idle_timeout_ms = next.idle_timeout_ms;
+	a->cfg->shutdown_timeout_ms = next.shutdown_timeout_ms;
+	memcpy(a->cfg->server_header, next.server_header, sizeof(next.server_header));
+	memcpy(a->cfg->access_log, next.access_log, sizeof(next.access_log));
+	sweep_arm(a);
+	old = rcu_xchg_pointer(&a->rt, rt);
+	/* Workers finish the batch that may still use `old`; sleeping ones
+	 * are offline and not waited for. */
+	urcu_qsbr_synchronize_rcu();
+	free(old);
+	log_info("reloaded %s: log-level=%s spin-us=%d header-timeout=%u idle-timeout=%u "
+		 "server-header='%s' (generation %llu)",
+		 next.config_path[0] ? next.config_path : "(no config file)",
+		 log_level_name(next.log_level), next.spin_us, next.header_timeout_ms,
+		 next.idle_timeout_ms, next.server_header,
+		 (unsigned long long)rt->generation);
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
@@ -473,9 +574,10 @@ static struct acceptor *acceptor_of(struct conn *c)
 	return c->owner;
 }
 
-int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
+int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
+		   int argc, char **argv)
 {
-	const struct cfg *cfg = a->cfg;
+	struct cfg *cfg = a->cfg;
 	struct event_config *ec = event_config_new();
 	uint32_t buf_cap = cfg->max_header_bytes + 4096;
 	unsigned note_size = 4;
@@ -483,6 +585,14 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 
 	if (!ec)
 		return -ENOMEM;
+	a->argc = argc;
+	a->argv = argv;
+	a->ncpus = ncpus;
+	a->rt = runtime_new(cfg, 1);
+	if (!a->rt) {
+		event_config_free(ec);
+		return -ENOMEM;
+	}
 	/* One thread uses this base: no locks. */
 	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
 	a->base = event_base_new_with_config(ec);
@@ -521,13 +631,12 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 		struct worker_cfg wc = {
 			.ring_size = cfg->ring_size,
 			.note_ring_size = note_size,
-			.spin_us = (unsigned)cfg->spin_us,
 			.max_pipeline = cfg->max_pipeline,
 			.cpu = ncpus ? cpus[i % ncpus] : -1,
 		};
 
 		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell,
-				       &a->reg)))
+				       &a->reg, &a->rt)))
 			return rc;
 		a->ninit++;
 	}
@@ -546,10 +655,12 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 	sweep_arm(a);
 	evsignal_assign(&a->sigint_ev, a->base, SIGINT, on_signal, a);
 	evsignal_assign(&a->sigterm_ev, a->base, SIGTERM, on_signal, a);
+	evsignal_assign(&a->sighup_ev, a->base, SIGHUP, on_reload, a);
 	event_add(&a->lev, NULL);
 	event_add(&a->bell_ev, NULL);
 	event_add(&a->sigint_ev, NULL);
 	event_add(&a->sigterm_ev, NULL);
+	event_add(&a->sighup_ev, NULL);
 	return 0;
 }
 
@@ -616,6 +727,7 @@ void acceptor_destroy(struct acceptor *a)
 	free(a->reg.workers);
 	free(a->reg.rings);
 	queue_doorbell_destroy(&a->bell);
+	free(a->rt);
 	conn_table_destroy(&a->conns);
 	if (a->base)
 		event_base_free(a->base);

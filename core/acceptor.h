@@ -8,17 +8,22 @@
 
 #include "core/cfg.h"
 #include "core/conn.h"
+#include "core/runtime.h"
 #include "core/stats.h"
 #include "queue/queue.h"
 #include "workers/worker.h"
 
 struct acceptor {
-	const struct cfg *cfg;
+	struct cfg *cfg;             /* runtime fields change on reload */
+	int argc;                    /* the command line, re-read on reload */
+	char **argv;
+	unsigned ncpus;
+	struct runtime *rt;          /* RCU-published to the workers */
 	struct event_base *base;
 	int lfd;
 	struct event lev;
 	struct event bell_ev;
-	struct event sigint_ev, sigterm_ev;
+	struct event sigint_ev, sigterm_ev, sighup_ev;
 	struct event retry_ev;       /* re-enable accept after EMFILE */
 	struct event drain_ev;       /* shutdown timeout */
 	struct event sweep_ev;       /* header and idle timeouts */
@@ -44,9 +49,11 @@ struct acceptor {
 };
 
 /* Binds the listening socket (port 0 picks one). */
-int acceptor_listen(struct acceptor *a, const struct cfg *cfg);
-/* Allocates connections and starts the workers; pins them per cfg. */
-int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus);
+int acceptor_listen(struct acceptor *a, struct cfg *cfg);
+/* Allocates connections and starts the workers; pins them per cfg.
+ * argc/argv are kept to rebuild the configuration on SIGHUP. */
+int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
+		   int argc, char **argv);
 /* Runs until SIGINT/SIGTERM and a graceful drain; stops the workers. */
 int acceptor_run(struct acceptor *a);
 void acceptor_destroy(struct acceptor *a);

@@ -43,6 +43,7 @@ static void *acceptor_thread(void *arg)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 	acceptor_run(a);
 	return NULL;
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
 	stats_calibrate_clock();
 	if (acceptor_listen(&acc, &cfg))
 		return 1;
-	if ((rc = acceptor_start(&acc, cpus, ncpus))) {
+	if ((rc = acceptor_start(&acc, cpus, ncpus, argc, argv))) {
 		log_error("cannot start: %s", strerror(-rc));
 		acceptor_destroy(&acc);
 		return 1;

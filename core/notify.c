@@ -52,6 +52,7 @@ static struct {
 #endif
 } notify_state;
 
+#ifndef NOTIFY_USE_LIBSYSTEMD
 /* Strict decimal: digits only, no sign, no junk, no overflow. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
@@ -69,10 +70,16 @@ static bool parse_u64(const char *s, uint64_t *out)
 	*out = v;
 	return true;
 }
+#endif
 
 /* WATCHDOG_USEC applies to us when WATCHDOG_PID is unset or is our pid. */
 static uint64_t watchdog_from_env(void)
 {
+#ifdef NOTIFY_USE_LIBSYSTEMD
+	uint64_t usec = 0;
+
+	return sd_watchdog_enabled(0, &usec) > 0 ? usec : 0;
+#else
 	const char *pid_s = getenv("WATCHDOG_PID");
 	uint64_t usec, pid;
 
@@ -81,6 +88,7 @@ static uint64_t watchdog_from_env(void)
 	if (pid_s && (!parse_u64(pid_s, &pid) || pid != (uint64_t)getpid()))
 		return 0;
 	return usec;
+#endif
 }
 
 #ifdef NOTIFY_USE_LIBSYSTEMD

@@ -134,7 +134,14 @@ size_t http_write_head(char *out, size_t cap, unsigned status,
 		return 0;
 	memcpy(p, line, sl);
 	p += sl;
-	PUT(p, "Server: metricd/" PACKAGE_VERSION "\r\nDate: ");
+	PUT(p, "Server: ");
+	if (date->server) {
+		memcpy(p, date->server, date->server_len);   /* < 64 bytes */
+		p += date->server_len;
+	} else {
+		PUT(p, "metricd/" PACKAGE_VERSION);
+	}
+	PUT(p, "\r\nDate: ");
 	size_t dl = strlen(date->str);
 	memcpy(p, date->str, dl);
 	p += dl;

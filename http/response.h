@@ -12,14 +12,18 @@
 
 /* Upper bounds, checked by the unit tests: a response head and body always
  * fit these, so buffers sized from them never truncate. */
-#define HTTP_HEAD_MAX 256
+#define HTTP_HEAD_MAX 384   /* with a 63-byte Server value */
 #define HTTP_BODY_MAX_RESP 192
 #define HTTP_RESP_MAX (HTTP_HEAD_MAX + HTTP_BODY_MAX_RESP)
 
-/* "Sun, 06 Nov 1994 08:49:37 GMT", refreshed once a second per thread. */
+/* The per-thread parts of every response head: the Date header
+ * ("Sun, 06 Nov 1994 08:49:37 GMT", refreshed once a second) and the Server
+ * header's value (NULL: "metricd/VERSION"), which a reload may change. */
 struct http_date {
 	time_t sec;
 	char str[32];
+	const char *server;
+	size_t server_len;
 };
 
 void http_date_update(struct http_date *d, time_t now);

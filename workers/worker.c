@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <urcu/urcu-qsbr.h>
+
 #include "core/log.h"
 #include "core/mem.h"
 #include "http/route.h"
@@ -407,7 +409,12 @@ static void serve(struct worker *w, const struct http_req *r)
 static void process(struct worker *w, const struct http_req *batch, unsigned n)
 {
 	struct timespec now;
+	/* Valid until the quiescent state announced after this batch. */
+	const struct runtime *rt = rcu_dereference(*w->rtp);
 
+	w->date.server = rt->server;
+	w->date.server_len = rt->server_len;
+	w->spin_ns = rt->spin_ns;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	http_date_update(&w->date, now.tv_sec);
 	for (unsigned i = 0; i < n; i++) {
@@ -479,6 +486,9 @@ static void *worker_main(void *arg)
 
 	pthread_setname_np(pthread_self(), w->st.name);
 	slab_prefault(&w->slab);
+	urcu_qsbr_register_thread();
+	w->spin_ns = rcu_dereference(*w->rtp)->spin_ns;
+	urcu_qsbr_quiescent_state();
 	while (!w->stopping) {
 		unsigned n = queue_req_pop_batch(&w->rq, batch, WORKER_BATCH);
 
@@ -486,6 +496,7 @@ static void *worker_main(void *arg)
 			if (queue_req_take_producer_wait(&w->rq))
 				w->ring_bell = true;
 			process(w, batch, n);
+			urcu_qsbr_quiescent_state();
 			if (w->ring_bell) {
 				w->ring_bell = false;
 				queue_doorbell_ring(w->bell);
@@ -516,19 +527,22 @@ static void *worker_main(void *arg)
 		if (!queue_req_prepare_sleep(&w->rq))
 			continue;
 		STAT_ADD(w->st.w.sleeps, 1);
+		urcu_qsbr_thread_offline();      /* asleep: never delays a reload */
 		poll_events(w, -1);
+		urcu_qsbr_thread_online();
 		idle_since = 0;
 		spins = 0;
 	}
 	close_leftovers(w);
 	if (w->ring_bell)
 		queue_doorbell_ring(w->bell);
+	urcu_qsbr_unregister_thread();
 	return NULL;
 }
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
-		const struct stats_registry *reg)
+		const struct stats_registry *reg, struct runtime *const *rtp)
 {
 	char name[16];
 
@@ -541,11 +555,11 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->conns = conns;
 	w->bell = bell;
 	w->reg = reg;
+	w->rtp = rtp;
 	w->epfd = -1;
 	snprintf(name, sizeof(name), "metricd-w%u", id);
 	/* Thread 0 is the acceptor: heap headers name threads by index. */
 	stats_thread_init(&w->st, name, cfg->cpu, (uint16_t)(id + 1));
-	w->spin_ns = (uint64_t)cfg->spin_us * 1000;
 	tail_pool_init(&w->tails);
 	if ((rc = queue_req_init(&w->rq, cfg->ring_size)))
 		goto Error;

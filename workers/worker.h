@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include "core/conn.h"
+#include "core/runtime.h"
 #include "core/stats.h"
 #include "http/response.h"
 #include "queue/queue.h"
@@ -27,7 +28,6 @@
 struct worker_cfg {
 	unsigned ring_size;
 	unsigned note_ring_size;
-	unsigned spin_us;
 	unsigned max_pipeline;
 	int cpu;                      /* -1: not pinned */
 };
@@ -47,7 +47,6 @@ struct worker {
 	struct conn_table *conns;
 	struct slab slab;
 	int epfd;
-	uint64_t spin_ns;
 	struct http_date date;
 	bool stopping;
 	bool ring_bell;
@@ -66,12 +65,14 @@ struct worker {
 
 	unsigned last_status;         /* of the answer just queued */
 	const struct stats_registry *reg;
+	struct runtime *const *rtp;   /* RCU-protected, see core/runtime.h */
+	uint64_t spin_ns;         /* from the last snapshot read */
 	struct stats_thread st;       /* written by this thread only */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
-		const struct stats_registry *reg);
+		const struct stats_registry *reg, struct runtime *const *rtp);
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);

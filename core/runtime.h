@@ -1,0 +1,24 @@
+/* Settings that change while the server runs (SIGHUP), as one immutable
+ * snapshot published with RCU (liburcu, QSBR flavour).
+ *
+ * Writer: the acceptor thread, on reload: builds a new snapshot, swaps the
+ * pointer with rcu_xchg_pointer, waits for a grace period
+ * (urcu_qsbr_synchronize_rcu) and frees the old one.
+ * Readers: the workers.  Each reads the pointer once at the start of a
+ * batch and uses it only until the batch is flushed, then announces a
+ * quiescent state; before sleeping it goes offline, so a sleeping worker
+ * never delays a reload.  Readers take no lock and write nothing shared. */
+#ifndef METRICD_CORE_RUNTIME_H
+#define METRICD_CORE_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct runtime {
+	uint64_t spin_ns;
+	size_t server_len;
+	char server[64];
+	uint64_t generation;      /* 1 at start, +1 per reload */
+};
+
+#endif
