@@ -2,12 +2,14 @@
 # library the unit tests link against.
 noinst_LIBRARIES += libmetricd.a
 libmetricd_a_SOURCES = \
+	core/accesslog.c core/accesslog.h \
 	core/acceptor.c core/acceptor.h \
 	core/cfg.c core/cfg.h \
 	core/cfgfile.c \
 	core/conn.c core/conn.h \
 	core/log.c core/log.h \
 	core/mem.h \
+	core/notify.c core/notify.h \
 	core/sbuf.h \
 	core/stats.c core/stats.h \
 	http/framing.c http/framing.h \
@@ -22,7 +24,7 @@ libmetricd_a_SOURCES = \
 	workers/tail.c workers/tail.h \
 	workers/worker.c workers/worker.h
 libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS)
-SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(PTHREAD_LIBS)
+SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(LIBSYSTEMD_LIBS) $(PTHREAD_LIBS)
 
 bin_PROGRAMS += metricd
 metricd_SOURCES = core/main.c

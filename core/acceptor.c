@@ -32,6 +32,7 @@
 #include "core/acceptor.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/notify.h"
 
 #include <urcu/urcu-qsbr.h>
 
@@ -53,6 +54,12 @@ int acceptor_listen(struct acceptor *a, struct cfg *cfg)
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
 	a->lfd = -1;
+	/* Socket activation: systemd bound the socket (metricd.socket). */
+	a->lfd = notify_listen_fd();
+	if (a->lfd >= 0) {
+		log_info("using the listening socket passed by the service manager");
+		return 0;
+	}
 	snprintf(port, sizeof(port), "%u", cfg->listen_port);
 	rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
 	if (rc) {
@@ -208,7 +215,7 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 	reading(a, c, false);
 }
 
-static void conn_open(struct acceptor *a, int fd)
+static void conn_open(struct acceptor *a, int fd, const struct sockaddr_in6 *peer)
 {
 	struct conn_table *t = &a->conns;
 	uint32_t slot = t->free_stack[--t->nfree];
@@ -220,6 +227,7 @@ static void conn_open(struct acceptor *a, int fd)
 	c->slot = slot;
 	c->gen = gen;
 	c->fd = fd;
+	c->peer = *peer;
 	c->worker = (uint16_t)a->next_worker;
 	a->next_worker = (a->next_worker + 1) % a->nworkers;
 	c->state = CONN_OPEN;
@@ -275,7 +283,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	int one = 1;
 
 	for (int i = 0; i < ACCEPT_BURST; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_in6 peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
@@ -303,7 +314,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		STAT_ADD(a->ctr.accepted, 1);
-		conn_open(a, fd);
+		conn_open(a, fd, &peer);
 	}
 }
 
@@ -447,6 +458,7 @@ static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation)
 	rt->server_len = strlen(cfg->server_header);
 	memcpy(rt->server, cfg->server_header, rt->server_len + 1);
 	rt->generation = generation;
+	rt->access_log = cfg->access_log[0] != '\0';
 	return rt;
 }
 
@@ -483,8 +495,10 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	char err[512];
 	struct runtime *rt, *old;
 
+	notify_reloading();
 	if (cfg_build(&next, a->argc, a->argv, err, sizeof(err)) != CFG_OK) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		notify_ready("reload failed; running configuration kept");
 		return;
 	}
 	int spin_asked = next.spin_us;             /* -1: auto */
@@ -503,6 +517,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	rt = runtime_new(&next, a->rt->generation + 1);
 	if (!rt) {
 		log_error("reload failed: out of memory");
+		notify_ready("reload failed; running configuration kept");
 		return;
 	}
 	/* Runtime settings. */
@@ -513,6 +528,11 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	a->cfg->idle_timeout_ms = next.idle_timeout_ms;
 	a->cfg->shutdown_timeout_ms = next.shutdown_timeout_ms;
 	memcpy(a->cfg->server_header, next.server_header, sizeof(next.server_header));
+	/* The access log: a new path, or the same one reopened (logrotate).
+	 * Lines go to the ring first; the logger writes them to the file it
+	 * has open, so none is lost across the switch. */
+	if (next.access_log[0])
+		alog_open(&a->alog, next.access_log);
 	memcpy(a->cfg->access_log, next.access_log, sizeof(next.access_log));
 	sweep_arm(a);
 	old = rcu_xchg_pointer(&a->rt, rt);
@@ -526,6 +546,26 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		 log_level_name(next.log_level), next.spin_us, next.header_timeout_ms,
 		 next.idle_timeout_ms, next.server_header,
 		 (unsigned long long)rt->generation);
+	notify_ready(NULL);
+}
+
+/* Once a second (or twice per watchdog interval): the live rate for
+ * `systemctl status`, and the watchdog ping. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	uint64_t req = 0, now = stats_mono_ns();
+
+	for (unsigned w = 0; w < a->nworkers; w++)
+		for (unsigned r = 0; r < ROUTE__COUNT; r++)
+			req += STAT_GET(a->workers[w].st.route[r].requests);
+	if (a->tick_ns && now > a->tick_ns)
+		notify_status("%u connections, %.0f requests/s",
+			      a->live, (double)(req - a->tick_requests) * 1e9 /
+			      (double)(now - a->tick_ns));
+	a->tick_requests = req;
+	a->tick_ns = now;
+	notify_watchdog();
 }
 
 /* ---- lifecycle ----------------------------------------------------------- */
@@ -547,6 +587,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (a->draining)
 		return;
+	notify_stopping();
 	log_info("%s: draining %u connection(s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
 		 a->live);
 	a->draining = true;
@@ -624,6 +665,10 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 		a->reg.workers[i] = &a->workers[i].st;
 		a->reg.rings[i] = &a->workers[i].rq;
 	}
+	if ((rc = alog_init(&a->alog, a->nworkers)))
+		return rc;
+	if (cfg->access_log[0] && (rc = alog_open(&a->alog, cfg->access_log)))
+		return rc;
 	/* Two notes per slot at most (one CLOSED, one RESUME): never full. */
 	while (note_size < 2 * cfg->max_conns + 2)
 		note_size <<= 1;
@@ -636,7 +681,7 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 		};
 
 		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell,
-				       &a->reg, &a->rt)))
+				       &a->reg, &a->rt, &a->alog.rings[i])))
 			return rc;
 		a->ninit++;
 	}
@@ -653,6 +698,16 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 	event_assign(&a->sweep_ev, a->base, -1, EV_PERSIST, on_sweep, a);
 	a->now_ms = coarse_ms();
 	sweep_arm(a);
+	{
+		uint64_t wd = notify_watchdog_usec(), us = 1000000;
+
+		if (wd && wd / 2 < us)
+			us = wd / 2;
+		struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
+
+		event_assign(&a->tick_ev, a->base, -1, EV_PERSIST, on_tick, a);
+		event_add(&a->tick_ev, &tv);
+	}
 	evsignal_assign(&a->sigint_ev, a->base, SIGINT, on_signal, a);
 	evsignal_assign(&a->sigterm_ev, a->base, SIGTERM, on_signal, a);
 	evsignal_assign(&a->sighup_ev, a->base, SIGHUP, on_reload, a);
@@ -727,6 +782,7 @@ void acceptor_destroy(struct acceptor *a)
 	free(a->reg.workers);
 	free(a->reg.rings);
 	queue_doorbell_destroy(&a->bell);
+	alog_destroy(&a->alog);
 	free(a->rt);
 	conn_table_destroy(&a->conns);
 	if (a->base)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "core/cfg.h"
+#include "core/accesslog.h"
 #include "core/conn.h"
 #include "core/runtime.h"
 #include "core/stats.h"
@@ -19,6 +20,7 @@ struct acceptor {
 	char **argv;
 	unsigned ncpus;
 	struct runtime *rt;          /* RCU-published to the workers */
+	struct alog alog;            /* access log: a ring per worker */
 	struct event_base *base;
 	int lfd;
 	struct event lev;
@@ -27,6 +29,9 @@ struct acceptor {
 	struct event retry_ev;       /* re-enable accept after EMFILE */
 	struct event drain_ev;       /* shutdown timeout */
 	struct event sweep_ev;       /* header and idle timeouts */
+	struct event tick_ev;        /* service manager: STATUS=, WATCHDOG=1 */
+	uint64_t tick_requests;      /* requests answered at the last tick */
+	uint64_t tick_ns;
 	uint64_t now_ms;             /* CLOCK_MONOTONIC_COARSE, per loop turn */
 	uint32_t slot_hw;            /* slots below this were ever used */
 	struct conn_table conns;

@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
@@ -34,6 +36,7 @@ struct conn {
 	struct http_req pending;      /* framed, not yet enqueued */
 	struct conn *blocked_next;    /* on its worker's ring-full list */
 	void *owner;                  /* the struct acceptor */
+	struct sockaddr_in6 peer;     /* for the access log (v4 or v6) */
 	uint64_t last_ms;             /* last bytes read (acceptor clock) */
 	uint64_t head_ms;             /* a partial request began; 0 = none */
 	int fd;

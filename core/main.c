@@ -13,6 +13,7 @@
 #include "core/acceptor.h"
 #include "core/cfg.h"
 #include "core/log.h"
+#include "core/notify.h"
 #include "core/stats.h"
 #include "http/framing.h"
 
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	log_init();
+	notify_init();
 	rc = cfg_build(&cfg, argc, argv, err, sizeof(err));
 	if (rc == CFG_EXIT)
 		return 0;
@@ -103,6 +105,13 @@ int main(int argc, char **argv)
 	}
 	acceptor_local_addr(&acc, addr, sizeof(addr));
 	log_info("listening on %s workers=%u", addr, cfg.workers);
+	{
+		char status[192];
+
+		snprintf(status, sizeof(status), "listening on %s, %u workers", addr,
+			 cfg.workers);
+		notify_ready(status);
+	}
 	log_debug("spin-us=%d ring-size=%u max-conns=%u max-pipeline=%u pinned=%s",
 		  cfg.spin_us, cfg.ring_size, cfg.max_conns, cfg.max_pipeline,
 		  ncpus ? "yes" : "no");

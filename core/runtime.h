@@ -19,6 +19,7 @@ struct runtime {
 	size_t server_len;
 	char server[64];
 	uint64_t generation;      /* 1 at start, +1 per reload */
+	int access_log;           /* workers write access-log lines */
 };
 
 #endif

@@ -17,6 +17,7 @@
  * kernel. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,6 +33,7 @@
 
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/sbuf.h"
 #include "http/route.h"
 #include "workers/worker.h"
 
@@ -296,6 +298,7 @@ void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
 	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
 			    &w->date);
 	w->last_status = status;
+	w->last_body = body_len;
 	if (!(req_flags & REQF_HEAD)) {
 		memcpy(p + n, body, body_len);
 		n += body_len;
@@ -318,6 +321,7 @@ void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
 	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
 			    &w->date);
 	w->last_status = status;
+	w->last_body = body_len;
 	slab_trim(&w->slab, p, n);
 	if (req_flags & REQF_HEAD) {
 		out_add(w, c, p, n, 1);
@@ -360,6 +364,7 @@ void worker_reply_stats(struct worker *w, struct conn *c, unsigned req_flags,
 	memcpy(body - hl, head, hl);
 	slab_trim(&w->slab, p, HTTP_HEAD_MAX + bl);
 	w->last_status = status;
+	w->last_body = bl;
 	out_add(w, c, body - hl, hl + ((req_flags & REQF_HEAD) ? 0 : bl), 1);
 	if (req_flags & REQF_CLOSE)
 		c->close_after_flush = true;
@@ -374,7 +379,7 @@ void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
 	worker_reply(w, c, req_flags, http_err_status(err), CT_JSON, body, n);
 }
 
-static void serve(struct worker *w, const struct http_req *r)
+static void serve(struct worker *w, const struct http_req *r, unsigned i)
 {
 	struct conn *c = &w->conns->slots[r->slot];
 
@@ -394,6 +399,8 @@ static void serve(struct worker *w, const struct http_req *r)
 			stack_serve(w, c, r);
 		STAT_ADD(sr->requests, 1);
 		STAT_ADD(sr->status[stats_status_index(w->last_status)], 1);
+		w->bstatus[i] = (uint16_t)w->last_status;
+		w->bbytes[i] = (uint32_t)w->last_body;
 		break;
 	}
 	case REQ_CLOSE:
@@ -403,6 +410,49 @@ static void serve(struct worker *w, const struct http_req *r)
 	case REQ_STOP:
 		w->stopping = true;
 		break;
+	}
+}
+
+/* One line per request: peer, date, request, status, body bytes, latency. */
+static void access_log_batch(struct worker *w, const struct http_req *batch,
+			     unsigned n, uint64_t done, time_t sec)
+{
+	if (sec != w->alog_sec) {
+		struct tm tm;
+
+		gmtime_r(&sec, &tm);
+		strftime(w->alog_date, sizeof(w->alog_date), "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
+		w->alog_sec = sec;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct http_req *r = &batch[i];
+		const struct conn *c = &w->conns->slots[r->slot];
+		char line[512], host[INET6_ADDRSTRLEN];
+		struct sbuf b;
+
+		if (r->kind != REQ_HTTP)
+			continue;
+		if (c->peer.sin6_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr,
+				  host, sizeof(host));
+		else
+			inet_ntop(AF_INET6, &c->peer.sin6_addr, host, sizeof(host));
+		sbuf_init(&b, line, sizeof(line));
+		sbuf_puts(&b, host);
+		sbuf_puts(&b, " - - ");
+		sbuf_puts(&b, w->alog_date);
+		sbuf_puts(&b, r->err == HERR_METHOD ? " \"- " :
+			  (r->flags & REQF_HEAD) ? " \"HEAD " : " \"GET ");
+		sbuf_puts(&b, r->route ? http_route_name((enum http_route)r->route) : "-");
+		sbuf_puts(&b, (r->flags & REQF_HTTP10) ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+		sbuf_u64(&b, w->bstatus[i]);
+		sbuf_puts(&b, " ");
+		sbuf_u64(&b, w->bbytes[i]);
+		sbuf_puts(&b, " ");
+		sbuf_u64(&b, (done - r->t_parsed_ns) / 1000);
+		sbuf_puts(&b, "us\n");
+		if (!b.full)
+			alog_put(w->alog, line, b.len);
 	}
 }
 
@@ -422,7 +472,7 @@ static void process(struct worker *w, const struct http_req *batch, unsigned n)
 			w->stopping = true;
 			continue;
 		}
-		serve(w, &batch[i]);
+		serve(w, &batch[i], i);
 	}
 	flush_batch(w);
 	/* One clock read per batch: every answer in it reached the kernel (or
@@ -432,6 +482,8 @@ static void process(struct worker *w, const struct http_req *batch, unsigned n)
 		if (batch[i].kind == REQ_HTTP)
 			stats_record_latency(&w->st.route[batch[i].route],
 					     done - batch[i].t_parsed_ns);
+	if (rt->access_log)
+		access_log_batch(w, batch, n, done, now.tv_sec);
 	STAT_ADD(w->st.w.batches, 1);
 	STAT_SET(w->st.w.slab_high_water, w->slab.high_water);
 	STAT_SET(w->st.w.slab_resets, w->slab.resets);
@@ -542,7 +594,8 @@ static void *worker_main(void *arg)
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
-		const struct stats_registry *reg, struct runtime *const *rtp)
+		const struct stats_registry *reg, struct runtime *const *rtp,
+		struct alog_ring *alog)
 {
 	char name[16];
 
@@ -556,6 +609,7 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->bell = bell;
 	w->reg = reg;
 	w->rtp = rtp;
+	w->alog = alog;
 	w->epfd = -1;
 	snprintf(name, sizeof(name), "metricd-w%u", id);
 	/* Thread 0 is the acceptor: heap headers name threads by index. */

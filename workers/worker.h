@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/accesslog.h"
 #include "core/conn.h"
 #include "core/runtime.h"
 #include "core/stats.h"
@@ -64,6 +65,12 @@ struct worker {
 	uint32_t ntails;              /* connections with a tail */
 
 	unsigned last_status;         /* of the answer just queued */
+	size_t last_body;             /* its body bytes */
+	uint16_t bstatus[WORKER_BATCH];   /* per request of the batch, */
+	uint32_t bbytes[WORKER_BATCH];    /* for the access log */
+	struct alog_ring *alog;
+	time_t alog_sec;
+	char alog_date[32];           /* "[27/Nov/2026:18:06:47 +0000]" */
 	const struct stats_registry *reg;
 	struct runtime *const *rtp;   /* RCU-protected, see core/runtime.h */
 	uint64_t spin_ns;         /* from the last snapshot read */
@@ -72,7 +79,8 @@ struct worker {
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
-		const struct stats_registry *reg, struct runtime *const *rtp);
+		const struct stats_registry *reg, struct runtime *const *rtp,
+		struct alog_ring *alog);
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);

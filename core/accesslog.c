@@ -1,0 +1,160 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/accesslog.h"
+#include "core/log.h"
+
+int alog_init(struct alog *l, unsigned nrings)
+{
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	l->nrings = nrings;
+	l->rings = calloc(nrings, sizeof(*l->rings));
+	if (!l->rings)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nrings; i++) {
+		/* Reserved, touched only when lines are written. */
+		void *p = mmap(NULL, ALOG_RING_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		l->rings[i].buf = p;
+	}
+	return 0;
+}
+
+bool alog_put(struct alog_ring *r, const char *line, size_t len)
+{
+	uint64_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	uint64_t tail = r->tail;
+
+	if (len > ALOG_RING_SIZE - (tail - head)) {
+		__atomic_store_n(&r->dropped, r->dropped + 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	size_t at = (size_t)(tail & (ALOG_RING_SIZE - 1));
+	size_t first = len < ALOG_RING_SIZE - at ? len : ALOG_RING_SIZE - at;
+
+	memcpy(r->buf + at, line, first);
+	memcpy(r->buf, line + first, len - first);
+	__atomic_store_n(&r->tail, tail + len, __ATOMIC_RELEASE);
+	return true;
+}
+
+static int open_path(const char *path)
+{
+	if (strcmp(path, "-") == 0)
+		return dup(STDERR_FILENO);
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+}
+
+static void write_all(struct alog *l, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(l->fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;          /* disk full etc.: the lines are lost */
+		p += w;
+		n -= (size_t)w;
+		l->written += (uint64_t)w;
+	}
+}
+
+static void drain(struct alog *l)
+{
+	for (unsigned i = 0; i < l->nrings; i++) {
+		struct alog_ring *r = &l->rings[i];
+		uint64_t tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+		uint64_t head = r->head;
+
+		if (tail == head)
+			continue;
+		size_t at = (size_t)(head & (ALOG_RING_SIZE - 1));
+		size_t len = (size_t)(tail - head);
+		size_t first = len < ALOG_RING_SIZE - at ? len : ALOG_RING_SIZE - at;
+
+		if (l->fd >= 0) {
+			write_all(l, r->buf + at, first);
+			write_all(l, r->buf, len - first);
+		}
+		__atomic_store_n(&r->head, tail, __ATOMIC_RELEASE);
+	}
+}
+
+static void *logger_main(void *arg)
+{
+	struct alog *l = arg;
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+
+	pthread_setname_np(pthread_self(), "metricd-log");
+	for (;;) {
+		bool stop = __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE);
+
+		if (__atomic_exchange_n(&l->reopen, 0, __ATOMIC_ACQ_REL)) {
+			int fd = open_path(l->path);
+
+			if (fd < 0) {
+				log_error("access log: cannot open '%s': %s; keeping the old file",
+					  l->path, strerror(errno));
+			} else {
+				if (l->fd >= 0)
+					close(l->fd);
+				l->fd = fd;
+			}
+		}
+		drain(l);
+		if (stop)
+			break;
+		nanosleep(&tick, NULL);
+	}
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	return NULL;
+}
+
+int alog_open(struct alog *l, const char *path)
+{
+	snprintf(l->path, sizeof(l->path), "%s", path);
+	__atomic_store_n(&l->reopen, 1, __ATOMIC_RELEASE);
+	if (l->started)
+		return 0;
+	int rc = pthread_create(&l->thread, NULL, logger_main, l);
+
+	if (rc)
+		return -rc;
+	l->started = true;
+	return 0;
+}
+
+void alog_reopen(struct alog *l)
+{
+	if (l->started)
+		__atomic_store_n(&l->reopen, 1, __ATOMIC_RELEASE);
+}
+
+void alog_destroy(struct alog *l)
+{
+	if (l->started) {
+		__atomic_store_n(&l->stop, 1, __ATOMIC_RELEASE);
+		pthread_join(l->thread, NULL);
+		l->started = false;
+	}
+	for (unsigned i = 0; l->rings && i < l->nrings; i++)
+		if (l->rings[i].buf)
+			munmap(l->rings[i].buf, ALOG_RING_SIZE);
+	free(l->rings);
+	l->rings = NULL;
+}

@@ -1,0 +1,52 @@
+/* The access log: one line per request, written without blocking workers
+ * and without allocating.
+ *
+ * Each worker appends formatted lines to its own byte ring (single
+ * producer); the logger thread "metricd-log" (single consumer of every
+ * ring) drains them every 100 ms into the log file.  A full ring drops the
+ * line and counts it: a slow disk never slows the server.  The file is
+ * reopened on request (SIGHUP), so logrotate can move it.
+ *
+ * Ordering: the producer copies the line, then publishes the new tail with
+ * a release store; the consumer loads the tail with acquire, writes the
+ * bytes, then publishes the new head with release; the producer reads the
+ * head with acquire before reusing space. */
+#ifndef METRICD_CORE_ACCESSLOG_H
+#define METRICD_CORE_ACCESSLOG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ALOG_RING_SIZE (1u << 20)
+
+struct alog_ring {
+	char *buf;
+	uint64_t head __attribute__((aligned(64)));   /* consumer */
+	uint64_t tail __attribute__((aligned(64)));   /* producer */
+	uint64_t dropped;                             /* producer */
+} __attribute__((aligned(64)));
+
+struct alog {
+	struct alog_ring *rings;
+	unsigned nrings;
+	pthread_t thread;
+	bool started;
+	int stop;                  /* atomics */
+	int reopen;
+	char path[4096];           /* written by the acceptor before reopen */
+	int fd;                    /* logger thread only */
+	uint64_t written;
+};
+
+int alog_init(struct alog *l, unsigned nrings);
+/* Starts the logger on `path` ("-" = stderr); or switches to a new path. */
+int alog_open(struct alog *l, const char *path);
+/* Asks the logger to reopen its file (logrotate). */
+void alog_reopen(struct alog *l);
+void alog_destroy(struct alog *l);
+/* Worker side: false when the line was dropped (ring full). */
+bool alog_put(struct alog_ring *r, const char *line, size_t len);
+
+#endif
