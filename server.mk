@@ -12,6 +12,7 @@ libmetricd_a_SOURCES = \
 	core/notify.c core/notify.h \
 	core/sbuf.h \
 	core/stats.c core/stats.h \
+	core/tsan.h \
 	http/framing.c http/framing.h \
 	http/request.h \
 	http/response.c http/response.h \

@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/notify.h"
+#include "core/tsan.h"
 
 #include <urcu/urcu-qsbr.h>
 
@@ -157,6 +158,10 @@ static bool dispatch(struct acceptor *a, struct conn *c)
 	if (is_req && ck_pr_load_uint(&c->inflight) >= a->cfg->max_pipeline &&
 	    !pause_pipeline(a, c))
 		return false;
+	/* The last descriptor lets the worker close the fd: stop watching it
+	 * first, so the event loop never touches a closed (or reused) fd. */
+	if (!is_req || (c->pending.flags & REQF_CLOSE))
+		reading(a, c, false);
 	/* Count before the push: the worker may answer before we return. */
 	if (is_req)
 		ck_pr_inc_uint(&c->inflight);
@@ -539,6 +544,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	/* Workers finish the batch that may still use `old`; sleeping ones
 	 * are offline and not waited for. */
 	urcu_qsbr_synchronize_rcu();
+	TSAN_ACQUIRE(&a->rt);            /* every reader released `old` */
 	free(old);
 	log_info("reloaded %s: log-level=%s spin-us=%d header-timeout=%u idle-timeout=%u "
 		 "server-header='%s' (generation %llu)",

@@ -34,6 +34,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/sbuf.h"
+#include "core/tsan.h"
 #include "http/route.h"
 #include "workers/worker.h"
 
@@ -540,6 +541,7 @@ static void *worker_main(void *arg)
 	slab_prefault(&w->slab);
 	urcu_qsbr_register_thread();
 	w->spin_ns = rcu_dereference(*w->rtp)->spin_ns;
+	TSAN_RELEASE(w->rtp);
 	urcu_qsbr_quiescent_state();
 	while (!w->stopping) {
 		unsigned n = queue_req_pop_batch(&w->rq, batch, WORKER_BATCH);
@@ -548,6 +550,7 @@ static void *worker_main(void *arg)
 			if (queue_req_take_producer_wait(&w->rq))
 				w->ring_bell = true;
 			process(w, batch, n);
+			TSAN_RELEASE(w->rtp);    /* done with the snapshot */
 			urcu_qsbr_quiescent_state();
 			if (w->ring_bell) {
 				w->ring_bell = false;
@@ -579,6 +582,7 @@ static void *worker_main(void *arg)
 		if (!queue_req_prepare_sleep(&w->rq))
 			continue;
 		STAT_ADD(w->st.w.sleeps, 1);
+		TSAN_RELEASE(w->rtp);
 		urcu_qsbr_thread_offline();      /* asleep: never delays a reload */
 		poll_events(w, -1);
 		urcu_qsbr_thread_online();
@@ -588,6 +592,7 @@ static void *worker_main(void *arg)
 	close_leftovers(w);
 	if (w->ring_bell)
 		queue_doorbell_ring(w->bell);
+	TSAN_RELEASE(w->rtp);
 	urcu_qsbr_unregister_thread();
 	return NULL;
 }
