@@ -10,6 +10,7 @@ libmetricd_a_SOURCES = \
 	core/log.c core/log.h \
 	core/mem.h \
 	core/notify.c core/notify.h \
+	core/runtime.h \
 	core/sbuf.h \
 	core/stats.c core/stats.h \
 	core/tsan.h \
@@ -24,7 +25,7 @@ libmetricd_a_SOURCES = \
 	workers/stack.c \
 	workers/tail.c workers/tail.h \
 	workers/worker.c workers/worker.h
-libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS)
+libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(LIBSYSTEMD_LIBS) $(PTHREAD_LIBS)
 
 bin_PROGRAMS += metricd
