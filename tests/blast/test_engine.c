@@ -1,0 +1,315 @@
+/* Suite for tools/blast/engine.c and conn.c, end to end against the
+ * stall server: exact counts, pipelining, status codes, servers that
+ * close, speak HTTP/1.0, drop us or never answer, and nobody listening. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+
+#include "tests/blast/stallserver.h"
+#include "tests/blast/testutil.h"
+
+static struct stallserver *srv;
+
+static struct run_result *run(const struct stall_opts *o, const char *const *args)
+{
+	srv = stall_start(o);
+	ck_assert_ptr_nonnull(srv);
+	struct run_result *r = run_blast(o->ipv6 ? "http://[::1]:%d/t?x=1" : "http://127.0.0.1:%d/t",
+					 stall_port(srv), args);
+	stall_stop(srv);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+static void done(struct run_result *r)
+{
+	stall_free(srv);
+	free(r);
+}
+
+/* Every request is accounted for exactly once. */
+static void assert_balanced(const struct run_result *r)
+{
+	ck_assert_uint_eq(r->st.issued,
+			  r->st.responses + stats_request_errors(&r->st) + r->st.unfinished);
+}
+
+START_TEST(test_exact_request_count)
+{
+	struct stall_opts o = {0};
+	const char *args[] = {"-t2", "-c8", "-n", "1001", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(stall_requests(srv), 1001);
+	ck_assert_uint_eq(r->st.issued, 1001);
+	ck_assert_uint_eq(r->st.responses, 1001);
+	ck_assert_uint_eq(r->st.status[200], 1001);
+	ck_assert_uint_eq(r->st.lat.total, 1001);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	ck_assert_uint_eq(r->st.unfinished, 0);
+	ck_assert_uint_eq(r->st.connects, 8);
+	ck_assert_uint_eq(stall_connections(srv), 8);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_pipelining_counts_every_response)
+{
+	struct stall_opts o = {.chunked = 1, .body_len = 300};
+	const char *args[] = {"-t2", "-c4", "--pipeline", "16", "-n", "5003", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(stall_requests(srv), 5003);
+	ck_assert_uint_eq(r->st.responses, 5003);
+	ck_assert_uint_eq(r->st.status[200], 5003);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	ck_assert_uint_eq(r->st.connects, 4);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_status_404_counted)
+{
+	struct stall_opts o = {.status = 404};
+	const char *args[] = {"-t1", "-c2", "-n", "300", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.status[404], 300);
+	ck_assert_uint_eq(r->st.status[200], 0);
+	ck_assert_uint_eq(r->st.responses, 300);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_head_requests)
+{
+	struct stall_opts o = {.body_len = 5000};
+	const char *args[] = {"-t1", "-c2", "--pipeline", "4", "--method", "HEAD", "-n", "200", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 200);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_post_body)
+{
+	struct stall_opts o = {0};
+	const char *args[] = {"-t1", "-c2", "--pipeline", "3", "--method", "POST", "--body",
+			      "{\"id\":1,\"value\":2}", "-H", "Content-Type: application/json",
+			      "-n", "150", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(stall_requests(srv), 150);
+	ck_assert_uint_eq(r->st.responses, 150);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_ipv6)
+{
+	struct stall_opts o = {.ipv6 = 1};
+	const char *args[] = {"-t1", "-c2", "-n", "100", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 100);
+	ck_assert_uint_eq(stall_requests(srv), 100);
+	done(r);
+}
+END_TEST
+
+/* Connection: close after every response: one request per connection,
+ * reconnects, no errors. */
+START_TEST(test_connection_close)
+{
+	struct stall_opts o = {.mode = STALL_CLOSE};
+	const char *args[] = {"-t1", "-c4", "-n", "200", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 200);
+	ck_assert_uint_eq(stall_requests(srv), 200);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	ck_assert_uint_ge(r->st.reconnects, 196);
+	ck_assert_uint_eq(stall_connections(srv), r->st.connects);
+	done(r);
+}
+END_TEST
+
+/* Pipelining into Connection: close: the server answers one request per
+ * connection; the rest are re-sent on the next connection, not lost. */
+START_TEST(test_pipelining_into_close)
+{
+	struct stall_opts o = {.mode = STALL_CLOSE};
+	const char *args[] = {"-t1", "-c2", "--pipeline", "8", "-n", "100", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 100);
+	ck_assert_uint_eq(stall_requests(srv), 100);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	ck_assert_uint_gt(r->st.retried, 0);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_http10_with_length)
+{
+	struct stall_opts o = {.mode = STALL_HTTP10};
+	const char *args[] = {"-t1", "-c2", "-n", "100", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 100);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_http10_body_until_close)
+{
+	struct stall_opts o = {.mode = STALL_HTTP10_EOF, .body_len = 2000};
+	const char *args[] = {"-t1", "-c2", "-n", "100", "--timeout", "2s", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 100);
+	ck_assert_uint_eq(r->st.bytes_in > 100 * 2000, 1);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	done(r);
+}
+END_TEST
+
+/* A server that reads the request and hangs up: "closed" errors, and
+ * reconnects back off instead of spinning. */
+START_TEST(test_server_drops)
+{
+	struct stall_opts o = {.mode = STALL_DROP};
+	const char *args[] = {"-t1", "-c2", "-d", "400ms", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 0);
+	ck_assert_uint_gt(r->st.errors[ERR_CLOSED][0], 0);
+	assert_balanced(r);
+	/* 1, 2, 4 .. 128, 250 ms backoff: ~9 connections each in 400 ms */
+	ck_assert_uint_le(stall_connections(srv), 30);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_timeouts)
+{
+	struct stall_opts o = {.mode = STALL_SILENT};
+	const char *args[] = {"-t1", "-c2", "--pipeline", "2", "-d", "700ms", "--timeout", "200ms",
+			      NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.responses, 0);
+	/* each 200 ms both connections lose 2 requests: 2-3 rounds */
+	ck_assert_uint_ge(r->st.errors[ERR_TIMEOUT][0], 8);
+	ck_assert_uint_le(r->st.errors[ERR_TIMEOUT][0], 12);
+	assert_balanced(r);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_nobody_listening)
+{
+	int port = unused_port();
+	ck_assert_int_gt(port, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(probe_connect((struct sockaddr *)&a, sizeof a, 1000000000), ECONNREFUSED);
+	const char *args[] = {"-t1", "-c3", "-d", "300ms", NULL};
+	struct run_result *r = run_blast("http://127.0.0.1:%d/", port, args);
+	ck_assert_ptr_nonnull(r);
+	uint64_t refused = r->st.errors[ERR_CONNECT][ECONNREFUSED];
+	ck_assert_uint_ge(refused, 3);
+	ck_assert_uint_le(refused, 3 * 10); /* backoff, not a busy loop */
+	ck_assert_uint_eq(refused, stats_errors_total(&r->st));
+	ck_assert_uint_eq(r->st.responses, 0);
+	ck_assert_uint_eq(r->st.issued, 0);
+	free(r);
+}
+END_TEST
+
+/* -n without -d against a dead server ends after --timeout, not never. */
+START_TEST(test_gives_up_without_server)
+{
+	int port = unused_port();
+	const char *args[] = {"-t1", "-c2", "-n", "10", "--timeout", "300ms", NULL};
+	struct run_result *r = run_blast("http://127.0.0.1:%d/", port, args);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->st.gave_up, 1);
+	ck_assert_uint_eq(r->st.issued, 0);
+	ck_assert_uint_gt(r->st.errors[ERR_CONNECT][ECONNREFUSED], 0);
+	ck_assert_uint_lt(r->elapsed_ns, 1000000000);
+	free(r);
+}
+END_TEST
+
+START_TEST(test_duration_and_balance)
+{
+	struct stall_opts o = {0};
+	const char *args[] = {"-t2", "-c4", "--pipeline", "4", "-d", "500ms", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_ge(r->elapsed_ns, 500000000);
+	ck_assert_uint_le(r->elapsed_ns, 520000000);
+	ck_assert_uint_gt(r->st.responses, 1000);
+	ck_assert_uint_eq(stats_errors_total(&r->st), 0);
+	assert_balanced(r);
+	done(r);
+}
+END_TEST
+
+START_TEST(test_warmup_discarded)
+{
+	struct stall_opts o = {0};
+	const char *args[] = {"-t1", "-c2", "-R", "1000", "--warmup", "300ms", "-d", "300ms", NULL};
+	struct run_result *r = run(&o, args);
+	/* ~300 measured of ~600 sent */
+	ck_assert_uint_ge(r->st.responses, 280);
+	ck_assert_uint_le(r->st.responses, 305);
+	ck_assert_uint_ge(stall_requests(srv), 580);
+	ck_assert_uint_le(r->elapsed_ns, 320000000);
+	done(r);
+}
+END_TEST
+
+/* -n counts measured requests: those sent during --warmup come on top. */
+START_TEST(test_count_after_warmup)
+{
+	struct stall_opts o = {0};
+	const char *args[] = {"-t1", "-c2", "-n", "300", "--warmup", "200ms", NULL};
+	struct run_result *r = run(&o, args);
+	ck_assert_uint_eq(r->st.issued, 300);
+	ck_assert_uint_eq(r->st.responses, 300);
+	ck_assert_uint_eq(r->st.lat.total, 300);
+	ck_assert_uint_gt(stall_requests(srv), 300 + 10);
+	done(r);
+}
+END_TEST
+
+static Suite *engine_suite(void)
+{
+	Suite *s = suite_create("engine");
+	TCase *tc = tcase_create("stallserver");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_exact_request_count);
+	tcase_add_test(tc, test_pipelining_counts_every_response);
+	tcase_add_test(tc, test_status_404_counted);
+	tcase_add_test(tc, test_head_requests);
+	tcase_add_test(tc, test_post_body);
+	tcase_add_test(tc, test_ipv6);
+	tcase_add_test(tc, test_connection_close);
+	tcase_add_test(tc, test_pipelining_into_close);
+	tcase_add_test(tc, test_http10_with_length);
+	tcase_add_test(tc, test_http10_body_until_close);
+	tcase_add_test(tc, test_server_drops);
+	tcase_add_test(tc, test_timeouts);
+	tcase_add_test(tc, test_nobody_listening);
+	tcase_add_test(tc, test_gives_up_without_server);
+	tcase_add_test(tc, test_duration_and_balance);
+	tcase_add_test(tc, test_warmup_discarded);
+	tcase_add_test(tc, test_count_after_warmup);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(engine_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,75 @@
+#include "config.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/blast/testutil.h"
+
+struct run_result *run_blast(const char *url_fmt, int port, const char *const *args)
+{
+	char url[256];
+	char *argv[64];
+	int argc = 0;
+	struct blast_config cfg;
+	struct target tg;
+	struct url_addrs addrs;
+	char err[512];
+
+	snprintf(url, sizeof url, url_fmt, port);
+	argv[argc++] = (char *)"blast";
+	while (*args && argc < 62)
+		argv[argc++] = (char *)*args++;
+	argv[argc++] = url;
+	argv[argc] = NULL;
+	FILE *null = fopen("/dev/null", "w");
+	int r = cli_parse(argc, argv, &cfg, null ? null : stderr);
+	if (null)
+		fclose(null);
+	if (r != CLI_OK)
+		return NULL;
+	memset(&tg, 0, sizeof tg);
+	tg.url_str = url;
+	if (url_parse(url, &tg.url, err, sizeof err) < 0 ||
+	    url_resolve(&tg.url, &addrs, err, sizeof err) < 0 ||
+	    request_build(&cfg, &tg.url, cfg.pipeline, &tg.req) < 0) {
+		cli_free(&cfg);
+		return NULL;
+	}
+	memcpy(&tg.addr, &addrs.addr[0], addrs.len[0]);
+	tg.addrlen = addrs.len[0];
+	struct run_result *res = malloc(sizeof *res);
+	if (res && engine_run(&cfg, &tg, NULL, res) < 0) {
+		free(res);
+		res = NULL;
+	}
+	request_free(&tg.req);
+	cli_free(&cfg);
+	return res;
+}
+
+uint64_t hist_count_at_least(const struct hist *h, uint64_t ns)
+{
+	uint64_t n = 0;
+	for (uint32_t i = hist_index(ns); i < HIST_BUCKETS; i++)
+		n += h->counts[i];
+	return n;
+}
+
+int unused_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+		return -1;
+	close(fd); /* nobody listens on it now; reuse within the test is unlikely */
+	return ntohs(a.sin_port);
+}

@@ -1,0 +1,46 @@
+/* The load engine: worker threads, each with its own epoll loop. */
+#ifndef BLAST_ENGINE_H
+#define BLAST_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "tools/blast/cli.h"
+#include "tools/blast/request.h"
+#include "tools/blast/series.h"
+#include "tools/blast/stats.h"
+#include "tools/blast/url.h"
+
+/* One URL, ready to load: resolved address and formatted request. */
+struct target {
+	const char *url_str;
+	struct url url;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	struct request req;
+};
+
+struct run_result {
+	char url[URL_PATH_MAX + URL_HOST_MAX + 16];
+	struct stats st;
+	uint64_t elapsed_ns; /* measured window (warmup excluded) */
+	double target_rate;  /* --rate, 0 for closed loop */
+	int interrupted;     /* stopped by Ctrl-C */
+	unsigned merged;     /* number of runs merged into this one (>= 1) */
+};
+
+/* Set from the SIGINT handler; workers poll it at every tick (10 ms). */
+extern atomic_int blast_stop;
+
+/* Runs one target with cfg's settings.  `ser` may be NULL (no progress
+ * line, no CSV).  Returns 0, or -1 when threads or memory could not be
+ * had (message printed). */
+int engine_run(const struct blast_config *cfg, const struct target *tg, struct series *ser,
+	       struct run_result *res);
+
+/* Blocking connect with a timeout, to tell "unreachable" apart before a
+ * run starts.  Returns 0 or an errno value. */
+int probe_connect(const struct sockaddr *sa, socklen_t len, uint64_t timeout_ns);
+
+#endif
