@@ -402,6 +402,60 @@ START_TEST(slow_reader_gets_everything_in_order)
 }
 END_TEST
 
+/* ---- a ring of 4: the acceptor waits for room, nothing is dropped ---- */
+
+#define TINY_CONNS 20
+#define TINY_REQS 300
+
+START_TEST(tiny_ring_backpressure)
+{
+	static const char *const args[] = { "--workers", "1", "--ring-size", "4",
+					    "--max-pipeline", "512", NULL };
+	static char req[TINY_REQS * 48];
+	int fds[TINY_CONNS];
+	size_t len = 0;
+	int answered = 0;
+
+	ck_assert_int_eq(tl_server_start(&srv, args, NULL), 0);
+	for (int i = 0; i < TINY_REQS; i++)
+		len += (size_t)snprintf(req + len, sizeof(req) - len,
+					"GET /stats-value?id=%d HTTP/1.1\r\n\r\n", i);
+	for (int c = 0; c < TINY_CONNS; c++) {
+		fds[c] = tl_connect(srv.port);
+		ck_assert_int_ge(fds[c], 0);
+		ck_assert_int_eq(tl_send_all(fds[c], req, len), 0);
+	}
+	for (int c = 0; c < TINY_CONNS; c++) {
+		struct tl_reader *rd = malloc(sizeof(*rd));
+		struct tl_resp r;
+
+		tl_reader_init(rd, fds[c]);
+		for (int i = 0; i < TINY_REQS; i++) {
+			char want[32];
+
+			if (tl_read_resp(rd, &r, false, 10000) || r.status != 200)
+				break;
+			snprintf(want, sizeof(want), "{\"id\":%d,", i);
+			if (strncmp(r.body, want, strlen(want)) != 0)
+				break;
+			answered++;
+		}
+		close(fds[c]);
+		free(rd);
+	}
+	ck_assert_int_eq(answered, TINY_CONNS * TINY_REQS);
+	/* ... and the ring was in fact full along the way. */
+	struct tl_resp st;
+	const char *at;
+
+	get("GET /stats HTTP/1.1\r\n\r\n", &st);
+	at = strstr(st.body, "\"ring_full\":");
+	ck_assert_ptr_nonnull(at);
+	ck_assert_int_gt(atoi(at + strlen("\"ring_full\":")), 0);
+	stop();
+}
+END_TEST
+
 START_TEST(bad_flags_exit_2)
 {
 	static const char *const bad[][3] = {
@@ -438,6 +492,7 @@ static Suite *integration_suite(void)
 	tcase_add_test(tc, hundred_conns_thousand_reqs);
 	tcase_add_test(tc, sigterm_answers_received);
 	tcase_add_test(tc, slow_reader_gets_everything_in_order);
+	tcase_add_test(tc, tiny_ring_backpressure);
 	tcase_add_test(tc, bad_flags_exit_2);
 	suite_add_tcase(s, tc);
 	return s;
