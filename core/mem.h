@@ -43,6 +43,9 @@ static inline uint64_t mem_cycles(void)
 static inline void *mem_malloc(struct stats_thread *st, unsigned route, size_t n)
 {
 	struct stats_route *r = &st->route[route];
+
+	if (n > SIZE_MAX - sizeof(struct mem_hdr))
+		return NULL;                 /* the header would wrap the size */
 	uint64_t t0 = mem_cycles();
 	struct mem_hdr *h = malloc(sizeof(*h) + n);
 	uint64_t t1 = mem_cycles();
