@@ -23,6 +23,7 @@ static bool is_tchar(unsigned char c)
 struct head_info {
 	uint32_t target_off, target_len;  /* relative to the scanned start */
 	bool http10;
+	bool chunked;                     /* Transfer-Encoding ends in chunked */
 };
 
 static bool ieq(const char *a, size_t alen, const char *lit)
@@ -146,6 +147,8 @@ static size_t scan_lines(const char *p, size_t n, size_t i, struct head_info *hi
 				*err = HERR_BAD_REQUEST;
 			else if (hi && hc.te && hi->http10)
 				*err = HERR_BAD_REQUEST;   /* RFC 9112 6.1 */
+			if (hi)
+				hi->chunked = hc.te && hc.te_chunked;
 			return *err ? 0 : eol + 1;
 		}
 		*err = first ? scan_request_line(line, len, hi, i)
@@ -173,6 +176,91 @@ static size_t head_scan(const char *p, size_t n, struct head_info *hi,
 static size_t trailer_scan(const char *p, size_t n, enum http_err *err)
 {
 	return scan_lines(p, n, 0, NULL, err);
+}
+
+/* ---- chunked bodies, strictly (RFC 9112 section 7.1) ----------------------
+ *
+ * Debian's non-strict http-parser accepts chunk data not followed by CRLF,
+ * bare CR or LF in chunk lines and control bytes in extensions, so it could
+ * frame a body differently from a strict peer (request smuggling).  Every
+ * chunked body byte is checked here before http-parser consumes it; this
+ * stops after the last-chunk line, where the trailer scan takes over. */
+
+enum { CK_SIZE0, CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_DONE };
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static enum http_err chunk_scan(struct http_framer *f)
+{
+	while (f->ck_pos < f->len && f->ck_state != CK_DONE) {
+		unsigned char c = (unsigned char)f->buf[f->ck_pos];
+		int h = hexval(c);
+
+		switch (f->ck_state) {
+		case CK_SIZE0:
+			if (h < 0)
+				return HERR_BAD_REQUEST;
+			f->ck_left = (uint64_t)h;
+			f->ck_state = CK_SIZE;
+			break;
+		case CK_SIZE:
+			if (h >= 0) {
+				if (f->ck_left > (HTTP_BODY_MAX >> 4))
+					return HERR_BODY_TOO_LARGE;
+				f->ck_left = f->ck_left * 16 + (uint64_t)h;
+			} else if (c == ';' || c == ' ' || c == '\t') {
+				f->ck_state = CK_EXT;      /* BWS ";" chunk-ext */
+			} else if (c == '\r') {
+				f->ck_state = CK_SIZE_LF;
+			} else {
+				return HERR_BAD_REQUEST;
+			}
+			break;
+		case CK_EXT:
+			if (c == '\r')
+				f->ck_state = CK_SIZE_LF;
+			else if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return HERR_BAD_REQUEST;
+			break;
+		case CK_SIZE_LF:
+			if (c != '\n')
+				return HERR_BAD_REQUEST;
+			f->ck_total += f->ck_left;
+			if (f->ck_total > HTTP_BODY_MAX)
+				return HERR_BODY_TOO_LARGE;
+			f->ck_state = f->ck_left ? CK_DATA : CK_DONE;
+			break;
+		case CK_DATA: {
+			uint64_t take = f->len - f->ck_pos;
+
+			if (take > f->ck_left)
+				take = f->ck_left;
+			f->ck_pos += (uint32_t)take;
+			f->ck_left -= take;
+			if (!f->ck_left)
+				f->ck_state = CK_DATA_CR;
+			continue;
+		}
+		case CK_DATA_CR:
+			if (c != '\r')
+				return HERR_BAD_REQUEST;
+			f->ck_state = CK_DATA_LF;
+			break;
+		case CK_DATA_LF:
+			if (c != '\n')
+				return HERR_BAD_REQUEST;
+			f->ck_state = CK_SIZE0;
+			break;
+		}
+		f->ck_pos++;
+	}
+	return HERR_NONE;
 }
 
 /* ---- http-parser glue --------------------------------------------------- */
@@ -223,6 +311,14 @@ static int on_headers_complete(http_parser *p)
 	if (!http_should_keep_alive(p))
 		r->flags |= REQF_CLOSE;
 	http_route(f->buf + f->url_off, f->url_len, get_or_head, r);
+	/* No tunnels and no protocol switches: what follows a CONNECT or an
+	 * Upgrade request is not HTTP/1.1, so answer and close. */
+	if (p->method == HTTP_CONNECT) {
+		r->err = HERR_BAD_REQUEST;
+		r->flags |= REQF_CLOSE;
+	} else if (p->upgrade) {
+		r->flags |= REQF_CLOSE;
+	}
 	return 0;
 }
 
@@ -263,6 +359,8 @@ char *http_framer_space(struct http_framer *f, size_t *avail)
 	if (f->pos > 0) {
 		memmove(f->buf, f->buf + f->pos, f->len - f->pos);
 		f->len -= f->pos;
+		if (f->chunked && f->ck_state != CK_DONE)
+			f->ck_pos -= f->pos;     /* never behind pos while scanning */
 		f->pos = 0;
 	}
 	*avail = f->cap - f->len;
@@ -311,7 +409,7 @@ again:
 		http_parser_pause(&f->parser, 0);
 	}
 	if (!f->in_message) {
-		struct head_info hi = { 0, 0, false };
+		struct head_info hi = { 0, 0, false, false };
 		enum http_err err;
 		size_t head = head_scan(f->buf + f->pos, f->len - f->pos, &hi, &err);
 
@@ -326,6 +424,18 @@ again:
 			return fail(f, HERR_HEAD_TOO_LARGE, out);
 		f->url_off = f->pos + hi.target_off;
 		f->url_len = hi.target_len;
+		f->chunked = hi.chunked;
+		if (f->chunked) {
+			f->ck_state = CK_SIZE0;
+			f->ck_pos = f->pos + (uint32_t)head;
+			f->ck_left = f->ck_total = 0;
+		}
+	}
+	if (f->chunked) {
+		enum http_err err = chunk_scan(f);
+
+		if (err)
+			return fail(f, err, out);
 	}
 	size_t n = http_parser_execute(&f->parser, &parser_settings,
 				       f->buf + f->pos, f->len - f->pos);
@@ -335,6 +445,7 @@ again:
 	if (f->complete) {
 		f->complete = false;
 		f->in_message = false;
+		f->chunked = false;
 		if (pe == HPE_PAUSED)
 			http_parser_pause(&f->parser, 0);
 		*out = f->cur;

@@ -44,6 +44,11 @@ struct http_framer {
 	bool complete;       /* on_message_complete fired */
 	bool done;           /* error or Connection: close seen: no more */
 	bool in_trailers;    /* paused after the last chunk: trailers unscanned */
+	bool chunked;        /* the current body is chunked: see chunk_scan */
+	uint8_t ck_state;
+	uint32_t ck_pos;     /* next body byte to check */
+	uint64_t ck_left;    /* chunk size being read, then data left */
+	uint64_t ck_total;   /* body bytes so far (HTTP_BODY_MAX) */
 	uint8_t err;         /* enum http_err found by a callback */
 	uint32_t url_off, url_len;  /* request target, from the strict scan */
 	struct http_req cur;

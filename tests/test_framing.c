@@ -411,22 +411,27 @@ START_TEST(connection_tokens)
 }
 END_TEST
 
-/* metricd never switches protocols: an Upgrade or CONNECT request is
- * answered like any other and the bytes after it are still HTTP/1.1. */
+/* metricd never switches protocols, and what follows an Upgrade or CONNECT
+ * request may be another protocol to a proxy in front of it: such a request
+ * is answered (CONNECT with 400) and nothing after it is framed. */
 START_TEST(upgrade_and_connect_not_switched)
 {
 	static struct fx ref;
-	static const char in[] =
+	static const char upgrade[] =
 		"GET /metric-stack?id=1 HTTP/1.1\r\nUpgrade: websocket\r\n"
 		"Connection: Upgrade\r\n\r\n"
+		"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+	static const char connect[] =
 		"CONNECT example.com:443 HTTP/1.1\r\n\r\n"
 		"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
 
-	frame_every_split(&ref, LIT(in));
-	ck_assert_uint_eq(ref.n, 3);
-	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
-	assert_req(&ref.out[1], ROUTE_NONE, 0, 0, 0, HERR_NOT_FOUND);
-	assert_req(&ref.out[2], ROUTE_METRIC_STACK, 3, 0, 0, HERR_NONE);
+	frame_every_split(&ref, LIT(upgrade));
+	ck_assert_uint_eq(ref.n, 1);
+	assert_req(&ref.out[0], ROUTE_METRIC_STACK, 1, 0, REQF_CLOSE, HERR_NONE);
+	frame_every_split(&ref, LIT(connect));
+	ck_assert_uint_eq(ref.n, 1);
+	ck_assert_uint_eq(ref.out[0].err, HERR_BAD_REQUEST);
+	ck_assert(ref.out[0].flags & REQF_CLOSE);
 }
 END_TEST
 

@@ -180,11 +180,11 @@ static void flush_batch(struct worker *w);
 static void out_add(struct worker *w, struct conn *c, char *p, size_t n,
 		    uint32_t nresp)
 {
+	touch(w, c);          /* even when dead: the flush may have to close it */
 	if (c->dead) {
 		answered(w, c, nresp);
 		return;
 	}
-	touch(w, c);
 	c->out_resps += nresp;
 	if (!tail_empty(&c->tail)) {
 		/* Bytes are already waiting: keep order by queueing behind. */
