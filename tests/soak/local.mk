@@ -1,1 +1,19 @@
-# (filled in by its owner)
+# Soak and fault tests: Python 3 scripts that start the real metricd
+# ($METRICD, exported by tests/local.mk) on an ephemeral loopback port.
+# Each stops by itself within seconds; exit 77 = skipped (with a reason).
+# Under `make -j` they take turns (a lock in soaklib.py), so one test's
+# load does not show up in another's latency figures.
+SOAK_TESTS = \
+	tests/soak/test_malformed.py \
+	tests/soak/test_id_values.py \
+	tests/soak/test_timeouts.py \
+	tests/soak/test_client_faults.py \
+	tests/soak/test_garbage_flood.py \
+	tests/soak/test_max_conns.py \
+	tests/soak/test_emfile.py \
+	tests/soak/test_slow_worker.py \
+	tests/soak/test_slowloris.py \
+	tests/soak/test_soak_10k.py
+TESTS += $(SOAK_TESTS)
+EXTRA_DIST += $(SOAK_TESTS) tests/soak/soaklib.py
+CLEANFILES += tests/soak/soak.lock

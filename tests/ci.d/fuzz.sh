@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# libFuzzer over framing + routing + response writing (tests/fuzz): a build
+# of its own with CC=clang --enable-fuzz, then FUZZ_SECONDS (default 60) of
+# fuzzing starting from the committed corpus.  Fails on any crash, leak,
+# timeout or broken invariant, and prints the input that caused it (it is
+# also kept in the build directory as crash-*).
+# Usage: tests/ci.d/fuzz.sh BUILDDIR   (exit 0 pass, 77 skip, else fail)
+# The fuzz build goes next to BUILDDIR, in BUILDDIR/../fuzz.
+set -u
+build=$(cd "${1:?usage: fuzz.sh BUILDDIR}" && pwd) || exit 1
+top=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${FUZZ_SECONDS:-60}
+work=$(dirname "$build")/fuzz
+jobs=$(nproc 2>/dev/null || echo 2)
+
+if ! command -v clang >/dev/null 2>&1; then
+	echo "clang not found: apt-get install clang libclang-rt-14-dev"
+	[ -n "${CI:-}" ] && exit 1
+	exit 77
+fi
+rm -rf "$work"
+mkdir -p "$work/build" "$work/corpus"
+
+# configure refuses a second build directory beside a source tree that was
+# configured in place; then build from a clean copy of the sources.
+src=$top
+if [ -f "$top/config.status" ]; then
+	src=$work/src
+	mkdir -p "$src"
+	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
+		(cd "$top" && git ls-files -co --exclude-standard -z |
+			grep -zv -e '^build-check/' -e '^build-[^/]*/.*config\.status' |
+			tar cf - --null -T -) | tar xf - -C "$src" || exit 1
+	else
+		tar cf - -C "$top" --exclude=./build-check --exclude=./.git . |
+			tar xf - -C "$src" || exit 1
+		make -C "$src" distclean >/dev/null 2>&1
+	fi
+	(cd "$src" && autoreconf -fi >/dev/null 2>&1) || { echo "FAIL: autoreconf"; exit 1; }
+fi
+
+echo "=== configure CC=clang --enable-fuzz (in $work/build)"
+if ! (cd "$work/build" && CC=clang "$src/configure" -q --enable-fuzz \
+	>"$work/configure.out" 2>&1); then
+	tail -20 "$work/configure.out"
+	echo "FAIL: configure --enable-fuzz"
+	exit 1
+fi
+if ! make -C "$work/build" -j"$jobs" tests/fuzz/fuzz_framing >"$work/build.out" 2>&1; then
+	tail -30 "$work/build.out"
+	echo "FAIL: cannot build tests/fuzz/fuzz_framing"
+	exit 1
+fi
+
+echo "=== fuzz_framing for $seconds s over tests/fuzz/corpus"
+cd "$work/build" || exit 1
+./tests/fuzz/fuzz_framing -max_total_time="$seconds" -timeout=10 -max_len=8192 \
+	-dict="$src/tests/fuzz/http.dict" -print_final_stats=1 \
+	-artifact_prefix="$work/build/" \
+	"$work/corpus" "$src/tests/fuzz/corpus" >"$work/fuzz.log" 2>&1
+rc=$?
+grep -E "INITED|DONE|stat::number_of_executed_units|stat::peak_rss" "$work/fuzz.log"
+# libFuzzer exits 77 on a crash by default, which would read as "skip".
+if [ "$rc" -ne 0 ]; then
+	grep -v -E '^#[0-9]+.*(NEW|REDUCE|pulse)' "$work/fuzz.log" | tail -40
+	for f in "$work"/build/crash-* "$work"/build/leak-* "$work"/build/timeout-* \
+		"$work"/build/oom-*; do
+		[ -e "$f" ] || continue
+		echo "--- $f (reproduce: $work/build/tests/fuzz/fuzz_framing $f)"
+		base64 -w0 "$f"
+		echo
+	done
+	echo "FAIL: fuzz_framing exited $rc"
+	exit 1
+fi
+echo "PASS: no crash in $seconds s"
+exit 0
