@@ -80,6 +80,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg.requests, 0);
 	ck_assert_str_eq(cfg.method, "GET");
 	ck_assert_uint_eq(cfg.npct, 5);
+	ck_assert_uint_eq(cfg.busy_poll_ns, 50000);
 	ck_assert_uint_eq(cfg.nurls, 1);
 	ck_assert_double_eq(cfg.rate, 0);
 	cli_free(&cfg);
@@ -91,7 +92,7 @@ START_TEST(test_all_options)
 	const char *a[] = {"-t", "3", "--connections=12", "--pipeline", "16", "-n", "2k",
 			   "--warmup", "1s", "--timeout", "250ms", "-R", "1.5k", "--method", "POST",
 			   "-H", "X-A: 1", "--header", "X-B: 2", "--body", "hello", "--json",
-			   "--csv-series", "/tmp/x.csv", "-q", "--percentiles", "50,99",
+			   "--csv-series", "/tmp/x.csv", "-q", "--percentiles", "50,99", "--busy-poll", "0",
 			   "http://a/", "http://b/", NULL};
 	ck_assert_int_eq(run(a), CLI_OK);
 	ck_assert_uint_eq(cfg.threads, 3);
@@ -110,6 +111,7 @@ START_TEST(test_all_options)
 	ck_assert_int_eq(cfg.quiet, 1);
 	ck_assert_str_eq(cfg.csv_path, "/tmp/x.csv");
 	ck_assert_uint_eq(cfg.npct, 2);
+	ck_assert_uint_eq(cfg.busy_poll_ns, 0);
 	ck_assert_uint_eq(cfg.nurls, 2);
 	ck_assert_str_eq(cfg.urls[1], "http://b/");
 	cli_free(&cfg);
@@ -129,6 +131,7 @@ START_TEST(test_errors_have_messages)
 		{"-H", "NoColon", "http://a/", NULL},
 		{"--method", "GE T", "http://a/", NULL},
 		{"--percentiles", "200", "http://a/", NULL},
+		{"--busy-poll", "1s", "http://a/", NULL},
 		{"--body-file", "/nonexistent/file", "http://a/", NULL},
 		{"--no-such-flag", "http://a/", NULL, NULL},
 		{"-c", "5", NULL, NULL}, /* no URL */

@@ -26,6 +26,7 @@ void cli_usage(FILE *out)
 	      "  -n, --requests N        send exactly N requests over all connections\n"
 	      "      --warmup T          run for T first and discard those results\n"
 	      "      --timeout T         per request and per connect (default 5s)\n"
+	      "      --busy-poll T       poll up to T before sleeping (default 50us, 0: off)\n"
 	      "  -R, --rate RPS          open loop: constant arrival rate over all\n"
 	      "                          connections; latency is measured from each\n"
 	      "                          request's intended send time\n"
@@ -195,6 +196,7 @@ static void set_defaults(struct blast_config *cfg)
 	cfg->connections = 10;
 	cfg->pipeline = 1;
 	cfg->timeout_ns = 5000000000ull;
+	cfg->busy_poll_ns = 50000;
 	cfg->method = "GET";
 	memcpy(cfg->pct, pct, sizeof pct);
 	cfg->npct = 5;
@@ -221,7 +223,7 @@ static int parse_uint_opt(const char *opt, const char *val, unsigned lo, unsigne
 
 enum {
 	OPT_PIPELINE = 256, OPT_WARMUP, OPT_TIMEOUT, OPT_PCT, OPT_METHOD, OPT_BODY,
-	OPT_BODY_FILE, OPT_JSON, OPT_CSV,
+	OPT_BODY_FILE, OPT_JSON, OPT_CSV, OPT_BUSY_POLL,
 };
 
 static const struct option long_opts[] = {
@@ -243,6 +245,7 @@ static const struct option long_opts[] = {
 	{"body-file", required_argument, NULL, OPT_BODY_FILE},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"csv-series", required_argument, NULL, OPT_CSV},
+	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
 	{NULL, 0, NULL, 0},
 };
 
@@ -269,6 +272,12 @@ static int apply_load_opt(int c, const char *arg, struct blast_config *cfg, int 
 	case OPT_WARMUP:
 		if (parse_duration(arg, &cfg->warmup_ns) < 0)
 			return bad(err, "--warmup", arg, "expected e.g. 500ms, 10s, 1m");
+		return CLI_OK;
+	case OPT_BUSY_POLL:
+		if (strcmp(arg, "0") == 0)
+			cfg->busy_poll_ns = 0;
+		else if (parse_duration(arg, &cfg->busy_poll_ns) < 0 || cfg->busy_poll_ns > 10000000)
+			return bad(err, "--busy-poll", arg, "expected 0 or up to 10ms, e.g. 50us");
 		return CLI_OK;
 	case OPT_TIMEOUT:
 		if (parse_duration(arg, &cfg->timeout_ns) < 0)

@@ -19,6 +19,7 @@ struct blast_config {
 	uint64_t requests;      /* 0: no count limit */
 	uint64_t warmup_ns;
 	uint64_t timeout_ns;
+	uint64_t busy_poll_ns;  /* 0: always sleep in epoll_wait */
 	double rate;            /* requests/s over all connections; 0 = closed loop */
 	double pct[BLAST_MAX_PCT];
 	unsigned npct;
