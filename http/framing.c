@@ -214,8 +214,10 @@ static enum http_err chunk_scan(struct http_framer *f)
 				if (f->ck_left > (HTTP_BODY_MAX >> 4))
 					return HERR_BODY_TOO_LARGE;
 				f->ck_left = f->ck_left * 16 + (uint64_t)h;
-			} else if (c == ';' || c == ' ' || c == '\t') {
-				f->ck_state = CK_EXT;      /* BWS ";" chunk-ext */
+			} else if (c == ';' || c == ' ') {
+				/* ";" chunk-ext, or SP as BWS; HTAB is refused as
+				 * http-parser refuses it, so both judge alike. */
+				f->ck_state = CK_EXT;
 			} else if (c == '\r') {
 				f->ck_state = CK_SIZE_LF;
 			} else {
@@ -310,15 +312,17 @@ static int on_headers_complete(http_parser *p)
 		r->flags |= REQF_HTTP10;
 	if (!http_should_keep_alive(p))
 		r->flags |= REQF_CLOSE;
-	http_route(f->buf + f->url_off, f->url_len, get_or_head, r);
 	/* No tunnels and no protocol switches: what follows a CONNECT or an
-	 * Upgrade request is not HTTP/1.1, so answer and close. */
+	 * Upgrade request is not HTTP/1.1 to a peer that honours them.  A
+	 * CONNECT is a framing error (400, close); an Upgrade request is
+	 * answered, then the connection closes. */
 	if (p->method == HTTP_CONNECT) {
-		r->err = HERR_BAD_REQUEST;
-		r->flags |= REQF_CLOSE;
-	} else if (p->upgrade) {
-		r->flags |= REQF_CLOSE;
+		f->err = HERR_BAD_REQUEST;
+		return -1;
 	}
+	http_route(f->buf + f->url_off, f->url_len, get_or_head, r);
+	if (p->upgrade)
+		r->flags |= REQF_CLOSE;
 	return 0;
 }
 
@@ -391,7 +395,9 @@ static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
 
 enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)
 {
+	size_t limit;
 again:
+	limit = f->len - f->pos;
 	if (f->done || f->pos == f->len)
 		return HTTP_FRAME_NEED_MORE;
 	if (f->in_trailers) {
@@ -429,16 +435,26 @@ again:
 			f->ck_state = CK_SIZE0;
 			f->ck_pos = f->pos + (uint32_t)head;
 			f->ck_left = f->ck_total = 0;
+			f->ck_err = HERR_NONE;
+			/* The head goes to http-parser first, so its verdict on
+			 * the head comes before ours on the body however the
+			 * bytes were split. */
+			limit = head;
+		}
+	} else if (f->chunked) {
+		/* Both checkers judge the body; the first bad byte decides,
+		 * whoever sees it, so any split of the input gives the same
+		 * answer: http-parser reads only up to our first bad byte. */
+		if (!f->ck_err)
+			f->ck_err = (uint8_t)chunk_scan(f);
+		if (f->ck_err) {
+			if (f->ck_pos == f->pos)
+				return fail(f, (enum http_err)f->ck_err, out);
+			limit = f->ck_pos - f->pos;
 		}
 	}
-	if (f->chunked) {
-		enum http_err err = chunk_scan(f);
-
-		if (err)
-			return fail(f, err, out);
-	}
 	size_t n = http_parser_execute(&f->parser, &parser_settings,
-				       f->buf + f->pos, f->len - f->pos);
+				       f->buf + f->pos, limit);
 	enum http_errno pe = HTTP_PARSER_ERRNO(&f->parser);
 
 	f->pos += (uint32_t)n;
@@ -457,6 +473,8 @@ again:
 	}
 	if (pe == HPE_PAUSED && f->in_trailers)
 		goto again;
+	if (pe == HPE_OK && f->chunked && f->pos < f->len)
+		goto again;                      /* the body, now checked first */
 	if (pe != HPE_OK)
 		return fail(f, f->err ? (enum http_err)f->err : HERR_BAD_REQUEST, out);
 	return HTTP_FRAME_NEED_MORE;

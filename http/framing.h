@@ -49,6 +49,7 @@ struct http_framer {
 	uint32_t ck_pos;     /* next body byte to check */
 	uint64_t ck_left;    /* chunk size being read, then data left */
 	uint64_t ck_total;   /* body bytes so far (HTTP_BODY_MAX) */
+	uint8_t ck_err;      /* found at ck_pos, reported once pos gets there */
 	uint8_t err;         /* enum http_err found by a callback */
 	uint32_t url_off, url_len;  /* request target, from the strict scan */
 	struct http_req cur;

@@ -431,12 +431,16 @@ static void feed(const uint8_t *data, size_t size, const uint8_t *lens,
 static bool same_runs(const struct run *a, const struct run *b)
 {
 	/* Where an error was noticed depends on what had arrived: its end
-	 * offset is not compared. */
-	unsigned nends = a->n - (a->n && a->error ? 1 : 0);
+	 * offset is not compared, and neither is which of several defects in
+	 * the failing message was seen first (a head growing past the limit
+	 * vs a bad byte inside it; a bad chunk byte vs an oversized chunk):
+	 * every framing error is a 4xx and a close.  Requests framed before
+	 * it must match exactly. */
+	unsigned nok = a->n - (a->n && a->error ? 1 : 0);
 
 	return a->n == b->n && a->error == b->error && a->ended == b->ended &&
-	       memcmp(a->reqs, b->reqs, a->n * sizeof(a->reqs[0])) == 0 &&
-	       memcmp(a->ends, b->ends, nends * sizeof(a->ends[0])) == 0;
+	       memcmp(a->reqs, b->reqs, nok * sizeof(a->reqs[0])) == 0 &&
+	       memcmp(a->ends, b->ends, nok * sizeof(a->ends[0])) == 0;
 }
 
 static void report_diff(const char *what, const struct run *a, const struct run *b)
