@@ -59,7 +59,6 @@ struct worker {
 	const struct target *tg;
 	int epfd;
 	int use_pwait2;
-	unsigned poll_misses; /* busy polls in a row that found nothing */
 	struct conn *conns;
 	unsigned nconns;
 	unsigned cap;        /* ring size = --pipeline */
