@@ -20,12 +20,6 @@ static bool is_tchar(unsigned char c)
 	return c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL;
 }
 
-struct head_info {
-	uint32_t target_off, target_len;  /* relative to the scanned start */
-	bool http10;
-	bool chunked;                     /* Transfer-Encoding ends in chunked */
-};
-
 static bool ieq(const char *a, size_t alen, const char *lit)
 {
 	size_t n = strlen(lit);
@@ -33,10 +27,98 @@ static bool ieq(const char *a, size_t alen, const char *lit)
 	return alen == n && strncasecmp(a, lit, n) == 0;
 }
 
-static enum http_err scan_request_line(const char *l, size_t n,
-				       struct head_info *hi, size_t base)
+static bool is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* reg-name = *( unreserved / pct-encoded / sub-delims )  (RFC 3986 3.2.2) */
+static bool is_reg_name(unsigned char c)
+{
+	static const char extra[] = "-._~!$&'()*+,;=";
+
+	if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
+		return true;
+	return c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL;
+}
+
+/* uri-host [ ":" port ] (RFC 9110 7.2): an IP literal in brackets or a
+ * reg-name, then digits after a colon.  Empty is invalid too: an "http"
+ * URI always has a host, and nginx answers an empty Host with 400. */
+static bool host_valid(const char *v, size_t n)
+{
+	size_t i = 0;
+
+	if (n == 0)
+		return false;
+	if (v[0] == '[') {
+		for (i = 1; i < n && v[i] != ']'; i++)
+			if (!is_reg_name((unsigned char)v[i]) && v[i] != ':')
+				return false;
+		if (i == n || i == 1)
+			return false;
+		i++;
+	} else {
+		for (; i < n && v[i] != ':'; i++) {
+			if (v[i] == '%') {
+				if (i + 2 >= n || !is_hex((unsigned char)v[i + 1]) ||
+				    !is_hex((unsigned char)v[i + 2]))
+					return false;
+				i += 2;
+			} else if (!is_reg_name((unsigned char)v[i])) {
+				return false;
+			}
+		}
+		if (i == 0)
+			return false;
+	}
+	if (i < n && v[i++] != ':')
+		return false;
+	for (; i < n; i++)
+		if (v[i] < '0' || v[i] > '9')
+			return false;
+	return true;
+}
+
+/* The request target's forms (RFC 9112 3.2): origin-form "/path?query";
+ * asterisk-form "*" (OPTIONS only, checked once the method is known);
+ * absolute-form "scheme://authority/path?query", whose path and query are
+ * routed like an origin-form target.  nginx takes any scheme there, and so
+ * does metricd. */
+static enum http_err scan_target(struct http_framer *f, const char *t, size_t n,
+				 size_t off)
+{
+	size_t i = 0, a;
+
+	f->url_off = (uint32_t)off;
+	f->url_len = (uint32_t)n;
+	if (t[0] == '/')
+		return HERR_NONE;
+	if (n == 1 && t[0] == '*') {
+		f->sc_asterisk = true;
+		return HERR_NONE;
+	}
+	while (i < n && (((t[i] | 0x20) >= 'a' && (t[i] | 0x20) <= 'z') ||
+			 (i > 0 && ((t[i] >= '0' && t[i] <= '9') || t[i] == '+' ||
+				    t[i] == '-' || t[i] == '.'))))
+		i++;
+	if (i == 0 || n - i < 3 || memcmp(t + i, "://", 3) != 0)
+		return HERR_BAD_REQUEST;
+	a = i + 3;
+	for (i = a; i < n && t[i] != '/' && t[i] != '?'; i++)
+		;
+	if (!host_valid(t + a, i - a))        /* also refuses userinfo "@" */
+		return HERR_BAD_REQUEST;
+	f->url_off = (uint32_t)(off + i);
+	f->url_len = (uint32_t)(n - i);
+	return HERR_NONE;
+}
+
+static enum http_err scan_request_line(struct http_framer *f, const char *l,
+				       size_t n, size_t base)
 {
 	size_t i = 0, t0;
+	enum http_err err;
 
 	while (i < n && is_tchar((unsigned char)l[i]))
 		i++;
@@ -47,8 +129,8 @@ static enum http_err scan_request_line(const char *l, size_t n,
 		i++;
 	if (i == t0 || i == n || l[i] != ' ')
 		return HERR_BAD_REQUEST;
-	hi->target_off = (uint32_t)(base + t0);
-	hi->target_len = (uint32_t)(i - t0);
+	if ((err = scan_target(f, l + t0, i - t0, base + t0)))
+		return err;
 	i++;
 	/* HTTP-version = "HTTP/" DIGIT "." DIGIT, and nothing after it */
 	if (n - i != 8 || memcmp(l + i, "HTTP/", 5) != 0 ||
@@ -57,16 +139,15 @@ static enum http_err scan_request_line(const char *l, size_t n,
 		return HERR_BAD_REQUEST;
 	if (l[i + 5] != '1' || l[i + 7] > '1')
 		return HERR_VERSION;
-	hi->http10 = l[i + 7] == '0';
+	f->sc_http10 = l[i + 7] == '0';
 	return HERR_NONE;
 }
 
 /* Last element of a Transfer-Encoding list must be "chunked". */
 static bool te_ends_chunked(const char *v, size_t n)
 {
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
 	size_t s = n;
+
 	while (s && v[s - 1] != ',')
 		s--;
 	while (s < n && (v[s] == ' ' || v[s] == '\t'))
@@ -74,13 +155,12 @@ static bool te_ends_chunked(const char *v, size_t n)
 	return ieq(v + s, n - s, "chunked");
 }
 
-struct hdr_counts {
-	unsigned cl, te;
-	bool te_chunked;
-};
-
-static enum http_err scan_header_line(const char *l, size_t n,
-				      struct hdr_counts *hc)
+/* One field line, in one pass: the name's characters, the colon, the
+ * value's (no CTL but HTAB, which also refuses bare CR and NUL).  In a head
+ * (not a trailer section) the fields that frame or route the request are
+ * counted and checked. */
+static enum http_err scan_header_line(struct http_framer *f, const char *l,
+				      size_t n, bool head)
 {
 	size_t i = 0;
 
@@ -98,84 +178,104 @@ static enum http_err scan_header_line(const char *l, size_t n,
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			return HERR_BAD_REQUEST;
 	}
+	/* field-value without the optional whitespace around it */
+	while (vn && (*v == ' ' || *v == '\t'))
+		v++, vn--;
+	while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+		vn--;
 	if (ieq(l, i, "content-length")) {
-		if (hc->cl++)
+		if (f->sc_cl++)
 			return HERR_BAD_REQUEST;     /* duplicate Content-Length */
 	} else if (ieq(l, i, "transfer-encoding")) {
-		if (hc->te++)
+		if (f->sc_te++)
 			return HERR_BAD_REQUEST;
-		hc->te_chunked = te_ends_chunked(v, vn);
+		f->sc_te_chunked = te_ends_chunked(v, vn);
+	} else if (head && ieq(l, i, "host")) {
+		if (f->sc_host++ || !host_valid(v, vn))
+			return HERR_BAD_REQUEST;     /* RFC 9112 3.2 */
+	} else if (head && ieq(l, i, "expect")) {
+		if (ieq(v, vn, "100-continue"))
+			f->sc_expect_continue = true;
+		else
+			f->sc_expect_other = true;
 	}
 	return HERR_NONE;
 }
 
-/* Walks CRLF-terminated lines from offset i through the blank line that
- * ends them.  With hi, the first line is a request line and the framing
- * headers are checked at the end (a request head); without, every line is
- * a header line (the trailer section of a chunked body).  Returns the
- * length through the blank line, 0 when more bytes are needed, or sets
- * *err and returns 0. */
-static size_t scan_lines(const char *p, size_t n, size_t i, struct head_info *hi,
-			 enum http_err *err)
+/* The framing rules that need the whole head. */
+static enum http_err head_complete(const struct http_framer *f)
 {
-	struct hdr_counts hc = { 0, 0, false };
-	bool first = hi != NULL;
+	if (f->sc_cl && f->sc_te)
+		return HERR_BAD_REQUEST;
+	if (f->sc_te && !f->sc_te_chunked)
+		return HERR_BAD_REQUEST;
+	if (f->sc_te && f->sc_http10)
+		return HERR_BAD_REQUEST;             /* RFC 9112 6.1 */
+	if (!f->sc_http10 && f->sc_host == 0)
+		return HERR_BAD_REQUEST;             /* RFC 9112 3.2 */
+	if (!f->sc_http10 && f->sc_expect_other)
+		return HERR_EXPECT;                  /* RFC 9110 10.1.1 */
+	return HERR_NONE;
+}
+
+static void scan_reset(struct http_framer *f)
+{
+	f->sc_at = f->sc_nl = 0;
+	f->sc_started = f->sc_http10 = f->sc_te_chunked = f->sc_asterisk = false;
+	f->sc_expect_continue = f->sc_expect_other = false;
+	f->sc_cl = f->sc_te = f->sc_host = 0;
+}
+
+/* Checks the lines of a request head (head) or of a trailer section that
+ * arrived since the last call.  It resumes at the first unchecked line and
+ * looks for its LF only past the bytes already searched, so a head sent
+ * one byte at a time costs time linear in its length (each byte is looked
+ * at twice: once for the LF, once by its line's check).  Returns the
+ * section's length through its blank line; 0 when more bytes are needed
+ * or on error (*err). */
+static size_t scan_section(struct http_framer *f, bool head, enum http_err *err)
+{
+	const char *p = f->buf + f->pos;
+	size_t n = f->len - f->pos;
 
 	*err = HERR_NONE;
 	for (;;) {
-		const char *nl = memchr(p + i, '\n', n - i);
+		size_t from = f->sc_nl, i = f->sc_at;
+		const char *nl = memchr(p + from, '\n', n - from);
 
-		if (!nl)
+		if (!nl) {
+			f->examined += n - from;
+			f->sc_nl = (uint32_t)n;
 			return 0;
+		}
 		size_t eol = (size_t)(nl - p);
+
+		f->examined += eol + 1 - from;
 		if (eol == i || p[eol - 1] != '\r') {
 			*err = HERR_BAD_REQUEST;     /* bare LF */
 			return 0;
 		}
 		size_t len = eol - 1 - i;
-		const char *line = p + i;
-		if (memchr(line, '\r', len) || memchr(line, '\0', len)) {
-			*err = HERR_BAD_REQUEST;     /* bare CR, NUL */
-			return 0;
-		}
+
+		f->examined += len;
+		f->sc_at = f->sc_nl = (uint32_t)(eol + 1);
 		if (len == 0) {
-			if (first)
-				*err = HERR_BAD_REQUEST;   /* no request line */
-			else if (hi && hc.cl && hc.te)
-				*err = HERR_BAD_REQUEST;
-			else if (hi && hc.te && !hc.te_chunked)
-				*err = HERR_BAD_REQUEST;
-			else if (hi && hc.te && hi->http10)
-				*err = HERR_BAD_REQUEST;   /* RFC 9112 6.1 */
-			if (hi)
-				hi->chunked = hc.te && hc.te_chunked;
+			/* A server SHOULD ignore empty lines before the request
+			 * line (RFC 9112 2.2); after it, the head ends here. */
+			if (head && !f->sc_started)
+				continue;
+			if (head)
+				*err = head_complete(f);
 			return *err ? 0 : eol + 1;
 		}
-		*err = first ? scan_request_line(line, len, hi, i)
-			     : scan_header_line(line, len, &hc);
+		if (head && !f->sc_started)
+			*err = scan_request_line(f, p + i, len, i);
+		else
+			*err = scan_header_line(f, p + i, len, head);
 		if (*err)
 			return 0;
-		first = false;
-		i = eol + 1;
+		f->sc_started = true;
 	}
-}
-
-/* One request head starting at p (see scan_lines). */
-static size_t head_scan(const char *p, size_t n, struct head_info *hi,
-			enum http_err *err)
-{
-	size_t i = 0;
-
-	/* A server SHOULD ignore at least one empty line before the request. */
-	while (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n')
-		i += 2;
-	return scan_lines(p, n, i, hi, err);
-}
-
-/* The trailer section after the last chunk, by the same line rules. */
-static size_t trailer_scan(const char *p, size_t n, enum http_err *err)
-{
-	return scan_lines(p, n, 0, NULL, err);
 }
 
 /* ---- chunked bodies, strictly (RFC 9112 section 7.1) ----------------------
@@ -186,7 +286,10 @@ static size_t trailer_scan(const char *p, size_t n, enum http_err *err)
  * chunked body byte is checked here before http-parser consumes it; this
  * stops after the last-chunk line, where the trailer scan takes over. */
 
-enum { CK_SIZE0, CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF, CK_DONE };
+enum {
+	CHUNK_SIZE0, CHUNK_SIZE, CHUNK_EXT, CHUNK_SIZE_LF, CHUNK_DATA,
+	CHUNK_DATA_CR, CHUNK_DATA_LF, CHUNK_DONE
+};
 
 static int hexval(unsigned char c)
 {
@@ -198,71 +301,79 @@ static int hexval(unsigned char c)
 
 static enum http_err chunk_scan(struct http_framer *f)
 {
-	while (f->ck_pos < f->len && f->ck_state != CK_DONE) {
-		unsigned char c = (unsigned char)f->buf[f->ck_pos];
+	uint32_t start = f->chunk_pos;
+	enum http_err err = HERR_NONE;
+
+	while (f->chunk_pos < f->len && f->chunk_state != CHUNK_DONE) {
+		unsigned char c = (unsigned char)f->buf[f->chunk_pos];
 		int h = hexval(c);
 
-		switch (f->ck_state) {
-		case CK_SIZE0:
+		switch (f->chunk_state) {
+		case CHUNK_SIZE0:
 			if (h < 0)
-				return HERR_BAD_REQUEST;
-			f->ck_left = (uint64_t)h;
-			f->ck_state = CK_SIZE;
+				err = HERR_BAD_REQUEST;
+			f->chunk_left = (uint64_t)h;
+			f->chunk_state = CHUNK_SIZE;
 			break;
-		case CK_SIZE:
+		case CHUNK_SIZE:
 			if (h >= 0) {
-				if (f->ck_left > (HTTP_BODY_MAX >> 4))
-					return HERR_BODY_TOO_LARGE;
-				f->ck_left = f->ck_left * 16 + (uint64_t)h;
+				if (f->chunk_left > (HTTP_BODY_MAX >> 4))
+					err = HERR_BODY_TOO_LARGE;
+				f->chunk_left = f->chunk_left * 16 + (uint64_t)h;
 			} else if (c == ';' || c == ' ') {
 				/* ";" chunk-ext, or SP as BWS; HTAB is refused as
 				 * http-parser refuses it, so both judge alike. */
-				f->ck_state = CK_EXT;
+				f->chunk_state = CHUNK_EXT;
 			} else if (c == '\r') {
-				f->ck_state = CK_SIZE_LF;
+				f->chunk_state = CHUNK_SIZE_LF;
 			} else {
-				return HERR_BAD_REQUEST;
+				err = HERR_BAD_REQUEST;
 			}
 			break;
-		case CK_EXT:
+		case CHUNK_EXT:
 			if (c == '\r')
-				f->ck_state = CK_SIZE_LF;
+				f->chunk_state = CHUNK_SIZE_LF;
 			else if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return HERR_BAD_REQUEST;
+				err = HERR_BAD_REQUEST;
 			break;
-		case CK_SIZE_LF:
-			if (c != '\n')
-				return HERR_BAD_REQUEST;
-			f->ck_total += f->ck_left;
-			if (f->ck_total > HTTP_BODY_MAX)
-				return HERR_BODY_TOO_LARGE;
-			f->ck_state = f->ck_left ? CK_DATA : CK_DONE;
+		case CHUNK_SIZE_LF:
+			if (c != '\n') {
+				err = HERR_BAD_REQUEST;
+				break;
+			}
+			f->chunk_total += f->chunk_left;
+			if (f->chunk_total > HTTP_BODY_MAX)
+				err = HERR_BODY_TOO_LARGE;
+			f->chunk_state = f->chunk_left ? CHUNK_DATA : CHUNK_DONE;
 			break;
-		case CK_DATA: {
-			uint64_t take = f->len - f->ck_pos;
+		case CHUNK_DATA: {
+			uint64_t take = f->len - f->chunk_pos;
 
-			if (take > f->ck_left)
-				take = f->ck_left;
-			f->ck_pos += (uint32_t)take;
-			f->ck_left -= take;
-			if (!f->ck_left)
-				f->ck_state = CK_DATA_CR;
+			if (take > f->chunk_left)
+				take = f->chunk_left;
+			f->chunk_pos += (uint32_t)take;
+			f->chunk_left -= take;
+			if (!f->chunk_left)
+				f->chunk_state = CHUNK_DATA_CR;
 			continue;
 		}
-		case CK_DATA_CR:
+		case CHUNK_DATA_CR:
 			if (c != '\r')
-				return HERR_BAD_REQUEST;
-			f->ck_state = CK_DATA_LF;
+				err = HERR_BAD_REQUEST;
+			f->chunk_state = CHUNK_DATA_LF;
 			break;
-		case CK_DATA_LF:
+		case CHUNK_DATA_LF:
 			if (c != '\n')
-				return HERR_BAD_REQUEST;
-			f->ck_state = CK_SIZE0;
+				err = HERR_BAD_REQUEST;
+			f->chunk_state = CHUNK_SIZE0;
 			break;
 		}
-		f->ck_pos++;
+		if (err)
+			break;
+		f->chunk_pos++;
 	}
-	return HERR_NONE;
+	f->examined += f->chunk_pos - start;
+	return err;
 }
 
 /* ---- http-parser glue --------------------------------------------------- */
@@ -273,6 +384,7 @@ static int on_chunk_header(http_parser *p)
 
 	if (p->content_length == 0) {     /* last-chunk: trailers follow */
 		f->in_trailers = true;
+		scan_reset(f);
 		http_parser_pause(p, 1);
 	}
 	return 0;
@@ -315,14 +427,28 @@ static int on_headers_complete(http_parser *p)
 	/* No tunnels and no protocol switches: what follows a CONNECT or an
 	 * Upgrade request is not HTTP/1.1 to a peer that honours them.  A
 	 * CONNECT is a framing error (400, close); an Upgrade request is
-	 * answered, then the connection closes. */
-	if (p->method == HTTP_CONNECT) {
+	 * answered, then the connection closes.  "*" is a target for OPTIONS
+	 * only (RFC 9112 3.2.4). */
+	if (p->method == HTTP_CONNECT ||
+	    (f->sc_asterisk && p->method != HTTP_OPTIONS)) {
 		f->err = HERR_BAD_REQUEST;
 		return -1;
 	}
-	http_route(f->buf + f->url_off, f->url_len, get_or_head, r);
+	if (f->sc_asterisk) {
+		r->flags |= REQF_OPTIONS;
+		r->route = ROUTE_OPTIONS;
+		r->id = r->work = 0;
+		r->err = HERR_NONE;
+	} else {
+		http_route(f->buf + f->pos + f->url_off, f->url_len, get_or_head, r);
+	}
 	if (p->upgrade)
 		r->flags |= REQF_CLOSE;
+	/* 100 Continue only when a body will be read (RFC 9110 10.1.1: not
+	 * for HTTP/1.0, not when the framing says there is no content). */
+	f->want_continue = f->sc_expect_continue && !f->sc_http10 &&
+			   ((p->flags & F_CHUNKED) ||
+			    ((p->flags & F_CONTENTLENGTH) && p->content_length > 0));
 	return 0;
 }
 
@@ -363,8 +489,8 @@ char *http_framer_space(struct http_framer *f, size_t *avail)
 	if (f->pos > 0) {
 		memmove(f->buf, f->buf + f->pos, f->len - f->pos);
 		f->len -= f->pos;
-		if (f->chunked && f->ck_state != CK_DONE)
-			f->ck_pos -= f->pos;     /* never behind pos while scanning */
+		if (f->chunked && f->chunk_state != CHUNK_DONE)
+			f->chunk_pos -= f->pos;  /* never behind pos while scanning */
 		f->pos = 0;
 	}
 	*avail = f->cap - f->len;
@@ -393,64 +519,66 @@ static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
 	return HTTP_FRAME_ERROR;
 }
 
+/* A head or trailer section that is not complete: 431 once it can no
+ * longer fit, else wait for more bytes. */
+static enum http_frame_rc section_incomplete(struct http_framer *f,
+					     struct http_req *out)
+{
+	if (f->len - f->pos >= f->max_head)
+		return fail(f, HERR_HEAD_TOO_LARGE, out);
+	return HTTP_FRAME_NEED_MORE;
+}
+
 enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)
 {
+	enum http_err err;
 	size_t limit;
 again:
 	limit = f->len - f->pos;
 	if (f->done || f->pos == f->len)
 		return HTTP_FRAME_NEED_MORE;
 	if (f->in_trailers) {
-		enum http_err err;
-		size_t t = trailer_scan(f->buf + f->pos, f->len - f->pos, &err);
+		size_t t = scan_section(f, false, &err);
 
 		if (err)
 			return fail(f, err, out);
-		if (t == 0) {
-			if (f->len - f->pos >= f->max_head)
-				return fail(f, HERR_HEAD_TOO_LARGE, out);
-			return HTTP_FRAME_NEED_MORE;
-		}
+		if (t == 0)
+			return section_incomplete(f, out);
 		f->in_trailers = false;
 		http_parser_pause(&f->parser, 0);
 	}
 	if (!f->in_message) {
-		struct head_info hi = { 0, 0, false, false };
-		enum http_err err;
-		size_t head = head_scan(f->buf + f->pos, f->len - f->pos, &hi, &err);
+		size_t head = scan_section(f, true, &err);
 
 		if (err)
 			return fail(f, err, out);
-		if (head == 0) {
-			if (f->len - f->pos >= f->max_head)
-				return fail(f, HERR_HEAD_TOO_LARGE, out);
-			return HTTP_FRAME_NEED_MORE;
-		}
+		if (head == 0)
+			return section_incomplete(f, out);
 		if (head > f->max_head)
 			return fail(f, HERR_HEAD_TOO_LARGE, out);
-		f->url_off = f->pos + hi.target_off;
-		f->url_len = hi.target_len;
-		f->chunked = hi.chunked;
+		f->chunked = f->sc_te && f->sc_te_chunked;
 		if (f->chunked) {
-			f->ck_state = CK_SIZE0;
-			f->ck_pos = f->pos + (uint32_t)head;
-			f->ck_left = f->ck_total = 0;
-			f->ck_err = HERR_NONE;
-			/* The head goes to http-parser first, so its verdict on
-			 * the head comes before ours on the body however the
-			 * bytes were split. */
-			limit = head;
+			f->chunk_state = CHUNK_SIZE0;
+			f->chunk_pos = f->pos + (uint32_t)head;
+			f->chunk_left = f->chunk_total = 0;
+			f->chunk_err = HERR_NONE;
 		}
+		/* The head goes to http-parser on its own when a body must be
+		 * judged by us first (chunked: http-parser's verdict on the
+		 * head comes before ours on the body however the bytes were
+		 * split) or when 100 Continue may have to go out before it. */
+		if (f->chunked || f->sc_expect_continue)
+			limit = head;
 	} else if (f->chunked) {
 		/* Both checkers judge the body; the first bad byte decides,
 		 * whoever sees it, so any split of the input gives the same
 		 * answer: http-parser reads only up to our first bad byte. */
-		if (!f->ck_err)
-			f->ck_err = (uint8_t)chunk_scan(f);
-		if (f->ck_err) {
-			if (f->ck_pos == f->pos)
-				return fail(f, (enum http_err)f->ck_err, out);
-			limit = f->ck_pos - f->pos;
+		if (!f->chunk_err)
+			f->chunk_err = (uint8_t)chunk_scan(f);
+		if (f->chunk_err) {
+			if (f->chunk_pos == f->pos)
+				return fail(f, (enum http_err)f->chunk_err, out);
+			limit = f->chunk_pos - f->pos;
 		}
 	}
 	size_t n = http_parser_execute(&f->parser, &parser_settings,
@@ -458,10 +586,13 @@ again:
 	enum http_errno pe = HTTP_PARSER_ERRNO(&f->parser);
 
 	f->pos += (uint32_t)n;
+	f->examined += n;
 	if (f->complete) {
 		f->complete = false;
 		f->in_message = false;
 		f->chunked = false;
+		f->want_continue = false;
+		scan_reset(f);             /* the next head starts at pos */
 		if (pe == HPE_PAUSED)
 			http_parser_pause(&f->parser, 0);
 		*out = f->cur;
@@ -471,11 +602,23 @@ again:
 			f->done = true;    /* nothing after Connection: close */
 		return HTTP_FRAME_REQ;
 	}
+	if (pe == HPE_OK && f->want_continue) {
+		f->want_continue = false;
+		memset(out, 0, sizeof(*out));
+		out->kind = REQ_CONTINUE;
+		out->t_parsed_ns = now_ns();
+		return HTTP_FRAME_CONTINUE;
+	}
 	if (pe == HPE_PAUSED && f->in_trailers)
 		goto again;
-	if (pe == HPE_OK && f->chunked && f->pos < f->len)
+	if (pe == HPE_OK && f->pos < f->len && (f->chunked || f->in_message))
 		goto again;                      /* the body, now checked first */
 	if (pe != HPE_OK)
 		return fail(f, f->err ? (enum http_err)f->err : HERR_BAD_REQUEST, out);
 	return HTTP_FRAME_NEED_MORE;
+}
+
+void http_framer_stop(struct http_framer *f)
+{
+	f->done = true;
 }

@@ -27,6 +27,9 @@
 enum http_frame_rc {
 	HTTP_FRAME_NEED_MORE = 0,  /* no complete request buffered */
 	HTTP_FRAME_REQ,            /* *out is a request to answer */
+	HTTP_FRAME_CONTINUE,       /* *out is REQ_CONTINUE: the head asked for
+				    * 100 Continue and its body is still to
+				    * come (RFC 9110 10.1.1) */
 	HTTP_FRAME_ERROR,          /* *out is an error answer with REQF_CLOSE;
 				    * the framer accepts nothing more */
 };
@@ -39,19 +42,35 @@ struct http_framer {
 	uint32_t len;        /* bytes in buf */
 	uint32_t pos;        /* bytes handed to http-parser; those before it
 			      * are consumed and may be discarded */
-	bool head_checked;   /* current head passed the strict scan */
 	bool in_message;     /* http-parser is inside a message (head or body) */
 	bool complete;       /* on_message_complete fired */
 	bool done;           /* error or Connection: close seen: no more */
 	bool in_trailers;    /* paused after the last chunk: trailers unscanned */
 	bool chunked;        /* the current body is chunked: see chunk_scan */
-	uint8_t ck_state;
-	uint32_t ck_pos;     /* next body byte to check */
-	uint64_t ck_left;    /* chunk size being read, then data left */
-	uint64_t ck_total;   /* body bytes so far (HTTP_BODY_MAX) */
-	uint8_t ck_err;      /* found at ck_pos, reported once pos gets there */
+	bool want_continue;  /* on_headers_complete: send 100 Continue */
+	/* The head (or trailer section) being checked, line by line.  Offsets
+	 * are from pos, which does not move until the section is complete, so
+	 * each call resumes where the last one stopped. */
+	uint32_t sc_at;      /* start of the first unchecked line */
+	uint32_t sc_nl;      /* no LF in [sc_at, sc_nl) */
+	bool sc_started;     /* the request line was checked */
+	bool sc_http10;
+	bool sc_te_chunked;  /* Transfer-Encoding ends in chunked */
+	bool sc_asterisk;    /* request target "*" (OPTIONS only) */
+	bool sc_expect_continue;   /* Expect: 100-continue */
+	bool sc_expect_other;      /* any other expectation */
+	uint8_t sc_cl, sc_te, sc_host;   /* header field lines seen */
+	/* The chunked body, checked strictly ahead of http-parser. */
+	uint8_t chunk_state;
+	uint8_t chunk_err;   /* found at chunk_pos, reported once pos gets there */
 	uint8_t err;         /* enum http_err found by a callback */
-	uint32_t url_off, url_len;  /* request target, from the strict scan */
+	uint32_t chunk_pos;  /* next body byte to check */
+	uint64_t chunk_left; /* chunk size being read, then data left */
+	uint64_t chunk_total;  /* body bytes so far (HTTP_BODY_MAX) */
+	uint32_t url_off, url_len;  /* the target's path and query (from pos) */
+	/* Bytes looked at by the line scanner and http-parser together: a
+	 * counter the tests (and /stats) use to prove framing is linear. */
+	uint64_t examined;
 	struct http_req cur;
 };
 
@@ -64,6 +83,8 @@ void http_framer_commit(struct http_framer *f, size_t n);
 /* True when unconsumed bytes remain (a partial request). */
 bool http_framer_has_partial(const struct http_framer *f);
 enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out);
+/* Frames nothing more (the peer is gone). */
+void http_framer_stop(struct http_framer *f);
 /* Called once at startup, before any thread starts (process-wide setting). */
 void http_framer_global_init(uint32_t max_head);
 

@@ -12,6 +12,7 @@
 enum http_req_kind {
 	REQ_HTTP = 1,   /* answer this request */
 	REQ_CLOSE,      /* answer nothing more; close after flushing */
+	REQ_CONTINUE,   /* write "100 Continue": the request's body follows */
 	REQ_STOP,       /* worker: finish and exit */
 };
 
@@ -24,6 +25,7 @@ enum http_route {
 	ROUTE_HEALTHZ,
 	ROUTE_STATS,          /* GET /stats: JSON */
 	ROUTE_METRICS,        /* GET /metrics: Prometheus text */
+	ROUTE_OPTIONS,        /* OPTIONS *: the server's methods */
 	ROUTE__COUNT,
 };
 
@@ -31,6 +33,8 @@ enum http_req_flag {
 	REQF_HEAD = 1 << 0,        /* HEAD: headers only */
 	REQF_CLOSE = 1 << 1,       /* close the connection after this answer */
 	REQF_HTTP10 = 1 << 2,      /* HTTP/1.0 request (kept alive on request) */
+	REQF_OPTIONS = 1 << 3,     /* OPTIONS *: answer with Allow */
+	REQF_HEAVY = 1 << 4,       /* work >= HTTP_WORK_HEAVY */
 };
 
 /* Why a request is answered with an error instead of its route. */
@@ -48,6 +52,10 @@ enum http_err {
 	HERR_BODY_TOO_LARGE,     /* 413, then close */
 	HERR_VERSION,            /* 505, then close */
 	HERR_TIMEOUT,            /* 408, then close: --header-timeout */
+	HERR_EXPECT,             /* 417, then close: an expectation other
+				  * than 100-continue */
+	HERR_NO_MEMORY,          /* 503: the heap path's malloc failed */
+	HERR_SHUTDOWN,           /* 503, then close: past --shutdown-timeout */
 	HERR__COUNT,
 };
 

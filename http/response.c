@@ -109,6 +109,7 @@ static const char *status_line(unsigned status, size_t *len)
 	S(405, "Method Not Allowed");
 	S(408, "Request Timeout");
 	S(413, "Content Too Large");
+	S(417, "Expectation Failed");
 	S(431, "Request Header Fields Too Large");
 	S(503, "Service Unavailable");
 	S(505, "HTTP Version Not Supported");
@@ -156,6 +157,8 @@ size_t http_write_head(char *out, size_t cap, unsigned status,
 	PUT(p, "\r\n");
 	if (status == 405)
 		PUT(p, "Allow: GET, HEAD\r\n");
+	else if (req_flags & REQF_OPTIONS)
+		PUT(p, "Allow: GET, HEAD, OPTIONS\r\n");
 	if (req_flags & REQF_CLOSE)
 		PUT(p, "Connection: close\r\n");
 	else if (req_flags & REQF_HTTP10)

@@ -33,6 +33,7 @@ static const char *const route_names[ROUTE__COUNT] = {
 	[ROUTE_HEALTHZ] = "/healthz",
 	[ROUTE_STATS] = "/stats",
 	[ROUTE_METRICS] = "/metrics",
+	[ROUTE_OPTIONS] = "*",
 };
 
 const char *http_route_name(enum http_route r)
@@ -57,6 +58,9 @@ static const struct {
 	[HERR_BODY_TOO_LARGE] = { 413, "request body too large" },
 	[HERR_VERSION] = { 505, "HTTP version not supported" },
 	[HERR_TIMEOUT] = { 408, "request not received in time" },
+	[HERR_EXPECT] = { 417, "only 100-continue can be expected" },
+	[HERR_NO_MEMORY] = { 503, "out of memory" },
+	[HERR_SHUTDOWN] = { 503, "shutting down" },
 };
 
 unsigned http_err_status(enum http_err e)
@@ -155,6 +159,8 @@ void http_route(const char *target, size_t len, int is_get_or_head,
 			r->err = (uint8_t)parse_query(qm + 1, len - plen - 1, r);
 		else
 			r->err = HERR_ID_MISSING;
+		if (r->err == HERR_NONE && r->work >= HTTP_WORK_HEAVY)
+			r->flags |= REQF_HEAVY;
 		return;
 	}
 	r->err = HERR_NOT_FOUND;

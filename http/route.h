@@ -8,6 +8,8 @@
 #include "http/request.h"
 
 #define HTTP_WORK_MAX 10000000u
+/* From here on a request is marked REQF_HEAVY (about 20 us of work). */
+#define HTTP_WORK_HEAVY 10000u
 
 /* Fills r->route, r->id, r->work and r->err from the method and target.
  * is_get_or_head: the method was GET or HEAD. */

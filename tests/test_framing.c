@@ -188,8 +188,8 @@ START_TEST(head_sets_flag)
 {
 	static struct fx x;
 
-	fx_frame(&x, LIT("HEAD /metric-stack?id=5 HTTP/1.1\r\n\r\n"
-			 "HEAD /nope HTTP/1.1\r\n\r\n"));
+	fx_frame(&x, LIT("HEAD /metric-stack?id=5 HTTP/1.1\r\nHost: t\r\n\r\n"
+			 "HEAD /nope HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_eq(x.n, 2);
 	assert_req(&x.out[0], ROUTE_METRIC_STACK, 5, 0, REQF_HEAD, HERR_NONE);
 	assert_req(&x.out[1], ROUTE_NONE, 0, 0, REQF_HEAD, HERR_NOT_FOUND);
@@ -236,13 +236,13 @@ START_TEST(connection_close_ends_framing)
 {
 	static struct fx x;
 	static const char in[] =
-		"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n"
-		"GET /metric-stack?id=1 HTTP/1.1\r\n\r\n";
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+		"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 	fx_frame(&x, LIT(in));
 	ck_assert_uint_eq(x.n, 1);
 	assert_req(&x.out[0], ROUTE_HEALTHZ, 0, 0, REQF_CLOSE, HERR_NONE);
-	fx_feed(&x, LIT("GET /healthz HTTP/1.1\r\n\r\n"));
+	fx_feed(&x, LIT("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_eq(x.n, 1);
 	frame_every_split(&x, LIT(in));
 }
@@ -250,10 +250,10 @@ END_TEST
 
 /* The body looks like a request: it must be skipped, not framed. */
 static const char cl_body[] =
-	"GET /metric-stack?id=1 HTTP/1.1\r\nContent-Length: 18\r\n\r\n"
+	"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 18\r\n\r\n"
 	"GET / HTTP/1.1\r\n\r\n"
-	"GET /metric-stack?id=2 HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-	"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+	"GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+	"GET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 START_TEST(content_length_body_discarded)
 {
@@ -268,13 +268,13 @@ START_TEST(content_length_body_discarded)
 END_TEST
 
 static const char chunked_body[] =
-	"GET /metric-stack?id=1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
 	"5\r\nhello\r\n"
 	"12\r\nGET / HTTP/1.1\r\n\r\n\r\n"
 	"0\r\n\r\n"
-	"GET /metric-stack?id=2 HTTP/1.1\r\ntransfer-encoding: Chunked\r\n\r\n"
+	"GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\ntransfer-encoding: Chunked\r\n\r\n"
 	"3;ext=1\r\nabc\r\n0\r\nX-Trailer: v\r\n\r\n"
-	"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+	"GET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 START_TEST(chunked_body_discarded)
 {
@@ -292,10 +292,10 @@ START_TEST(transfer_encoding_list_ending_chunked)
 {
 	static struct fx ref;
 	static const char in[] =
-		"GET /metric-stack?id=1 HTTP/1.1\r\n"
+		"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n"
 		"Transfer-Encoding: gzip, chunked\r\n\r\n"
 		"3\r\nabc\r\n0\r\n\r\n"
-		"GET /metric-stack?id=2 HTTP/1.1\r\n\r\n";
+		"GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 	frame_every_split(&ref, LIT(in));
 	ck_assert_uint_eq(ref.n, 2);
@@ -308,10 +308,10 @@ START_TEST(method_with_body_on_known_path)
 {
 	static struct fx ref;
 	static const char in[] =
-		"POST /metric-stack?id=1 HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"
-		"PUT /healthz HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
-		"DELETE /nope HTTP/1.1\r\n\r\n"
-		"GET /metric-heap?id=4 HTTP/1.1\r\n\r\n";
+		"POST /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nabcd"
+		"PUT /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n"
+		"DELETE /nope HTTP/1.1\r\nHost: t\r\n\r\n"
+		"GET /metric-heap?id=4 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 	frame_every_split(&ref, LIT(in));
 	ck_assert_uint_eq(ref.n, 4);
@@ -326,9 +326,9 @@ START_TEST(leading_empty_lines_tolerated)
 {
 	static struct fx ref;
 	static const char in[] =
-		"\r\nGET /metric-stack?id=1 HTTP/1.1\r\n\r\n"
-		"\r\n\r\nGET /metric-stack?id=2 HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
-		"\r\nGET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+		"\r\nGET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+		"\r\n\r\nGET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx"
+		"\r\nGET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 	frame_every_split(&ref, LIT(in));
 	ck_assert_uint_eq(ref.n, 3);
@@ -341,7 +341,7 @@ END_TEST
 START_TEST(partial_and_compaction)
 {
 	static struct fx x;
-	static const char ab[] = "GET /metric-stack?id=1 HTTP/1.1\r\n\r\n"
+	static const char ab[] = "GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
 				 "GET /metric-st";
 	static const char b[] = "GET /metric-st";
 	size_t avail;
@@ -357,7 +357,7 @@ START_TEST(partial_and_compaction)
 	ck_assert_ptr_eq(p, x.buf + sizeof(b) - 1);
 	ck_assert_uint_eq(avail, CAP - (sizeof(b) - 1));
 	ck_assert_mem_eq(x.buf, b, sizeof(b) - 1);
-	fx_feed(&x, LIT("ack?id=2 HTTP/1.1\r\nContent-Length: 3\r\n\r\na"));
+	fx_feed(&x, LIT("ack?id=2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\na"));
 	ck_assert_uint_eq(x.n, 1);
 	ck_assert(http_framer_has_partial(&x.f));      /* inside the body */
 	fx_feed(&x, LIT("bc"));
@@ -373,7 +373,7 @@ START_TEST(body_at_limit_is_read)
 	static char chunk[65536];
 	char head[128];
 	int hl = snprintf(head, sizeof(head),
-			  "GET /metric-stack?id=1 HTTP/1.1\r\n"
+			  "GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n"
 			  "Content-Length: %u\r\n\r\n", HTTP_BODY_MAX);
 
 	memset(chunk, 'G', sizeof(chunk));
@@ -385,7 +385,7 @@ START_TEST(body_at_limit_is_read)
 		fx_feed(&x, chunk, sizeof(chunk));
 	ck_assert_uint_eq(HTTP_BODY_MAX % sizeof(chunk), 0);
 	ck_assert_uint_eq(x.n, 1);
-	fx_feed(&x, LIT("GET /metric-stack?id=2 HTTP/1.1\r\n\r\n"));
+	fx_feed(&x, LIT("GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_eq(x.n, 2);
 	assert_req(&x.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
 	assert_req(&x.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
@@ -396,16 +396,16 @@ START_TEST(connection_tokens)
 {
 	static struct fx x;
 
-	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n"
-			 "GET /healthz HTTP/1.1\r\n\r\n"));
+	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, close\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_eq(x.n, 1);
 	ck_assert_uint_eq(x.out[0].flags, REQF_CLOSE);
-	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nConnection: CLOSE\r\n\r\n"
-			 "GET /healthz HTTP/1.1\r\n\r\n"));
+	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: CLOSE\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_eq(x.n, 1);
 	ck_assert_uint_eq(x.out[0].flags, REQF_CLOSE);
-	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"
-			 "GET /healthz HTTP/1.1\r\n\r\n"));
+	fx_frame(&x, LIT("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: keep-alive\r\n\r\n"
+			 "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_eq(x.n, 2);
 	ck_assert_uint_eq(x.out[0].flags, 0);
 }
@@ -418,12 +418,12 @@ START_TEST(upgrade_and_connect_not_switched)
 {
 	static struct fx ref;
 	static const char upgrade[] =
-		"GET /metric-stack?id=1 HTTP/1.1\r\nUpgrade: websocket\r\n"
+		"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
 		"Connection: Upgrade\r\n\r\n"
-		"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+		"GET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\n\r\n";
 	static const char connect[] =
-		"CONNECT example.com:443 HTTP/1.1\r\n\r\n"
-		"GET /metric-stack?id=3 HTTP/1.1\r\n\r\n";
+		"CONNECT example.com:443 HTTP/1.1\r\nHost: t\r\n\r\n"
+		"GET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\n\r\n";
 
 	frame_every_split(&ref, LIT(upgrade));
 	ck_assert_uint_eq(ref.n, 1);
@@ -446,7 +446,7 @@ START_TEST(regression_http10_transfer_encoding_closes)
 
 	fx_frame(&x, LIT("GET /metric-stack?id=1 HTTP/1.0\r\nConnection: keep-alive\r\n"
 			 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-			 "GET /metric-stack?id=2 HTTP/1.1\r\n\r\n"));
+			 "GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_ge(x.n, 1);
 	ck_assert_msg(x.n == 1, "a request after HTTP/1.0 + Transfer-Encoding "
 		      "was framed (%u descriptors)", x.n);
@@ -472,9 +472,9 @@ START_TEST(regression_trailers_scanned_strictly)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int n = snprintf(in, sizeof(in),
-				 "GET /metric-stack?id=1 HTTP/1.1\r\n"
+				 "GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n"
 				 "Transfer-Encoding: chunked\r\n\r\n%s"
-				 "GET /metric-stack?id=2 HTTP/1.1\r\n\r\n", bad[i]);
+				 "GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n\r\n", bad[i]);
 
 		fx_frame(&x, in, (size_t)n);
 		if (!(x.last == HTTP_FRAME_ERROR && x.n == 1 &&
@@ -496,7 +496,7 @@ struct bad_case {
 };
 
 #define BAD(name, lit, e) { name, lit, sizeof(lit) - 1, e }
-#define H "GET /healthz HTTP/1.1\r\n"
+#define H "GET /healthz HTTP/1.1\r\nHost: t\r\n"
 
 static const struct bad_case bad_cases[] = {
 	BAD("space before colon (TE)", H "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
@@ -523,29 +523,29 @@ static const struct bad_case bad_cases[] = {
 	BAD("bare LF after a header", H "Host: a\n\r\n", HERR_BAD_REQUEST),
 	BAD("bare LF as the blank line", H "Host: a\r\n\n", HERR_BAD_REQUEST),
 	BAD("bare CR in a value", H "Host: a\rb\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("bare CR in the request line", "GET /healthz\r HTTP/1.1\r\n\r\n",
+	BAD("bare CR in the request line", "GET /healthz\r HTTP/1.1\r\nHost: t\r\n\r\n",
 	    HERR_BAD_REQUEST),
 	BAD("CR CR LF", H "Host: a\r\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("NUL in a value", H "Host: a\0b\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("NUL in a name", H "Ho\0st: a\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("NUL in the target", "GET /heal\0thz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("NUL in the target", "GET /heal\0thz HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("control byte in a value", H "Host: a\x01" "b\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("DEL in a value", H "Host: a\x7f\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("header without colon", H "Host\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("empty header name", H ": a\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("invalid char in method", "G(ET /healthz HTTP/1.1\r\n\r\n",
+	BAD("invalid char in method", "G(ET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
 	    HERR_BAD_REQUEST),
-	BAD("quote in method", "G\"T /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("empty method", " /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("unknown method", "BREW /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("quote in method", "G\"T /healthz HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("empty method", " /healthz HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("unknown method", "BREW /healthz HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("request line without version", "GET /\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("request line without target", "GET HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("double space", "GET  /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("request line without target", "GET HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("double space", "GET  /healthz HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("lower-case version", "GET /healthz http/1.1\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("space after version", "GET /healthz HTTP/1.1 \r\n\r\n", HERR_BAD_REQUEST),
 	BAD("HTTP/1", "GET /healthz HTTP/1\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("HTTP/11.1", "GET /healthz HTTP/11.1\r\n\r\n", HERR_BAD_REQUEST),
-	BAD("control byte in target", "GET /a\x01z HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST),
+	BAD("control byte in target", "GET /a\x01z HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("blank line only then junk", "\r\n\r\n\r\nx\r\n\r\n", HERR_BAD_REQUEST),
 	BAD("HTTP/2.0", "GET /healthz HTTP/2.0\r\n\r\n", HERR_VERSION),
 	BAD("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", HERR_VERSION),
@@ -579,7 +579,7 @@ START_TEST(malformed)
 	for (unsigned i = 0; i + 1 < want_n; i++)
 		ck_assert_uint_eq(ref.out[i].err, HERR_NONE);
 	/* Nothing more once rejected, whatever arrives. */
-	fx_feed(&ref, LIT("GET /healthz HTTP/1.1\r\n\r\n"));
+	fx_feed(&ref, LIT("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"));
 	ck_assert_uint_eq(ref.n, want_n);
 
 	/* The same answer however the bytes arrive. */
@@ -673,7 +673,7 @@ START_TEST(head_limit_is_per_request)
 	size_t n = 0;
 
 	for (int i = 0; i < 3; i++)
-		n += make_head(in + n, MAX_HEAD, "GET /metric-stack?id=7 HTTP/1.1\r\n",
+		n += make_head(in + n, MAX_HEAD, "GET /metric-stack?id=7 HTTP/1.1\r\nHost: t\r\n",
 			       true);
 	fx_frame(&x, in, n);
 	ck_assert_uint_eq(x.n, 3);
@@ -696,13 +696,13 @@ START_TEST(chunked_trailers_do_not_count_against_next_head)
 	static char in[4 * MAX_HEAD];
 	size_t n = 0;
 
-	n += (size_t)sprintf(in, "GET /metric-stack?id=1 HTTP/1.1\r\n"
+	n += (size_t)sprintf(in, "GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n"
 			     "Transfer-Encoding: chunked\r\n\r\n"
 			     "0\r\nX-Trailer: ");
 	memset(in + n, 't', 700);
 	n += 700;
 	n += (size_t)sprintf(in + n, "\r\n\r\n");
-	n += make_head(in + n, 400, "GET /metric-stack?id=2 HTTP/1.1\r\n", true);
+	n += make_head(in + n, 400, "GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n", true);
 
 	fx_frame(&x, in, n);
 	ck_assert_uint_eq(x.n, 2);
@@ -720,9 +720,9 @@ START_TEST(head_at_limit_after_chunked)
 	static char in[4 * MAX_HEAD];
 	size_t n = 0;
 
-	n += (size_t)sprintf(in, "GET /metric-stack?id=1 HTTP/1.1\r\n"
+	n += (size_t)sprintf(in, "GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n"
 			     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
-	n += make_head(in + n, MAX_HEAD, "GET /metric-stack?id=2 HTTP/1.1\r\n", true);
+	n += make_head(in + n, MAX_HEAD, "GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n", true);
 
 	fx_frame(&x, in, n);
 	ck_assert_uint_eq(x.n, 2);
@@ -730,6 +730,203 @@ START_TEST(head_at_limit_after_chunked)
 		      "head of exactly max_head after a chunked request: err %u",
 		      x.out[1].err);
 	assert_req(&x.out[1], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+}
+END_TEST
+
+/* ---- cost: framing is linear in the bytes received ----------------------
+ *
+ * A head of many short lines arriving one byte per read must not be
+ * rescanned from its start on every read: the framer counts the bytes it
+ * looks at, and that count stays within a small multiple of the input. */
+
+static size_t many_lines_head(char *out, size_t cap)
+{
+	size_t n = (size_t)snprintf(out, cap, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
+
+	while (n + 6 + 2 < cap && n + 6 + 2 < MAX_HEAD)
+		n += (size_t)snprintf(out + n, cap - n, "a: b\r\n");
+	n += (size_t)snprintf(out + n, cap - n, "\r\n");
+	return n;
+}
+
+START_TEST(drip_fed_head_is_linear)
+{
+	static struct fx x;
+	char head[MAX_HEAD];
+	size_t len = many_lines_head(head, sizeof(head));
+
+	ck_assert_uint_gt(len, MAX_HEAD - 16);
+	fx_init(&x);
+	for (size_t k = 0; k < len; k++)
+		fx_feed(&x, head + k, 1);
+	ck_assert_uint_eq(x.n, 1);
+	assert_req(&x.out[0], ROUTE_HEALTHZ, 0, 0, 0, HERR_NONE);
+	ck_assert_msg(x.f.examined <= 4 * len,
+		      "%zu-byte head fed byte by byte: %llu bytes examined (> 4x)",
+		      len, (unsigned long long)x.f.examined);
+	/* In one piece it costs about the same. */
+	fx_frame(&x, head, len);
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_uint_le(x.f.examined, 4 * len);
+}
+END_TEST
+
+START_TEST(drip_fed_long_line_is_linear)
+{
+	static struct fx x;
+	char head[MAX_HEAD];
+	size_t n = (size_t)snprintf(head, sizeof(head),
+				    "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Long: ");
+
+	memset(head + n, 'v', MAX_HEAD - n - 8);
+	n = MAX_HEAD - 8;
+	memcpy(head + n, "\r\n\r\n", 4);
+	n += 4;
+	fx_init(&x);
+	for (size_t k = 0; k < n; k++)
+		fx_feed(&x, head + k, 1);
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_uint_eq(x.out[0].err, HERR_NONE);
+	ck_assert_msg(x.f.examined <= 4 * n, "%llu examined for %zu bytes",
+		      (unsigned long long)x.f.examined, n);
+}
+END_TEST
+
+START_TEST(drip_fed_chunked_body_is_linear)
+{
+	static struct fx x;
+	static const char in[] =
+		"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n"
+		"40\r\n0123456789012345678901234567890123456789012345678901234567890123\r\n"
+		"0\r\nX-T: 1\r\nX-U: 2\r\nX-V: 3\r\n\r\n";
+	size_t len = sizeof(in) - 1;
+
+	fx_init(&x);
+	for (size_t k = 0; k < len; k++)
+		fx_feed(&x, in + k, 1);
+	ck_assert_uint_eq(x.n, 1);
+	assert_req(&x.out[0], ROUTE_METRIC_STACK, 1, 0, 0, HERR_NONE);
+	ck_assert_uint_le(x.f.examined, 4 * len);
+}
+END_TEST
+
+/* ---- RFC 9112 3.2: Host, request-target forms ---------------------------- */
+
+struct host_case {
+	const char *in;
+	size_t len;
+	enum http_err err;        /* HERR_NONE: framed and routed */
+	enum http_route route;
+};
+
+#define HC(lit, e, r) { lit, sizeof(lit) - 1, e, r }
+static const struct host_case host_cases[] = {
+	HC("GET /healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost:\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: a/b\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: u@a\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: a:8x\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: [::1\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: []\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: a%zz\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET /healthz HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	/* valid */
+	HC("GET /healthz HTTP/1.0\r\n\r\n", HERR_NONE, ROUTE_HEALTHZ),
+	HC("GET /healthz HTTP/1.1\r\nHost: example.org\r\n\r\n", HERR_NONE, ROUTE_HEALTHZ),
+	HC("GET /healthz HTTP/1.1\r\nHost: \t example.org:8080 \r\n\r\n", HERR_NONE, ROUTE_HEALTHZ),
+	HC("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:\r\n\r\n", HERR_NONE, ROUTE_HEALTHZ),
+	HC("GET /healthz HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", HERR_NONE, ROUTE_HEALTHZ),
+	HC("GET /healthz HTTP/1.1\r\nHost: a_b-c~d%41.e\r\n\r\n", HERR_NONE, ROUTE_HEALTHZ),
+	/* absolute-form: routed by its path; the Host field is still required
+	 * (as nginx does) */
+	HC("GET http://example.org/healthz HTTP/1.1\r\nHost: x\r\n\r\n", HERR_NONE, ROUTE_HEALTHZ),
+	HC("GET HTTPS://example.org:8443/metric-stack?id=7 HTTP/1.1\r\nHost: x\r\n\r\n",
+	   HERR_NONE, ROUTE_METRIC_STACK),
+	HC("GET http://example.org HTTP/1.1\r\nHost: x\r\n\r\n", HERR_NOT_FOUND, ROUTE_NONE),
+	HC("GET http://example.org/healthz HTTP/1.1\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET http://u@example.org/healthz HTTP/1.1\r\nHost: x\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET http:///healthz HTTP/1.1\r\nHost: x\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET http:/healthz HTTP/1.1\r\nHost: x\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("GET healthz HTTP/1.1\r\nHost: x\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	/* asterisk-form: OPTIONS only */
+	HC("GET * HTTP/1.1\r\nHost: x\r\n\r\n", HERR_BAD_REQUEST, ROUTE_NONE),
+	HC("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", HERR_NONE, ROUTE_OPTIONS),
+	HC("OPTIONS /metric-stack HTTP/1.1\r\nHost: x\r\n\r\n", HERR_METHOD, ROUTE_METRIC_STACK),
+};
+#undef HC
+
+START_TEST(host_and_target_forms)
+{
+	const struct host_case *c = &host_cases[_i];
+	static struct fx ref;
+
+	frame_every_split(&ref, c->in, c->len);
+	ck_assert_uint_eq(ref.n, 1);
+	ck_assert_msg(ref.out[0].err == c->err, "case %d: err %u, want %u", _i,
+		      ref.out[0].err, c->err);
+	ck_assert_msg(ref.out[0].route == c->route, "case %d: route %u, want %u",
+		      _i, ref.out[0].route, c->route);
+	if (c->err == HERR_BAD_REQUEST)
+		ck_assert_int_eq(ref.last, HTTP_FRAME_ERROR);
+	else
+		ck_assert_int_eq(ref.last, HTTP_FRAME_REQ);
+	if (c->route == ROUTE_OPTIONS)
+		ck_assert_uint_eq(ref.out[0].flags & REQF_OPTIONS, REQF_OPTIONS);
+}
+END_TEST
+
+/* ---- Expect (RFC 9110 10.1.1) -------------------------------------------- */
+
+START_TEST(expect_100_continue_before_the_body)
+{
+	static struct fx ref;
+	static const char in[] =
+		"POST /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nExpect: 100-Continue\r\n"
+		"Content-Length: 3\r\n\r\nabc"
+		"GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+		"GET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\r\n"
+		"GET /metric-stack?id=4 HTTP/1.0\r\nConnection: keep-alive\r\n"
+		"Expect: 100-continue\r\nContent-Length: 1\r\n\r\nx"
+		"GET /metric-stack?id=5 HTTP/1.1\r\nHost: t\r\n\r\n";
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, 7);
+	ck_assert_uint_eq(ref.out[0].kind, REQ_CONTINUE);
+	ck_assert_uint_eq(ref.out[1].err, HERR_METHOD);
+	ck_assert_uint_eq(ref.out[1].kind, REQ_HTTP);
+	ck_assert_uint_eq(ref.out[2].kind, REQ_CONTINUE);
+	assert_req(&ref.out[3], ROUTE_METRIC_STACK, 2, 0, 0, HERR_NONE);
+	/* no body: no interim answer */
+	assert_req(&ref.out[4], ROUTE_METRIC_STACK, 3, 0, 0, HERR_NONE);
+	/* HTTP/1.0 ignores the expectation */
+	assert_req(&ref.out[5], ROUTE_METRIC_STACK, 4, 0, REQF_HTTP10, HERR_NONE);
+	assert_req(&ref.out[6], ROUTE_METRIC_STACK, 5, 0, 0, HERR_NONE);
+}
+END_TEST
+
+START_TEST(expect_other_is_417)
+{
+	static struct fx ref;
+	static const char in[] =
+		"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nExpect: 100-continue, x\r\n\r\n";
+	static const char in10[] =
+		"GET /healthz HTTP/1.0\r\nExpect: something\r\n\r\n";
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, 2);
+	ck_assert_int_eq(ref.last, HTTP_FRAME_ERROR);
+	ck_assert_uint_eq(ref.out[1].err, HERR_EXPECT);
+	ck_assert_uint_eq(http_err_status(HERR_EXPECT), 417);
+	frame_every_split(&ref, LIT(in10));
+	ck_assert_uint_eq(ref.n, 1);
+	ck_assert_uint_eq(ref.out[0].err, HERR_NONE);
 }
 END_TEST
 
@@ -773,7 +970,18 @@ static Suite *framing_suite(void)
 	tcase_add_test(lim, head_limit_is_per_request);
 	tcase_add_test(lim, chunked_trailers_do_not_count_against_next_head);
 	tcase_add_test(lim, head_at_limit_after_chunked);
+	tcase_add_test(lim, drip_fed_head_is_linear);
+	tcase_add_test(lim, drip_fed_long_line_is_linear);
+	tcase_add_test(lim, drip_fed_chunked_body_is_linear);
 	suite_add_tcase(s, lim);
+
+	TCase *rfc = tcase_create("rfc9110");
+	tcase_set_timeout(rfc, 20);
+	tcase_add_loop_test(rfc, host_and_target_forms, 0,
+			    (int)(sizeof(host_cases) / sizeof(host_cases[0])));
+	tcase_add_test(rfc, expect_100_continue_before_the_body);
+	tcase_add_test(rfc, expect_other_is_417);
+	suite_add_tcase(s, rfc);
 	return s;
 }
 

@@ -56,8 +56,8 @@ START_TEST(metric_endpoints)
 	ck_assert(v1 == v2);
 	ck_assert_uint_eq(a.body_len, b.body_len);
 	/* work changes the value deterministically. */
-	get("GET /metric-stack?id=42&work=100 HTTP/1.1\r\n\r\n", &a);
-	get("GET /metric-heap?id=42&work=100 HTTP/1.1\r\n\r\n", &b);
+	get("GET /metric-stack?id=42&work=100 HTTP/1.1\r\nHost: t\r\n\r\n", &a);
+	get("GET /metric-heap?id=42&work=100 HTTP/1.1\r\nHost: t\r\n\r\n", &b);
 	ck_assert_int_eq(sscanf(a.body, "{\"id\":%llu,\"timestamp\":%lld,\"value\":%lf}",
 				&id, &ts, &v1), 3);
 	ck_assert_int_eq(sscanf(b.body, "{\"id\":%llu,\"timestamp\":%lld,\"value\":%lf}",
@@ -75,8 +75,8 @@ START_TEST(stats_endpoints)
 	int st;
 
 	start();
-	get("GET /stats-value?id=9 HTTP/1.1\r\n\r\n", &a);
-	get("GET /stats-pointer?id=9 HTTP/1.1\r\n\r\n", &b);
+	get("GET /stats-value?id=9 HTTP/1.1\r\nHost: t\r\n\r\n", &a);
+	get("GET /stats-pointer?id=9 HTTP/1.1\r\nHost: t\r\n\r\n", &b);
 	ck_assert_int_eq(sscanf(a.body, "{\"id\":%llu,\"timestamp\":%lld,\"duration_ns\":%lld,\"status\":%d}",
 				&id, &ts, &d, &st), 4);
 	ck_assert_uint_eq(id, 9);
@@ -85,7 +85,7 @@ START_TEST(stats_endpoints)
 	ck_assert_int_eq(sscanf(b.body, "{\"id\":%llu,\"timestamp\":%lld,\"duration_ns\":%lld,\"status\":%d}",
 				&id, &ts, &d, &st), 4);
 	ck_assert_int_eq(d, 15000000);
-	get("GET /healthz HTTP/1.1\r\n\r\n", &a);
+	get("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &a);
 	ck_assert_int_eq(a.status, 200);
 	ck_assert_str_eq(a.body, "ok\n");
 	stop();
@@ -95,15 +95,15 @@ END_TEST
 START_TEST(errors_keep_serving)
 {
 	static const struct { const char *req; int status; const char *body; } cases[] = {
-		{ "GET /nope HTTP/1.1\r\n\r\n", 404, "{\"error\":\"not found\"}" },
-		{ "POST /metric-stack?id=1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 405, NULL },
-		{ "GET /metric-stack HTTP/1.1\r\n\r\n", 400, "{\"error\":\"id is required\"}" },
-		{ "GET /metric-heap?id=x HTTP/1.1\r\n\r\n", 400, NULL },
-		{ "GET /metric-heap?id=99999999999999999999 HTTP/1.1\r\n\r\n", 400, NULL },
-		{ "GET /x HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n", 400, NULL },
-		{ "GET /x HTTP/1.1\r\nA: b\r\n c\r\n\r\n", 400, NULL },
-		{ "GET /x HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400, NULL },
-		{ "GET /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, NULL },
+		{ "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n", 404, "{\"error\":\"not found\"}" },
+		{ "POST /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, NULL },
+		{ "GET /metric-stack HTTP/1.1\r\nHost: t\r\n\r\n", 400, "{\"error\":\"id is required\"}" },
+		{ "GET /metric-heap?id=x HTTP/1.1\r\nHost: t\r\n\r\n", 400, NULL },
+		{ "GET /metric-heap?id=99999999999999999999 HTTP/1.1\r\nHost: t\r\n\r\n", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nHost: t\r\nA: b\r\n c\r\n\r\n", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", 400, NULL },
+		{ "GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400, NULL },
 		{ "GARBAGE\r\n\r\n", 400, NULL },
 	};
 	struct tl_resp r;
@@ -118,7 +118,7 @@ START_TEST(errors_keep_serving)
 		if (cases[i].status == 405)
 			ck_assert_str_eq(tl_header(&r, "Allow", v, sizeof(v)), "GET, HEAD");
 		/* The server still serves. */
-		get("GET /healthz HTTP/1.1\r\n\r\n", &r);
+		get("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &r);
 		ck_assert_int_eq(r.status, 200);
 	}
 	stop();
@@ -152,13 +152,13 @@ START_TEST(header_too_large)
 	int n;
 
 	ck_assert_int_eq(tl_server_start(&srv, args, NULL), 0);
-	n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nX-Big: ");
+	n = snprintf(req, sizeof(req), "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
 	memset(req + n, 'a', 2000);
 	strcpy(req + n + 2000, "\r\n\r\n");
 	get(req, &r);
 	ck_assert_int_eq(r.status, 431);
 	ck_assert(r.conn_close);
-	get("GET /healthz HTTP/1.1\r\n\r\n", &r);
+	get("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &r);
 	ck_assert_int_eq(r.status, 200);
 	stop();
 }
@@ -167,9 +167,9 @@ END_TEST
 START_TEST(pipelined_in_order)
 {
 	static const char req[] =
-		"GET /metric-stack?id=1 HTTP/1.1\r\n\r\n"
-		"GET /metric-heap?id=2 HTTP/1.1\r\n\r\n"
-		"GET /stats-value?id=3 HTTP/1.1\r\n\r\n";
+		"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+		"GET /metric-heap?id=2 HTTP/1.1\r\nHost: t\r\n\r\n"
+		"GET /stats-value?id=3 HTTP/1.1\r\nHost: t\r\n\r\n";
 	struct tl_reader rd;
 	struct tl_resp r;
 	int fd;
@@ -219,7 +219,7 @@ START_TEST(http10_and_head)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert(r.content_length > 0);
 	/* HEAD has no body: the next answer starts right after the head. */
-	tl_send_all(fd, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", 44);
+	tl_send_all(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 53);
 	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "ok\n");
@@ -312,7 +312,7 @@ START_TEST(sigterm_answers_received)
 	ck_assert_int_eq(tl_server_start(&srv, args, NULL), 0);
 	for (int i = 0; i < DRAIN_REQS; i++)
 		len += (size_t)snprintf(req + len, sizeof(req) - len,
-					"GET /metric-heap?id=%d&work=100000 HTTP/1.1\r\n\r\n", i);
+					"GET /metric-heap?id=%d&work=100000 HTTP/1.1\r\nHost: t\r\n\r\n", i);
 	for (int c = 0; c < DRAIN_CONNS; c++) {
 		fds[c] = tl_connect(srv.port);
 		ck_assert_int_ge(fds[c], 0);
@@ -358,7 +358,7 @@ static void *slow_write(void *p)
 	char req[96];
 
 	for (int i = 0; i < SLOW_REQS; i++) {
-		int n = snprintf(req, sizeof(req), "GET /%s?id=%d HTTP/1.1\r\n\r\n",
+		int n = snprintf(req, sizeof(req), "GET /%s?id=%d HTTP/1.1\r\nHost: t\r\n\r\n",
 				 (i % 3) ? "metric-stack" : "metric-heap", i);
 
 		if (tl_send_all(sw->fd, req, (size_t)n))
@@ -419,7 +419,7 @@ START_TEST(tiny_ring_backpressure)
 	ck_assert_int_eq(tl_server_start(&srv, args, NULL), 0);
 	for (int i = 0; i < TINY_REQS; i++)
 		len += (size_t)snprintf(req + len, sizeof(req) - len,
-					"GET /stats-value?id=%d HTTP/1.1\r\n\r\n", i);
+					"GET /stats-value?id=%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
 	for (int c = 0; c < TINY_CONNS; c++) {
 		fds[c] = tl_connect(srv.port);
 		ck_assert_int_ge(fds[c], 0);
@@ -448,7 +448,7 @@ START_TEST(tiny_ring_backpressure)
 	struct tl_resp st;
 	const char *at;
 
-	get("GET /stats HTTP/1.1\r\n\r\n", &st);
+	get("GET /stats HTTP/1.1\r\nHost: t\r\n\r\n", &st);
 	at = strstr(st.body, "\"ring_full\":");
 	ck_assert_ptr_nonnull(at);
 	ck_assert_int_gt(atoi(at + strlen("\"ring_full\":")), 0);
