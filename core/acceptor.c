@@ -37,8 +37,13 @@
 
 #include <urcu/urcu-qsbr.h>
 
-#define ACCEPT_BURST 64
+/* Connections accepted per loop turn: a connect/close flood gets a bounded
+ * share of each turn, the connections already open get the rest. */
+#define ACCEPT_BURST 16
 #define ACCEPT_RETRY_MS 100
+/* Requests one connection may frame per loop turn before the others get
+ * theirs; the rest of its buffer waits for the next turn. */
+#define FRAME_BUDGET 64
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 
@@ -154,13 +159,15 @@ static bool dispatch(struct acceptor *a, struct conn *c)
 {
 	struct queue_req *q = &a->workers[c->worker].rq;
 	bool is_req = c->pending.kind == REQ_HTTP;
+	bool last = c->pending.kind == REQ_CLOSE ||
+		    (is_req && (c->pending.flags & REQF_CLOSE));
 
 	if (is_req && ck_pr_load_uint(&c->inflight) >= a->cfg->max_pipeline &&
 	    !pause_pipeline(a, c))
 		return false;
 	/* The last descriptor lets the worker close the fd: stop watching it
 	 * first, so the event loop never touches a closed (or reused) fd. */
-	if (!is_req || (c->pending.flags & REQF_CLOSE))
+	if (last)
 		reading(a, c, false);
 	/* Count before the push: the worker may answer before we return. */
 	if (is_req)
@@ -172,24 +179,53 @@ static bool dispatch(struct acceptor *a, struct conn *c)
 		return false;
 	}
 	a->wake_pending[c->worker] = true;
+	c->dispatched = true;
 	unsigned depth = queue_req_depth(q);
 	if (depth > a->ring_high_water[c->worker])
 		STAT_SET(a->ring_high_water[c->worker], depth);
 	c->has_pending = false;
-	if (!is_req || (c->pending.flags & REQF_CLOSE))
+	if (last)
 		c->close_sent = true;
 	return true;
 }
 
+static void ready_push(struct acceptor *a, struct conn *c);
+static void conn_release(struct acceptor *a, struct conn *c);
+
+/* A connection that closes before it sent a whole request (a port scan, a
+ * TCP health check, a connect/close flood) never handed its worker a
+ * descriptor, so nothing refers to its fd and the worker holds no state
+ * for it: the acceptor closes it itself, sparing a trip through the ring,
+ * a wake-up and a note. */
+static void conn_close_unused(struct acceptor *a, struct conn *c)
+{
+	reading(a, c, false);
+	close(c->fd);
+	STAT_ADD(a->ctr.closed_unused, 1);
+	conn_release(a, c);
+}
+
+/* Frames and dispatches what c's buffer holds, at most FRAME_BUDGET
+ * requests in this turn (then c waits on the ready list for the next). */
 static void conn_advance(struct acceptor *a, struct conn *c)
 {
+	uint64_t examined = c->fr.examined;
+	unsigned budget = FRAME_BUDGET;
+
 	while (!c->close_sent) {
 		if (c->has_pending) {
 			if (!dispatch(a, c)) {
 				reading(a, c, false);
-				return;
+				break;
 			}
 			continue;
+		}
+		if (budget == 0) {
+			/* Its turn is used up; the others go first. */
+			reading(a, c, false);
+			ready_push(a, c);
+			STAT_ADD(a->ctr.read_budget_yields, 1);
+			break;
 		}
 		enum http_frame_rc rc = http_framer_next(&c->fr, &c->pending);
 
@@ -202,11 +238,17 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 				else if (!c->head_ms)
 					c->head_ms = a->now_ms;
 				reading(a, c, true);
+				break;
+			}
+			if (!c->dispatched) {
+				/* No worker ever saw it: close it here. */
+				conn_close_unused(a, c);
 				return;
 			}
 			memset(&c->pending, 0, sizeof(c->pending));
 			c->pending.kind = REQ_CLOSE;
-		} else {
+		} else if (rc != HTTP_FRAME_CONTINUE) {
+			budget--;
 			c->head_ms = 0;                 /* a whole request came */
 			if (rc == HTTP_FRAME_REQ && !c->pending.err &&
 			    (c->pending.route == ROUTE_METRIC_HEAP ||
@@ -217,13 +259,47 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 		c->pending.gen = c->gen;
 		c->has_pending = true;
 	}
-	reading(a, c, false);
+	if (c->close_sent)
+		reading(a, c, false);
+	STAT_ADD(a->ctr.frame_bytes_examined, c->fr.examined - examined);
 }
 
-static void conn_open(struct acceptor *a, int fd, const struct sockaddr_in6 *peer)
+/* Connections that used up their turn with requests still buffered. */
+static void ready_push(struct acceptor *a, struct conn *c)
+{
+	if (c->frame_ready)
+		return;
+	c->frame_ready = true;
+	c->frame_next = NULL;
+	if (a->ready_tail)
+		a->ready_tail->frame_next = c;
+	else
+		a->ready_head = c;
+	a->ready_tail = c;
+}
+
+/* Once per loop turn: each connection on the ready list frames its next
+ * share (those that run out again go to the back for the next turn). */
+static void run_ready(struct acceptor *a)
+{
+	struct conn *c = a->ready_head;
+
+	a->ready_head = a->ready_tail = NULL;
+	while (c) {
+		struct conn *next = c->frame_next;
+
+		c->frame_ready = false;
+		if (c->state == CONN_OPEN && !c->close_sent && !c->blocked &&
+		    !c->wait_resume)
+			conn_advance(a, c);
+		c = next;
+	}
+}
+
+static void conn_open(struct acceptor *a, int fd, uint32_t slot,
+		      const struct sockaddr_in6 *peer)
 {
 	struct conn_table *t = &a->conns;
-	uint32_t slot = t->free_stack[--t->nfree];
 	struct conn *c = &t->slots[slot];
 	uint32_t gen = c->gen + 1;
 
@@ -238,6 +314,7 @@ static void conn_open(struct acceptor *a, int fd, const struct sockaddr_in6 *pee
 	c->state = CONN_OPEN;
 	c->owner = a;
 	c->out_head = c->out_last = -1;
+	c->wait_prev = c->wait_next = c->ready_next = UINT32_MAX;
 	c->last_ms = a->now_ms;
 	if (slot >= a->slot_hw)
 		a->slot_hw = slot + 1;
@@ -251,9 +328,22 @@ static void conn_open(struct acceptor *a, int fd, const struct sockaddr_in6 *pee
 
 static void conn_release(struct acceptor *a, struct conn *c)
 {
+	if (c->frame_ready) {
+		/* Rare (a turn's budget, then a close): unlink it. */
+		struct conn **pp = &a->ready_head, *prev = NULL;
+
+		while (*pp != c) {
+			prev = *pp;
+			pp = &(*pp)->frame_next;
+		}
+		*pp = c->frame_next;
+		if (a->ready_tail == c)
+			a->ready_tail = prev;
+		c->frame_ready = false;
+	}
 	c->state = CONN_FREE;
 	c->fd = -1;
-	a->conns.free_stack[a->conns.nfree++] = c->slot;
+	conn_table_put(&a->conns, c->slot, c->buf_high);
 	a->live--;
 	STAT_SET(a->ctr.open, a->live);
 }
@@ -270,11 +360,22 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 	if (n > 0) {
 		http_framer_commit(&c->fr, (size_t)n);
+		if (c->fr.len > c->buf_high)
+			c->buf_high = c->fr.len;
 		c->last_ms = a->now_ms;
+		STAT_ADD(a->ctr.bytes_read, (uint64_t)n);
 	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		return;
+	} else if (n < 0) {
+		/* Reset: nobody will read answers.  Frame nothing more; the
+		 * worker drops what is queued without computing it. */
+		ck_pr_store_uint(&c->gone, 1);
+		http_framer_stop(&c->fr);
+		c->closing = true;
+		STAT_ADD(a->ctr.resets, 1);
 	} else {
-		/* EOF or error: answer what was received, then close. */
+		/* EOF (maybe only a half-close): answer what was received,
+		 * then close. */
 		c->closing = true;
 	}
 	conn_advance(a, c);
@@ -312,14 +413,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			}
 			return;
 		}
-		if (a->conns.nfree == 0) {
+		uint32_t slot = conn_table_get(&a->conns);
+
+		if (slot == UINT32_MAX) {
 			STAT_ADD(a->ctr.rejected_full, 1);
 			close(fd);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		STAT_ADD(a->ctr.accepted, 1);
-		conn_open(a, fd, &peer);
+		conn_open(a, fd, slot, &peer);
 	}
 }
 
@@ -453,18 +556,29 @@ static uint64_t coarse_ms(void)
  * workers' part through an RCU-published snapshot); the others are reported
  * as needing a restart. */
 
-static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation)
+static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation,
+				   struct runtime *const *home)
 {
 	struct runtime *rt = calloc(1, sizeof(*rt));
 
 	if (!rt)
 		return NULL;
 	rt->spin_ns = (uint64_t)cfg->spin_us * 1000;
+	rt->send_timeout_ms = cfg->send_timeout_ms;
+	rt->readers = home;
 	rt->server_len = strlen(cfg->server_header);
 	memcpy(rt->server, cfg->server_header, rt->server_len + 1);
 	rt->generation = generation;
 	rt->access_log = cfg->access_log[0] != '\0';
 	return rt;
+}
+
+static void runtime_free(struct rcu_head *head)
+{
+	struct runtime *rt = caa_container_of(head, struct runtime, rcu);
+
+	TSAN_ACQUIRE(rt->readers);       /* every reader released it */
+	free(rt);
 }
 
 static void report_restart_needed(const struct cfg *old, const struct cfg *new)
@@ -479,6 +593,7 @@ static void report_restart_needed(const struct cfg *old, const struct cfg *new)
 		F("no-pin", no_pin), F("ring-size", ring_size),
 		F("max-conns", max_conns), F("max-header-bytes", max_header_bytes),
 		F("max-pipeline", max_pipeline),
+		F("max-unsent-bytes", max_unsent_bytes),
 #undef F
 	};
 	const char *last = "";
@@ -519,7 +634,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	next.workers = a->cfg->workers;
 	next.spin_us = spin_asked;
 	cfg_resolve(&next, ncpus);
-	rt = runtime_new(&next, a->rt->generation + 1);
+	rt = runtime_new(&next, a->rt->generation + 1, &a->rt);
 	if (!rt) {
 		log_error("reload failed: out of memory");
 		notify_ready("reload failed; running configuration kept");
@@ -532,6 +647,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	a->cfg->header_timeout_ms = next.header_timeout_ms;
 	a->cfg->idle_timeout_ms = next.idle_timeout_ms;
 	a->cfg->shutdown_timeout_ms = next.shutdown_timeout_ms;
+	a->cfg->send_timeout_ms = next.send_timeout_ms;
 	memcpy(a->cfg->server_header, next.server_header, sizeof(next.server_header));
 	/* The access log: a new path, or the same one reopened (logrotate).
 	 * Lines go to the ring first; the logger writes them to the file it
@@ -541,11 +657,13 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	memcpy(a->cfg->access_log, next.access_log, sizeof(next.access_log));
 	sweep_arm(a);
 	old = rcu_xchg_pointer(&a->rt, rt);
-	/* Workers finish the batch that may still use `old`; sleeping ones
-	 * are offline and not waited for. */
-	urcu_qsbr_synchronize_rcu();
-	TSAN_ACQUIRE(&a->rt);            /* every reader released `old` */
-	free(old);
+	/* Freed once every worker finished the batch that may still use it -
+	 * by liburcu's call_rcu thread, never by waiting here: a worker deep
+	 * in a long batch must not stall every connection.  call_rcu wants
+	 * the caller online; the acceptor is a reader only for this moment. */
+	urcu_qsbr_thread_online();
+	urcu_qsbr_call_rcu(&old->rcu, runtime_free);
+	urcu_qsbr_thread_offline();
 	log_info("reloaded %s: log-level=%s spin-us=%d header-timeout=%u idle-timeout=%u "
 		 "server-header='%s' (generation %llu)",
 		 next.config_path[0] ? next.config_path : "(no config file)",
@@ -553,6 +671,23 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		 next.idle_timeout_ms, next.server_header,
 		 (unsigned long long)rt->generation);
 	notify_ready(NULL);
+}
+
+/* Lines the workers could not put in their access-log rings (the disk or
+ * the pipe behind the log is slower than the requests): counted, and
+ * warned about at most once per tick. */
+static void alog_check_drops(struct acceptor *a)
+{
+	uint64_t dropped = alog_dropped(&a->alog);
+
+	if (dropped == a->alog_dropped || a->now_ms - a->alog_warned_ms < 1000)
+		return;
+	a->alog_warned_ms = a->now_ms;
+	STAT_SET(a->ctr.access_log_dropped, dropped);
+	log_warn("access log: %llu line(s) dropped (ring full), %llu in all",
+		 (unsigned long long)(dropped - a->alog_dropped),
+		 (unsigned long long)dropped);
+	a->alog_dropped = dropped;
 }
 
 /* Once a second (or twice per watchdog interval): the live rate for
@@ -571,6 +706,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			      (double)(now - a->tick_ns));
 	a->tick_requests = req;
 	a->tick_ns = now;
+	alog_check_drops(a);
 	notify_watchdog();
 }
 
@@ -580,8 +716,9 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct acceptor *a = arg;
 
-	log_warn("shutdown timeout: %u connection(s) still busy; closing them",
-		 a->live);
+	log_warn("shutdown timeout: %u connection(s) still busy; answering what "
+		 "is queued with 503 and closing them", a->live);
+	ck_pr_store_uint(&a->past_deadline, 1);
 	event_base_loopbreak(a->base);
 }
 
@@ -635,7 +772,7 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 	a->argc = argc;
 	a->argv = argv;
 	a->ncpus = ncpus;
-	a->rt = runtime_new(cfg, 1);
+	a->rt = runtime_new(cfg, 1, &a->rt);
 	if (!a->rt) {
 		event_config_free(ec);
 		return -ENOMEM;
@@ -682,12 +819,13 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 		struct worker_cfg wc = {
 			.ring_size = cfg->ring_size,
 			.note_ring_size = note_size,
-			.max_pipeline = cfg->max_pipeline,
+			.max_unsent = cfg->max_unsent_bytes,
 			.cpu = ncpus ? cpus[i % ncpus] : -1,
 		};
 
 		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell,
-				       &a->reg, &a->rt, &a->alog.rings[i])))
+				       &a->reg, &a->rt, &a->alog.rings[i],
+				       &a->past_deadline)))
 			return rc;
 		a->ninit++;
 	}
@@ -767,10 +905,14 @@ static void stop_workers(struct acceptor *a)
 int acceptor_run(struct acceptor *a)
 {
 	while (!event_base_got_break(a->base)) {
-		if (event_base_loop(a->base, EVLOOP_ONCE) < 0)
+		/* Connections with buffered requests left from the last turn
+		 * go on after this one's events, without waiting for new ones. */
+		if (event_base_loop(a->base, a->ready_head ? EVLOOP_NONBLOCK
+							   : EVLOOP_ONCE) < 0)
 			break;
-		wake_workers(a);
 		a->now_ms = coarse_ms();
+		run_ready(a);
+		wake_workers(a);
 	}
 	stop_workers(a);
 	return 0;

@@ -43,8 +43,16 @@ struct acceptor {
 	bool *wake_pending;          /* per worker, this loop iteration */
 	struct conn **blocked_head;  /* per worker: connections waiting for room */
 	struct conn **blocked_tail;
+	struct conn *ready_head;     /* used up their turn with requests buffered */
+	struct conn *ready_tail;
+	uint64_t alog_dropped;       /* access-log drops at the last warning */
+	uint64_t alog_warned_ms;
 	uint32_t live;
 	bool draining;
+	/* Set once the shutdown timeout passed: workers stop computing.  Read
+	 * by every worker per request; written once, so its line stays
+	 * shared-clean until then. */
+	unsigned past_deadline __attribute__((aligned(64)));
 	/* statistics: this thread's allocations, its counters, and the
 	 * registry readers use to see the whole server */
 	struct stats_thread st;

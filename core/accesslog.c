@@ -16,6 +16,7 @@ int alog_init(struct alog *l, unsigned nrings)
 {
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
+	pthread_mutex_init(&l->path_lock, NULL);
 	l->nrings = nrings;
 	l->rings = calloc(nrings, sizeof(*l->rings));
 	if (!l->rings)
@@ -50,26 +51,36 @@ bool alog_put(struct alog_ring *r, const char *line, size_t len)
 	return true;
 }
 
+/* Non-blocking, so a reader that stops reading (a pipe, a FIFO) never
+ * blocks the logger - lines wait in the rings, then are dropped and
+ * counted - and shutdown never waits for it.  stderr ("-") is shared with
+ * the process's own log and stays as it is. */
 static int open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)
 		return dup(STDERR_FILENO);
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0640);
 }
 
-static void write_all(struct alog *l, const char *p, size_t n)
+/* Bytes written; stops early when the file takes no more now (EAGAIN).
+ * On a real error (disk full...) the bytes count as written: lost. */
+static size_t write_some(struct alog *l, const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = write(l->fd, p, n);
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(l->fd, p + done, n - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN)
+			break;
 		if (w <= 0)
-			return;          /* disk full etc.: the lines are lost */
-		p += w;
-		n -= (size_t)w;
+			return n;
+		done += (size_t)w;
 		l->written += (uint64_t)w;
 	}
+	return done;
 }
 
 static void drain(struct alog *l)
@@ -84,12 +95,14 @@ static void drain(struct alog *l)
 		size_t at = (size_t)(head & (ALOG_RING_SIZE - 1));
 		size_t len = (size_t)(tail - head);
 		size_t first = len < ALOG_RING_SIZE - at ? len : ALOG_RING_SIZE - at;
+		size_t done = len;
 
 		if (l->fd >= 0) {
-			write_all(l, r->buf + at, first);
-			write_all(l, r->buf, len - first);
+			done = write_some(l, r->buf + at, first);
+			if (done == first)
+				done += write_some(l, r->buf, len - first);
 		}
-		__atomic_store_n(&r->head, tail, __ATOMIC_RELEASE);
+		__atomic_store_n(&r->head, head + done, __ATOMIC_RELEASE);
 	}
 }
 
@@ -103,11 +116,16 @@ static void *logger_main(void *arg)
 		bool stop = __atomic_load_n(&l->stop, __ATOMIC_ACQUIRE);
 
 		if (__atomic_exchange_n(&l->reopen, 0, __ATOMIC_ACQ_REL)) {
-			int fd = open_path(l->path);
+			char path[sizeof(l->path)];
+
+			pthread_mutex_lock(&l->path_lock);
+			memcpy(path, l->path, sizeof(path));
+			pthread_mutex_unlock(&l->path_lock);
+			int fd = open_path(path);
 
 			if (fd < 0) {
 				log_error("access log: cannot open '%s': %s; keeping the old file",
-					  l->path, strerror(errno));
+					  path, strerror(errno));
 			} else {
 				if (l->fd >= 0)
 					close(l->fd);
@@ -127,22 +145,36 @@ static void *logger_main(void *arg)
 
 int alog_open(struct alog *l, const char *path)
 {
+	pthread_mutex_lock(&l->path_lock);
 	snprintf(l->path, sizeof(l->path), "%s", path);
-	__atomic_store_n(&l->reopen, 1, __ATOMIC_RELEASE);
-	if (l->started)
+	pthread_mutex_unlock(&l->path_lock);
+	if (l->started) {
+		__atomic_store_n(&l->reopen, 1, __ATOMIC_RELEASE);
 		return 0;
+	}
+	/* The first open happens here, so a path that cannot be opened is
+	 * an error at start, not a silent loss of every line. */
+	l->fd = open_path(path);
+	if (l->fd < 0)
+		return -errno;
 	int rc = pthread_create(&l->thread, NULL, logger_main, l);
 
-	if (rc)
+	if (rc) {
+		close(l->fd);
+		l->fd = -1;
 		return -rc;
+	}
 	l->started = true;
 	return 0;
 }
 
-void alog_reopen(struct alog *l)
+uint64_t alog_dropped(const struct alog *l)
 {
-	if (l->started)
-		__atomic_store_n(&l->reopen, 1, __ATOMIC_RELEASE);
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < l->nrings; i++)
+		n += __atomic_load_n(&l->rings[i].dropped, __ATOMIC_RELAXED);
+	return n;
 }
 
 void alog_destroy(struct alog *l)
@@ -157,4 +189,5 @@ void alog_destroy(struct alog *l)
 			munmap(l->rings[i].buf, ALOG_RING_SIZE);
 	free(l->rings);
 	l->rings = NULL;
+	pthread_mutex_destroy(&l->path_lock);
 }

@@ -35,7 +35,9 @@ struct alog {
 	bool started;
 	int stop;                  /* atomics */
 	int reopen;
-	char path[4096];           /* written by the acceptor before reopen */
+	pthread_mutex_t path_lock; /* path: written by the acceptor, copied by
+				    * the logger when it reopens */
+	char path[4096];
 	int fd;                    /* logger thread only */
 	uint64_t written;
 };
@@ -43,9 +45,9 @@ struct alog {
 int alog_init(struct alog *l, unsigned nrings);
 /* Starts the logger on `path` ("-" = stderr); or switches to a new path. */
 int alog_open(struct alog *l, const char *path);
-/* Asks the logger to reopen its file (logrotate). */
-void alog_reopen(struct alog *l);
 void alog_destroy(struct alog *l);
+/* Lines dropped so far because a ring was full (any thread). */
+uint64_t alog_dropped(const struct alog *l);
 /* Worker side: false when the line was dropped (ring full). */
 bool alog_put(struct alog_ring *r, const char *line, size_t len);
 

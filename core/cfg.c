@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@ static const char usage_text[] =
 "                             0 = no limit)\n"
 "      --idle-timeout MS      close keep-alive connections idle this long\n"
 "                             (default 60000; 0 = never)\n"
+"      --send-timeout MS      close a connection whose unsent answers make\n"
+"                             no progress this long (default 60000; 0 = never)\n"
+"      --max-unsent-bytes N   unsent answer bytes per connection before the\n"
+"                             server stops working on its requests until the\n"
+"                             client reads (default 262144)\n"
 "      --shutdown-timeout MS  on SIGTERM, how long to wait for busy\n"
 "                             connections (default 10000)\n"
 "      --log-level LEVEL      error, warn, info or debug (default info)\n"
@@ -54,8 +60,9 @@ static const char usage_text[] =
 "  -V, --version              show the version and exit\n"
 "\n"
 "Signals: SIGINT/SIGTERM stop accepting, answer every request already\n"
-"received, then exit 0.  SIGHUP re-reads the config file; log-level,\n"
-"spin-us, header-timeout, idle-timeout, shutdown-timeout, access-log and\n"
+"received (past --shutdown-timeout the rest get 503), then exit 0.  SIGHUP\n"
+"re-reads the config file; log-level, spin-us, header-timeout,\n"
+"idle-timeout, send-timeout, shutdown-timeout, access-log and\n"
 "server-header change live, the others need a restart.\n";
 
 void cfg_print_usage(int fd)
@@ -77,6 +84,8 @@ void cfg_defaults(struct cfg *c)
 	c->shutdown_timeout_ms = 10000;
 	c->header_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
+	c->send_timeout_ms = 60000;
+	c->max_unsent_bytes = 256u << 10;
 	c->log_level = LOG_LVL_INFO;
 	strcpy(c->server_header, "metricd/" PACKAGE_VERSION);
 }
@@ -172,6 +181,30 @@ int cfg_parse_cpus(const char *s, cpu_set_t *set)
 		s = end;
 	}
 	return CPU_COUNT(set) > 0 ? 0 : -EINVAL;
+}
+
+int cfg_check_system(const struct cfg *c, char *err, size_t errlen)
+{
+	cpu_set_t allowed;
+
+	if (c->cpus_given && !c->no_pin &&
+	    sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &c->cpus) && !CPU_ISSET(i, &allowed))
+				return fail(err, errlen, "--cpus: CPU %d does not exist "
+					    "or this process may not run on it (%d allowed)",
+					    i, CPU_COUNT(&allowed));
+	}
+	if (c->access_log[0] && strcmp(c->access_log, "-") != 0) {
+		int fd = open(c->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			      0640);
+
+		if (fd < 0)
+			return fail(err, errlen, "--access-log: cannot open '%s': %s",
+				    c->access_log, strerror(errno));
+		close(fd);
+	}
+	return 0;
 }
 
 void cfg_resolve(struct cfg *c, unsigned ncpus)
@@ -282,10 +315,12 @@ static const struct cfg_option options[] = {
 	{ "max-conns", 0, O_UINT, false, FIELD(max_conns), 1, 1u << 20, NULL, NULL },
 	{ "max-header-bytes", 0, O_UINT, false, FIELD(max_header_bytes), 256, 1u << 20, NULL, NULL },
 	{ "max-pipeline", 0, O_UINT, false, FIELD(max_pipeline), 1, 4096, NULL, NULL },
+	{ "max-unsent-bytes", 0, O_UINT, false, FIELD(max_unsent_bytes), 16384, 1u << 30, NULL, NULL },
 	{ "spin-us", 0, O_FUNC, true, 0, 0, 0, "a whole number from 0 to 1000000",
 	  set_spin_us },
 	{ "header-timeout", 0, O_UINT, true, FIELD(header_timeout_ms), 0, 3600000, NULL, NULL },
 	{ "idle-timeout", 0, O_UINT, true, FIELD(idle_timeout_ms), 0, 86400000, NULL, NULL },
+	{ "send-timeout", 0, O_UINT, true, FIELD(send_timeout_ms), 0, 3600000, NULL, NULL },
 	{ "shutdown-timeout", 0, O_UINT, true, FIELD(shutdown_timeout_ms), 0, 3600000, NULL, NULL },
 	{ "log-level", 0, O_FUNC, true, 0, 0, 0, "one of error, warn, info, debug",
 	  set_log_level },

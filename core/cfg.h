@@ -28,6 +28,8 @@ struct cfg {
 	unsigned shutdown_timeout_ms;
 	unsigned header_timeout_ms;  /* 0 = none */
 	unsigned idle_timeout_ms;    /* 0 = none */
+	unsigned send_timeout_ms;    /* 0 = none */
+	unsigned max_unsent_bytes;   /* per connection */
 	enum log_level log_level;
 	char access_log[PATH_MAX];   /* "" = none, "-" = stderr */
 	char server_header[64];
@@ -57,6 +59,10 @@ int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 bool cfg_is_key(const char *name);
 /* True for the options a SIGHUP reload can change without a restart. */
 bool cfg_is_runtime(const char *name);
+/* The checks that need the running system, done at start (and by a config
+ * test): every --cpus CPU is one this process may run on, and the access
+ * log can be opened for appending.  Returns 0 or -EINVAL with a message. */
+int cfg_check_system(const struct cfg *c, char *err, size_t errlen);
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT". */
 int cfg_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port);
 /* Parses "0-3,6" into a CPU set. */

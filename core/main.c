@@ -71,6 +71,10 @@ int main(int argc, char **argv)
 			err);
 		return 2;
 	}
+	if (cfg_check_system(&cfg, err, sizeof(err))) {
+		fprintf(stderr, "metricd: %s\n", err);
+		return 2;
+	}
 	log_set_level(cfg.log_level);
 	ncpus = pick_cpus(&cfg, cpus);
 	if (ncpus) {

@@ -24,7 +24,7 @@ static const char *const prom_le_text[PROM_BUCKETS] = {
 	"0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 };
 static const char *const status_text[SS__COUNT] = {
-	"200", "400", "404", "405", "408", "413", "431", "500", "503", "505", "other",
+	"200", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
 };
 
 /* Process-wide fact, set once before threads start. */
@@ -257,6 +257,12 @@ size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap)
 	json_kv(&b, "pipeline_pauses", STAT_GET(a->pipeline_pauses), true);
 	json_kv(&b, "header_timeouts", STAT_GET(a->header_timeouts), true);
 	json_kv(&b, "idle_closes", STAT_GET(a->idle_closes), true);
+	json_kv(&b, "resets", STAT_GET(a->resets), true);
+	json_kv(&b, "closed_without_request", STAT_GET(a->closed_unused), true);
+	json_kv(&b, "bytes_read", STAT_GET(a->bytes_read), true);
+	json_kv(&b, "frame_bytes_examined", STAT_GET(a->frame_bytes_examined), true);
+	json_kv(&b, "read_budget_yields", STAT_GET(a->read_budget_yields), true);
+	json_kv(&b, "access_log_dropped", STAT_GET(a->access_log_dropped), true);
 	json_kv(&b, "worker_wakeups_sent", STAT_GET(a->wakes), false);
 	sbuf_puts(&b, "},\"worker\":[");
 	for (unsigned w = 0; w < reg->nworkers; w++) {
@@ -284,6 +290,12 @@ size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap)
 		json_kv(&b, "partial_writes", STAT_GET(t->w.partial_writes), true);
 		json_kv(&b, "write_errors", STAT_GET(t->w.write_errors), true);
 		json_kv(&b, "connections_with_unsent_bytes", STAT_GET(t->w.conns_with_tail), true);
+		json_kv(&b, "unsent_blocks", STAT_GET(t->w.tail_blocks_in_use), true);
+		json_kv(&b, "unsent_blocks_unmapped", STAT_GET(t->w.tail_blocks_unmapped), true);
+		json_kv(&b, "held_requests", STAT_GET(t->w.held), true);
+		json_kv(&b, "dropped_requests", STAT_GET(t->w.dropped), true);
+		json_kv(&b, "send_timeouts", STAT_GET(t->w.send_timeouts), true);
+		json_kv(&b, "shutdown_refused", STAT_GET(t->w.shutdown_refused), true);
 		sbuf_puts(&b, "\"slab\":{");
 		json_kv(&b, "size", STAT_GET(t->w.slab_size), true);
 		json_kv(&b, "last_batch_bytes", STAT_GET(t->w.slab_last_batch_bytes), true);
@@ -389,6 +401,11 @@ size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_
 		{ "worker_write_errors_total", "Writes that failed (peer gone).", offsetof(struct stats_worker, write_errors) },
 		{ "worker_slab_resets_total", "Slab resets (one per flushed batch).", offsetof(struct stats_worker, slab_resets) },
 		{ "worker_slab_oversized_total", "Slab allocations that did not fit and forced an early flush.", offsetof(struct stats_worker, slab_overflows) },
+		{ "worker_held_requests_total", "Requests put off because the connection's unsent bytes reached --max-unsent-bytes.", offsetof(struct stats_worker, held) },
+		{ "worker_dropped_requests_total", "Requests not computed because the peer was gone.", offsetof(struct stats_worker, dropped) },
+		{ "worker_send_timeouts_total", "Connections closed because their unsent bytes made no progress for --send-timeout.", offsetof(struct stats_worker, send_timeouts) },
+		{ "worker_shutdown_refused_total", "Requests answered 503 after --shutdown-timeout.", offsetof(struct stats_worker, shutdown_refused) },
+		{ "worker_unsent_blocks_unmapped_total", "Unsent-byte blocks given back to the system.", offsetof(struct stats_worker, tail_blocks_unmapped) },
 	};
 	struct stats_route sum;
 	struct sbuf b;
@@ -465,6 +482,12 @@ size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_
 	prom_worker_series(&b, reg, "worker_slab_high_water_bytes", "gauge",
 			   "Most slab bytes one batch used.",
 			   offsetof(struct stats_worker, slab_high_water));
+	prom_worker_series(&b, reg, "worker_connections_with_unsent_bytes", "gauge",
+			   "Connections whose answers wait for the client to read.",
+			   offsetof(struct stats_worker, conns_with_tail));
+	prom_worker_series(&b, reg, "worker_unsent_blocks", "gauge",
+			   "16 KiB blocks holding unsent bytes or held requests.",
+			   offsetof(struct stats_worker, tail_blocks_in_use));
 	prom_head(&b, "worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
 	for (unsigned w = 0; w < reg->nworkers; w++) {
 		char id[12];
@@ -500,5 +523,22 @@ size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_
 	prom_plain(&b, "pipeline_pauses_total", "counter",
 		   "Times a connection reached --max-pipeline and was paused.",
 		   STAT_GET(reg->acc->pipeline_pauses));
+	prom_plain(&b, "connection_resets_total", "counter",
+		   "Connections the peer reset; their queued requests were dropped.",
+		   STAT_GET(reg->acc->resets));
+	prom_plain(&b, "connections_closed_without_request_total", "counter",
+		   "Connections that closed before sending a whole request (closed by the acceptor).",
+		   STAT_GET(reg->acc->closed_unused));
+	prom_plain(&b, "read_bytes_total", "counter", "Bytes read from clients.",
+		   STAT_GET(reg->acc->bytes_read));
+	prom_plain(&b, "frame_bytes_examined_total", "counter",
+		   "Bytes the framer looked at (linear in the bytes read).",
+		   STAT_GET(reg->acc->frame_bytes_examined));
+	prom_plain(&b, "read_budget_yields_total", "counter",
+		   "Times a connection framed its per-turn share and let the others go first.",
+		   STAT_GET(reg->acc->read_budget_yields));
+	prom_plain(&b, "access_log_dropped_total", "counter",
+		   "Access-log lines dropped because a worker's log ring was full.",
+		   STAT_GET(reg->acc->access_log_dropped));
 	return b.full ? 0 : b.len;
 }

@@ -25,8 +25,8 @@
 
 /* Status codes counted separately; others go to SS_OTHER. */
 enum stats_status {
-	SS_200, SS_400, SS_404, SS_405, SS_408, SS_413, SS_431, SS_500, SS_503,
-	SS_505, SS_OTHER, SS__COUNT
+	SS_200, SS_400, SS_404, SS_405, SS_408, SS_413, SS_417, SS_431, SS_500,
+	SS_503, SS_505, SS_OTHER, SS__COUNT
 };
 
 /* Latency, log-linear: 16 sub-buckets per power of two (error < 6.25%),
@@ -65,7 +65,12 @@ struct stats_worker {
 	uint64_t slab_overflows;
 	uint64_t slab_size;
 	uint64_t tail_blocks_in_use;
+	uint64_t tail_blocks_unmapped;    /* given back to the system */
 	uint64_t conns_with_tail;
+	uint64_t held;                /* requests put off: over max-unsent */
+	uint64_t dropped;             /* requests not computed: peer gone */
+	uint64_t send_timeouts;       /* connections closed by send-timeout */
+	uint64_t shutdown_refused;    /* 503 past the shutdown timeout */
 };
 
 struct stats_thread {
@@ -86,6 +91,12 @@ struct stats_acceptor {
 	uint64_t open;
 	uint64_t header_timeouts;     /* 408 sent */
 	uint64_t idle_closes;
+	uint64_t resets;              /* peers that reset: requests dropped */
+	uint64_t closed_unused;       /* closed by the acceptor: no request */
+	uint64_t bytes_read;
+	uint64_t frame_bytes_examined;    /* by the framer: linear, <= 3x read */
+	uint64_t read_budget_yields;  /* a connection used up its turn */
+	uint64_t access_log_dropped;  /* lines lost to a full ring */
 } __attribute__((aligned(64)));
 
 struct queue_req;
@@ -110,6 +121,7 @@ static inline unsigned stats_status_index(unsigned status)
 	case 405: return SS_405;
 	case 408: return SS_408;
 	case 413: return SS_413;
+	case 417: return SS_417;
 	case 431: return SS_431;
 	case 500: return SS_500;
 	case 503: return SS_503;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "queue/queue.h"
@@ -13,15 +14,21 @@ static bool pow2_ok(unsigned size)
 	return size >= 4 && (size & (size - 1)) == 0;
 }
 
+/* Page-aligned (so slot k never shares a line with a header) and
+ * committed only as slots are used: a note ring sized for --max-conns
+ * costs memory in proportion to the notes that ever flowed through it. */
 static void *alloc_slots(size_t n, size_t each)
 {
-	void *p = NULL;
+	void *p = mmap(NULL, n * each, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	/* Cache-line aligned so slot k never shares a line with a header. */
-	if (posix_memalign(&p, QUEUE_CACHELINE, n * each))
-		return NULL;
-	memset(p, 0, n * each);
-	return p;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void free_slots(void *p, size_t n, size_t each)
+{
+	if (p)
+		munmap(p, n * each);
 }
 
 int queue_req_init(struct queue_req *q, unsigned size)
@@ -37,7 +44,7 @@ int queue_req_init(struct queue_req *q, unsigned size)
 	if (q->wake_fd < 0) {
 		int e = -errno;
 
-		free(q->slots);
+		free_slots(q->slots, size, sizeof(*q->slots));
 		q->slots = NULL;
 		return e;
 	}
@@ -49,7 +56,7 @@ void queue_req_destroy(struct queue_req *q)
 {
 	if (q->wake_fd >= 0)
 		close(q->wake_fd);
-	free(q->slots);
+	free_slots(q->slots, ck_ring_capacity(&q->ring), sizeof(*q->slots));
 	q->slots = NULL;
 	q->wake_fd = -1;
 }
@@ -68,7 +75,7 @@ int queue_notes_init(struct queue_notes *q, unsigned size)
 
 void queue_notes_destroy(struct queue_notes *q)
 {
-	free(q->slots);
+	free_slots(q->slots, ck_ring_capacity(&q->ring), sizeof(*q->slots));
 	q->slots = NULL;
 }
 

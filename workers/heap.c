@@ -107,6 +107,5 @@ void heap_serve(struct worker *w, struct conn *c, const struct http_req *r)
 	return;
 Error:
 	mem_free(&w->st, body);
-	worker_reply(w, c, r->flags, 503, CT_JSON,
-		     "{\"error\":\"out of memory\"}", 25);
+	worker_reply_error(w, c, r->flags, HERR_NO_MEMORY);
 }

@@ -67,6 +67,9 @@ void stack_serve(struct worker *w, struct conn *c, const struct http_req *r)
 	case ROUTE_HEALTHZ:
 		worker_reply(w, c, r->flags, 200, CT_TEXT, "ok\n", 3);
 		return;
+	case ROUTE_OPTIONS:
+		worker_reply(w, c, r->flags, 200, CT_TEXT, "", 0);
+		return;
 	case ROUTE_STATS:
 	case ROUTE_METRICS:
 		worker_reply_stats(w, c, r->flags, r->route == ROUTE_METRICS);
@@ -74,8 +77,7 @@ void stack_serve(struct worker *w, struct conn *c, const struct http_req *r)
 	default:
 		/* A heap route without its object: the acceptor ran out of
 		 * memory wrapping it. */
-		worker_reply(w, c, r->flags, 503, CT_JSON,
-			     "{\"error\":\"out of memory\"}", 25);
+		worker_reply_error(w, c, r->flags, HERR_NO_MEMORY);
 		return;
 	}
 	worker_reply(w, c, r->flags, 200, CT_JSON, body, n);

@@ -16,25 +16,33 @@ void tail_pool_init(struct tail_pool *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void tail_pool_destroy(struct tail_pool *p)
+{
+	while (p->free) {
+		struct tail_block *b = p->free;
+
+		p->free = b->next;
+		munmap(b, TAIL_BLOCK_SIZE);
+	}
+	p->nfree = 0;
+}
+
 static struct tail_block *block_get(struct tail_pool *p)
 {
-	struct tail_block *b;
+	struct tail_block *b = p->free;
 
-	if (!p->free) {
-		char *m = mmap(NULL, (size_t)TAIL_BLOCK_SIZE * TAIL_BLOCKS_PER_MAP,
-			       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (m == MAP_FAILED)
+	if (b) {
+		p->free = b->next;
+		p->nfree--;
+	} else {
+		/* Fresh anonymous pages; the kernel merges neighbouring
+		 * mappings, so many blocks do not mean many mappings. */
+		b = mmap(NULL, TAIL_BLOCK_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (b == MAP_FAILED)
 			return NULL;
-		for (unsigned i = 0; i < TAIL_BLOCKS_PER_MAP; i++) {
-			b = (struct tail_block *)(m + (size_t)i * TAIL_BLOCK_SIZE);
-			b->next = p->free;
-			p->free = b;
-		}
-		p->blocks += TAIL_BLOCKS_PER_MAP;
+		p->mapped++;
 	}
-	b = p->free;
-	p->free = b->next;
 	b->next = NULL;
 	b->len = b->off = 0;
 	p->in_use++;
@@ -43,9 +51,15 @@ static struct tail_block *block_get(struct tail_pool *p)
 
 static void block_put(struct tail_pool *p, struct tail_block *b)
 {
+	p->in_use--;
+	if (p->nfree >= TAIL_POOL_KEEP) {
+		munmap(b, TAIL_BLOCK_SIZE);
+		p->unmapped++;
+		return;
+	}
 	b->next = p->free;
 	p->free = b;
-	p->in_use--;
+	p->nfree++;
 }
 
 bool tail_append(struct tail_pool *p, struct tail *t, const void *buf, size_t n)
@@ -76,6 +90,26 @@ bool tail_append(struct tail_pool *p, struct tail *t, const void *buf, size_t n)
 	return true;
 }
 
+/* Drops n bytes from the front; emptied blocks go back to the pool. */
+static void consume(struct tail_pool *p, struct tail *t, size_t n)
+{
+	t->bytes -= n;
+	while (n && t->head) {
+		struct tail_block *b = t->head;
+		size_t in = b->len - b->off;
+
+		if (n < in) {
+			b->off += (uint32_t)n;
+			return;
+		}
+		n -= in;
+		t->head = b->next;
+		if (!t->head)
+			t->last = NULL;
+		block_put(p, b);
+	}
+}
+
 ssize_t tail_send(struct tail_pool *p, struct tail *t, int fd)
 {
 	struct iovec iov[TAIL_IOV];
@@ -94,22 +128,26 @@ ssize_t tail_send(struct tail_pool *p, struct tail *t, int fd)
 
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	t->bytes -= (uint64_t)n;
-	for (size_t left = (size_t)n; left && t->head;) {
-		struct tail_block *b = t->head;
-		size_t in = b->len - b->off;
-
-		if (left < in) {
-			b->off += (uint32_t)left;
-			break;
-		}
-		left -= in;
-		t->head = b->next;
-		if (!t->head)
-			t->last = NULL;
-		block_put(p, b);
-	}
+	consume(p, t, (size_t)n);
 	return n;
+}
+
+bool tail_take(struct tail_pool *p, struct tail *t, void *buf, size_t n)
+{
+	char *dst = buf;
+	size_t got = 0;
+
+	if (t->bytes < n)
+		return false;
+	for (struct tail_block *b = t->head; got < n; b = b->next) {
+		size_t in = b->len - b->off;
+		size_t k = n - got < in ? n - got : in;
+
+		memcpy(dst + got, b->data + b->off, k);
+		got += k;
+	}
+	consume(p, t, n);
+	return true;
 }
 
 void tail_clear(struct tail_pool *p, struct tail *t)

@@ -1,9 +1,16 @@
-/* Unsent bytes of a connection: a chain of fixed-size blocks from its
- * worker's pool.  A partial write parks the rest here; answers that come
- * later for the same connection queue behind it, so order holds.  Blocks come
- * from mmap in groups and are recycled, never from the global heap, so the
- * stack path stays allocation-free even when clients read slowly.  Owned by
- * one worker thread: nothing here is atomic. */
+/* Bytes a worker keeps for one connection: a chain of fixed-size blocks.
+ *
+ * A partial write parks the unsent rest here, and answers that come later
+ * for the same connection queue behind it, so order holds.  The same chains
+ * hold the request descriptors a worker puts off while a connection's
+ * unsent bytes are over --max-unsent-bytes (tail_take pops them in order).
+ *
+ * Blocks are mapped from the kernel one by one and never come from the
+ * global heap, so the stack path stays allocation-free even when clients
+ * read slowly.  The pool keeps a few free blocks for reuse and unmaps the
+ * rest, so memory that non-reading clients made the server hold goes back
+ * to the system once they are gone.  Owned by one worker thread: nothing
+ * here is atomic. */
 #ifndef METRICD_WORKERS_TAIL_H
 #define METRICD_WORKERS_TAIL_H
 
@@ -13,32 +20,39 @@
 #include <sys/types.h>
 
 #define TAIL_BLOCK_SIZE (16u << 10)
-#define TAIL_BLOCKS_PER_MAP 16
+/* Free blocks a pool keeps mapped (64 KiB); the rest are unmapped. */
+#define TAIL_POOL_KEEP 4
 
 struct tail_block {
 	struct tail_block *next;
 	uint32_t len;                 /* bytes written into data */
-	uint32_t off;                 /* bytes already sent */
+	uint32_t off;                 /* bytes already sent or taken */
 	char data[];
 };
 
 struct tail_pool {
 	struct tail_block *free;
-	uint64_t blocks;              /* blocks ever mapped */
+	uint32_t nfree;
 	uint64_t in_use;
+	uint64_t mapped;              /* blocks ever mapped */
+	uint64_t unmapped;            /* blocks given back */
 };
 
 struct tail {
 	struct tail_block *head, *last;
-	uint64_t bytes;               /* unsent */
+	uint64_t bytes;               /* not yet sent or taken */
 };
 
 void tail_pool_init(struct tail_pool *p);
+/* Unmaps the free blocks (tails must have been cleared). */
+void tail_pool_destroy(struct tail_pool *p);
 /* Returns false when no memory could be mapped (the bytes are not queued). */
 bool tail_append(struct tail_pool *p, struct tail *t, const void *buf, size_t n);
 /* Sends as much as the socket takes.  Returns bytes sent (possibly 0 on
  * EAGAIN) or -errno on a real error.  Sent blocks go back to the pool. */
 ssize_t tail_send(struct tail_pool *p, struct tail *t, int fd);
+/* Copies the first n bytes out and drops them; false if fewer are held. */
+bool tail_take(struct tail_pool *p, struct tail *t, void *buf, size_t n);
 void tail_clear(struct tail_pool *p, struct tail *t);
 
 static inline bool tail_empty(const struct tail *t)

@@ -3,18 +3,29 @@
  *
  * Threads: the worker is the only consumer of w->rq and the only producer of
  * w->notes.  It touches only the "worker" half of its connections, plus
- * their fd/gen (immutable while open, published by the ring).  It closes a
- * connection's fd only on REQ_CLOSE or a REQF_CLOSE answer - which the
- * acceptor enqueues last for that connection - and only after everything
- * before it was flushed, then hands the slot back with NOTE_CLOSED.  So no
- * descriptor ever refers to a closed fd (DESIGN.md invariant 3).
+ * their fd/gen (immutable while open, published by the ring) and the shared
+ * atomics.  It closes a connection's fd only on REQ_CLOSE or a REQF_CLOSE
+ * answer - which the acceptor enqueues last for that connection - and only
+ * after everything before it was flushed, then hands the slot back with
+ * NOTE_CLOSED.  So no descriptor ever refers to a closed fd (DESIGN.md
+ * invariant 3).
  *
  * Unsent bytes (a partial write) are copied into blocks from the worker's
  * tail pool (tail.h) and flushed on EPOLLOUT; later answers for that
- * connection are appended behind them, so order holds.  A tail holds at most
- * --max-pipeline answers because the acceptor stops reading a connection at
- * that many in flight, and in-flight counts drop only when bytes reach the
- * kernel. */
+ * connection are appended behind them, so order holds.  Memory per
+ * connection is bounded: once its unsent bytes (parked, or queued in the
+ * batch) reach --max-unsent-bytes, its next descriptors are held, in
+ * order and uncomputed, in a chain of the same blocks, and released as the
+ * client reads.  The acceptor stops reading the connection at
+ * --max-pipeline requests in flight (held ones count), so at most that many
+ * are held.  A tail that makes no progress for --send-timeout closes the
+ * connection.
+ *
+ * Requests of a connection whose peer is gone (a write failed, or the
+ * acceptor saw a reset) are dropped without being computed.  Past the
+ * shutdown timeout each connection's next request is answered 503 with
+ * Connection: close and the rest are dropped, so a deep queue of heavy
+ * requests cannot hold the process past --shutdown-timeout. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -39,6 +50,11 @@
 #include "workers/worker.h"
 
 #define EP_WAKE UINT64_MAX
+#define NONE UINT32_MAX
+/* How often a worker with unsent bytes checks --send-timeout. */
+#define SWEEP_MS 250
+
+static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 static uint64_t mono_ns(void)
 {
@@ -48,6 +64,14 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -55,6 +79,11 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+static struct conn *slot(struct worker *w, uint32_t i)
+{
+	return &w->conns->slots[i];
 }
 
 /* ---- notes to the acceptor ---------------------------------------------- */
@@ -70,7 +99,7 @@ static void note(struct worker *w, struct conn *c, enum queue_note_kind kind)
 	w->ring_bell = true;
 }
 
-/* n answers of c reached the kernel (or were dropped on a dead socket). */
+/* n requests of c are done with: answered into the kernel, or dropped. */
 static void answered(struct worker *w, struct conn *c, uint32_t n)
 {
 	if (n == 0)
@@ -80,6 +109,54 @@ static void answered(struct worker *w, struct conn *c, uint32_t n)
 	if (ck_pr_load_uint(&c->want_resume) &&
 	    ck_pr_fas_uint(&c->want_resume, 0) == 1)
 		note(w, c, NOTE_RESUME);
+}
+
+/* ---- connections waiting on their client ----------------------------------
+ *
+ * The wait list holds the connections with a tail or held requests (what
+ * the send-timeout sweep and shutdown look at); the ready list those whose
+ * held requests may go on because their unsent bytes fell below the
+ * limit.  Both are threaded through the slots by index. */
+
+static void wait_update(struct worker *w, struct conn *c)
+{
+	bool want = !tail_empty(&c->tail) || !tail_empty(&c->held);
+
+	if (want == c->waiting)
+		return;
+	c->waiting = want;
+	if (want) {
+		c->wait_prev = NONE;
+		c->wait_next = w->wait_head;
+		if (w->wait_head != NONE)
+			slot(w, w->wait_head)->wait_prev = c->slot;
+		w->wait_head = c->slot;
+		return;
+	}
+	if (c->wait_prev != NONE)
+		slot(w, c->wait_prev)->wait_next = c->wait_next;
+	else
+		w->wait_head = c->wait_next;
+	if (c->wait_next != NONE)
+		slot(w, c->wait_next)->wait_prev = c->wait_prev;
+}
+
+static bool over_limit(const struct worker *w, const struct conn *c)
+{
+	return c->tail.bytes + c->out_bytes >= w->cfg.max_unsent;
+}
+
+static void ready_push(struct worker *w, struct conn *c)
+{
+	if (c->ready || tail_empty(&c->held) || over_limit(w, c))
+		return;
+	c->ready = true;
+	c->ready_next = NONE;
+	if (w->ready_tail != NONE)
+		slot(w, w->ready_tail)->ready_next = c->slot;
+	else
+		w->ready_head = c->slot;
+	w->ready_tail = c->slot;
 }
 
 /* ---- tails ---------------------------------------------------------------- */
@@ -103,29 +180,63 @@ static void tail_drop(struct worker *w, struct conn *c)
 	w->ntails--;
 }
 
+/* A request that will not be answered: its heap object (heap path) is
+ * freed, it stops counting as in flight, and if it was the connection's
+ * last the connection still closes. */
+static void drop(struct worker *w, struct conn *c, const struct http_req *r)
+{
+	if (r->kind != REQ_HTTP)
+		return;
+	if (r->flags & REQF_CLOSE)
+		c->close_after_flush = true;
+	if (r->heap)
+		mem_free(&w->st, r->heap);
+	STAT_ADD(w->st.w.dropped, 1);
+	answered(w, c, 1);
+}
+
+/* Drops the held descriptors; a held REQ_CLOSE still closes. */
+static void held_drop(struct worker *w, struct conn *c)
+{
+	struct http_req r;
+
+	while (tail_take(&w->tails, &c->held, &r, sizeof(r))) {
+		if (r.kind == REQ_CLOSE)
+			c->close_after_flush = true;
+		drop(w, c, &r);
+	}
+	tail_clear(&w->tails, &c->held);
+}
+
 static void conn_close(struct worker *w, struct conn *c)
 {
 	epoll_out(w, c, false);
 	tail_drop(w, c);
+	held_drop(w, c);
+	wait_update(w, c);
 	close(c->fd);
-	c->dead = false;
+	c->dead = c->shut = false;
 	c->close_after_flush = false;
 	note(w, c, NOTE_CLOSED);
 }
 
-/* A write failed for good: the peer is gone.  Drop what is queued and shut
- * the socket down so the acceptor reads EOF and sends REQ_CLOSE. */
+/* A write failed for good, or the client stopped reading: the peer is
+ * gone.  Drop what is queued and shut the socket down, so the acceptor
+ * reads EOF and sends REQ_CLOSE (if it has not already). */
 static void conn_kill(struct worker *w, struct conn *c)
 {
+	uint32_t n = c->tail_resps;
+
 	STAT_ADD(w->st.w.write_errors, 1);
 	c->dead = true;
 	shutdown(c->fd, SHUT_RDWR);
 	epoll_out(w, c, false);
-	uint32_t n = c->tail_resps;
-
 	tail_drop(w, c);
-	c->tail_resps = 0;
 	answered(w, c, n);
+	held_drop(w, c);
+	wait_update(w, c);
+	if (c->close_after_flush && !c->touched)
+		conn_close(w, c);
 }
 
 static void park(struct worker *w, struct conn *c, const void *p, size_t n)
@@ -140,26 +251,35 @@ static void park(struct worker *w, struct conn *c, const void *p, size_t n)
 	}
 	if (was_empty) {
 		w->ntails++;
+		c->progress_ms = w->now_ms;
 		epoll_out(w, c, true);
+		wait_update(w, c);
 	}
 }
 
+/* EPOLLOUT: the client read; send what it has room for. */
 static void tail_flush(struct worker *w, struct conn *c)
 {
 	ssize_t n = tail_send(&w->tails, &c->tail, c->fd);
 
 	if (n < 0) {
 		conn_kill(w, c);
-	} else if (tail_empty(&c->tail)) {
+		return;
+	}
+	if (n > 0)
+		c->progress_ms = w->now_ms;
+	if (tail_empty(&c->tail)) {
 		uint32_t done = c->tail_resps;
 
 		c->tail_resps = 0;
 		w->ntails--;
 		epoll_out(w, c, false);
+		wait_update(w, c);
 		answered(w, c, done);
+		if (c->close_after_flush && tail_empty(&c->held))
+			conn_close(w, c);
 	}
-	if (tail_empty(&c->tail) && c->close_after_flush)
-		conn_close(w, c);
+	ready_push(w, c);
 }
 
 /* ---- the batch ------------------------------------------------------------ */
@@ -171,6 +291,7 @@ static void touch(struct worker *w, struct conn *c)
 	c->touched = true;
 	c->out_head = c->out_last = -1;
 	c->out_resps = 0;
+	c->out_bytes = 0;
 	w->touched[w->ntouched++] = c;
 }
 
@@ -186,6 +307,7 @@ static void out_add(struct worker *w, struct conn *c, char *p, size_t n,
 		return;
 	}
 	c->out_resps += nresp;
+	c->out_bytes += n;
 	if (!tail_empty(&c->tail)) {
 		/* Bytes are already waiting: keep order by queueing behind. */
 		park(w, c, p, n);
@@ -265,20 +387,32 @@ static void write_conn(struct worker *w, struct conn *c)
 	}
 }
 
+/* Hands c's queued bytes to the kernel (or its tail); the chain restarts. */
+static void flush_conn(struct worker *w, struct conn *c)
+{
+	if (!tail_empty(&c->tail))
+		c->tail_resps += c->out_resps;   /* appended in out_add */
+	else if (c->dead)
+		answered(w, c, c->out_resps);    /* died mid-batch */
+	else
+		write_conn(w, c);
+	c->out_head = c->out_last = -1;
+	c->out_resps = 0;
+	c->out_bytes = 0;
+}
+
 static void flush_batch(struct worker *w)
 {
 	for (unsigned i = 0; i < w->ntouched; i++) {
 		struct conn *c = w->touched[i];
 
-		if (!tail_empty(&c->tail))
-			c->tail_resps += c->out_resps;   /* appended in out_add */
-		else if (c->dead)
-			answered(w, c, c->out_resps);    /* died mid-batch */
-		else
-			write_conn(w, c);
+		flush_conn(w, c);
 		c->touched = false;
-		if (c->close_after_flush && tail_empty(&c->tail))
+		if (c->close_after_flush && tail_empty(&c->tail) &&
+		    tail_empty(&c->held))
 			conn_close(w, c);
+		else
+			ready_push(w, c);
 	}
 	for (unsigned i = 0; i < w->nfree; i++)
 		mem_free(&w->st, w->to_free[i]);
@@ -306,8 +440,6 @@ void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
 	}
 	slab_trim(&w->slab, p, n);
 	out_add(w, c, p, n, 1);
-	if (req_flags & REQF_CLOSE)
-		c->close_after_flush = true;
 }
 
 void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
@@ -332,8 +464,6 @@ void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
 	}
 	/* Freed after the flush: the iovec points into it until then. */
 	w->to_free[w->nfree++] = body;
-	if (req_flags & REQF_CLOSE)
-		c->close_after_flush = true;
 }
 
 /* The body is written first, at p + HTTP_HEAD_MAX; the head, once its
@@ -367,8 +497,6 @@ void worker_reply_stats(struct worker *w, struct conn *c, unsigned req_flags,
 	w->last_status = status;
 	w->last_body = bl;
 	out_add(w, c, body - hl, hl + ((req_flags & REQF_HEAD) ? 0 : bl), 1);
-	if (req_flags & REQF_CLOSE)
-		c->close_after_flush = true;
 }
 
 void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
@@ -380,36 +508,110 @@ void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
 	worker_reply(w, c, req_flags, http_err_status(err), CT_JSON, body, n);
 }
 
-static void serve(struct worker *w, const struct http_req *r, unsigned i)
+/* Puts r off, behind the connection's other held descriptors. */
+static void hold(struct worker *w, struct conn *c, const struct http_req *r)
+{
+	if (!tail_append(&w->tails, &c->held, r, sizeof(*r))) {
+		log_error("worker %u: out of memory holding requests; closing slot %u",
+			  w->id, c->slot);
+		if (r->kind == REQ_CLOSE)
+			c->close_after_flush = true;
+		drop(w, c, r);
+		conn_kill(w, c);
+		return;
+	}
+	if (r->kind == REQ_HTTP)
+		STAT_ADD(w->st.w.held, 1);
+	wait_update(w, c);
+}
+
+/* Past the shutdown timeout: the connection's next request gets 503 and
+ * Connection: close, the rest are dropped (the process is about to exit,
+ * which closes the socket). */
+static void refuse(struct worker *w, struct conn *c, const struct http_req *r)
+{
+	if (r->heap)
+		mem_free(&w->st, r->heap);
+	worker_reply_error(w, c, r->flags | REQF_CLOSE, HERR_SHUTDOWN);
+	c->shut = true;
+	STAT_ADD(w->st.w.shutdown_refused, 1);
+}
+
+/* Answers r; false when it was dropped instead. */
+static bool serve_http(struct worker *w, struct conn *c, const struct http_req *r)
+{
+	if (ck_pr_load_uint(w->past_deadline)) {
+		refuse(w, c, r);
+		return true;
+	}
+	if ((r->flags & REQF_HEAVY) && c->touched && c->out_head >= 0) {
+		flush_conn(w, c);
+		if (c->dead) {
+			drop(w, c, r);
+			return false;
+		}
+	}
+	if (r->heap)
+		heap_serve(w, c, r);
+	else
+		stack_serve(w, c, r);
+	return true;
+}
+
+/* One descriptor.  released: it comes off the held chain (in order), so
+ * it is not held again. */
+static void serve(struct worker *w, const struct http_req *r, unsigned i,
+		  bool released)
 {
 	struct conn *c = &w->conns->slots[r->slot];
 
+	w->bstatus[i] = 0;
+	if (r->kind == REQ_STOP) {
+		w->stopping = true;
+		return;
+	}
 	if (c->gen != r->gen || c->state != CONN_OPEN) {
 		/* A broken invariant: a descriptor outlived its connection. */
 		log_error("worker %u: stale descriptor slot %u gen %u (now %u)",
 			  w->id, r->slot, r->gen, c->gen);
 		abort();
 	}
+	if (r->kind != REQ_CLOSE &&
+	    (c->dead || c->shut || ck_pr_load_uint(&c->gone))) {
+		drop(w, c, r);
+		if (c->close_after_flush)
+			touch(w, c);          /* the flush closes it */
+		return;
+	}
+	if (!released && (!tail_empty(&c->held) || over_limit(w, c))) {
+		hold(w, c, r);
+		return;
+	}
 	switch (r->kind) {
 	case REQ_HTTP: {
 		struct stats_route *sr = &w->st.route[r->route];
 
-		if (r->heap)
-			heap_serve(w, c, r);
-		else
-			stack_serve(w, c, r);
+		if (!serve_http(w, c, r)) {
+			if (c->close_after_flush)
+				touch(w, c);
+			break;
+		}
+		if (r->flags & REQF_CLOSE)
+			c->close_after_flush = true;
 		STAT_ADD(sr->requests, 1);
 		STAT_ADD(sr->status[stats_status_index(w->last_status)], 1);
 		w->bstatus[i] = (uint16_t)w->last_status;
 		w->bbytes[i] = (uint32_t)w->last_body;
 		break;
 	}
+	case REQ_CONTINUE:
+		/* An interim answer: it ends no request. */
+		if (!c->shut && !ck_pr_load_uint(w->past_deadline))
+			out_add(w, c, (char *)continue_100, sizeof(continue_100) - 1, 0);
+		break;
 	case REQ_CLOSE:
 		touch(w, c);
 		c->close_after_flush = true;
-		break;
-	case REQ_STOP:
-		w->stopping = true;
 		break;
 	}
 }
@@ -431,7 +633,7 @@ static void access_log_batch(struct worker *w, const struct http_req *batch,
 		char line[512], host[INET6_ADDRSTRLEN];
 		struct sbuf b;
 
-		if (r->kind != REQ_HTTP)
+		if (r->kind != REQ_HTTP || !w->bstatus[i])
 			continue;
 		if (c->peer.sin6_family == AF_INET)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr,
@@ -457,40 +659,106 @@ static void access_log_batch(struct worker *w, const struct http_req *batch,
 	}
 }
 
-static void process(struct worker *w, const struct http_req *batch, unsigned n)
+/* Reads the runtime snapshot for the descriptors about to be served; valid
+ * until the worker's next quiescent state. */
+static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 {
 	struct timespec now;
-	/* Valid until the quiescent state announced after this batch. */
 	const struct runtime *rt = rcu_dereference(*w->rtp);
 
 	w->date.server = rt->server;
 	w->date.server_len = rt->server_len;
 	w->spin_ns = rt->spin_ns;
+	w->send_timeout_ms = rt->send_timeout_ms;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	http_date_update(&w->date, now.tv_sec);
-	for (unsigned i = 0; i < n; i++) {
-		if (batch[i].kind == REQ_STOP) {
-			w->stopping = true;
-			continue;
-		}
-		serve(w, &batch[i], i);
-	}
+	*sec = now.tv_sec;
+	return rt;
+}
+
+/* Flushes what batch[0..n) produced, then records latency and the access
+ * log for the requests that were answered. */
+static void batch_end(struct worker *w, const struct runtime *rt,
+		      const struct http_req *batch, unsigned n, time_t sec)
+{
 	flush_batch(w);
 	/* One clock read per batch: every answer in it reached the kernel (or
 	 * a tail) by now. */
 	uint64_t done = stats_mono_ns();
 	for (unsigned i = 0; i < n; i++)
-		if (batch[i].kind == REQ_HTTP)
+		if (batch[i].kind == REQ_HTTP && w->bstatus[i])
 			stats_record_latency(&w->st.route[batch[i].route],
 					     done - batch[i].t_parsed_ns);
 	if (rt->access_log)
-		access_log_batch(w, batch, n, done, now.tv_sec);
+		access_log_batch(w, batch, n, done, sec);
 	STAT_ADD(w->st.w.batches, 1);
 	STAT_SET(w->st.w.slab_high_water, w->slab.high_water);
 	STAT_SET(w->st.w.slab_resets, w->slab.resets);
 	STAT_SET(w->st.w.slab_overflows, w->slab.overflows);
 	STAT_SET(w->st.w.tail_blocks_in_use, w->tails.in_use);
+	STAT_SET(w->st.w.tail_blocks_unmapped, w->tails.unmapped);
 	STAT_SET(w->st.w.conns_with_tail, w->ntails);
+}
+
+static void process(struct worker *w, const struct http_req *batch, unsigned n)
+{
+	time_t sec;
+	const struct runtime *rt = batch_begin(w, &sec);
+
+	for (unsigned i = 0; i < n; i++)
+		serve(w, &batch[i], i, false);
+	batch_end(w, rt, batch, n, sec);
+}
+
+/* Serves held descriptors of connections whose unsent bytes fell below
+ * the limit, in order, as batches of their own. */
+static void release_held(struct worker *w)
+{
+	struct http_req batch[WORKER_BATCH];
+
+	while (w->ready_head != NONE) {
+		struct conn *c = slot(w, w->ready_head);
+		unsigned n = 0;
+		time_t sec;
+
+		w->ready_head = c->ready_next;
+		if (w->ready_head == NONE)
+			w->ready_tail = NONE;
+		c->ready = false;
+		const struct runtime *rt = batch_begin(w, &sec);
+
+		while (n < WORKER_BATCH && !over_limit(w, c) &&
+		       tail_take(&w->tails, &c->held, &batch[n], sizeof(batch[n]))) {
+			serve(w, &batch[n], n, true);
+			n++;
+		}
+		wait_update(w, c);
+		if (n)
+			batch_end(w, rt, batch, n, sec);   /* may ready c again */
+	}
+}
+
+/* --send-timeout: a connection whose unsent bytes made no progress for
+ * that long is closed (a client that pipelines and never reads). */
+static void sweep_sends(struct worker *w)
+{
+	uint32_t next;
+
+	w->next_sweep_ms = w->now_ms + SWEEP_MS;
+	if (!w->send_timeout_ms)
+		return;
+	for (uint32_t i = w->wait_head; i != NONE; i = next) {
+		struct conn *c = slot(w, i);
+
+		next = c->wait_next;
+		if (tail_empty(&c->tail) ||
+		    w->now_ms - c->progress_ms < w->send_timeout_ms)
+			continue;
+		STAT_ADD(w->st.w.send_timeouts, 1);
+		log_debug("worker %u: slot %u: send timeout, %llu bytes unsent",
+			  w->id, c->slot, (unsigned long long)c->tail.bytes);
+		conn_kill(w, c);
+	}
 }
 
 /* Handles readiness: tails that can be written, and the wake-up fd. */
@@ -500,12 +768,13 @@ static void poll_events(struct worker *w, int timeout_ms)
 	int n = epoll_wait(w->epfd, evs, 64, timeout_ms);
 	bool woke = false;
 
+	w->now_ms = coarse_ms();
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.u64 == EP_WAKE) {
 			woke = true;
 			continue;
 		}
-		struct conn *c = &w->conns->slots[evs[i].data.u64];
+		struct conn *c = slot(w, (uint32_t)evs[i].data.u64);
 
 		if (!tail_empty(&c->tail))
 			tail_flush(w, c);
@@ -518,16 +787,26 @@ static void poll_events(struct worker *w, int timeout_ms)
 	}
 }
 
-static void close_leftovers(struct worker *w)
+/* Stopping: connections still waiting on their client are closed. */
+static void close_waiting(struct worker *w)
 {
-	/* Past the shutdown timeout: connections still waiting to write. */
-	for (uint32_t i = 0; i < w->conns->n && w->ntails; i++) {
-		struct conn *c = &w->conns->slots[i];
+	while (w->wait_head != NONE)
+		conn_close(w, slot(w, w->wait_head));
+}
 
-		if (c->state == CONN_OPEN && c->worker == w->id &&
-		    !tail_empty(&c->tail))
-			conn_close(w, c);
+static void ring_bell(struct worker *w)
+{
+	if (w->ring_bell) {
+		w->ring_bell = false;
+		queue_doorbell_ring(w->bell);
 	}
+}
+
+/* How long a sleeping worker may wait: for ever, unless clients owe it
+ * reads (the send-timeout sweep). */
+static int sleep_ms(const struct worker *w)
+{
+	return w->wait_head != NONE ? SWEEP_MS : -1;
 }
 
 static void *worker_main(void *arg)
@@ -541,31 +820,37 @@ static void *worker_main(void *arg)
 	slab_prefault(&w->slab);
 	urcu_qsbr_register_thread();
 	w->spin_ns = rcu_dereference(*w->rtp)->spin_ns;
+	w->send_timeout_ms = rcu_dereference(*w->rtp)->send_timeout_ms;
 	TSAN_RELEASE(w->rtp);
 	urcu_qsbr_quiescent_state();
+	w->now_ms = coarse_ms();
 	while (!w->stopping) {
 		unsigned n = queue_req_pop_batch(&w->rq, batch, WORKER_BATCH);
 
 		if (n) {
 			if (queue_req_take_producer_wait(&w->rq))
 				w->ring_bell = true;
+			w->now_ms = coarse_ms();
 			process(w, batch, n);
+			release_held(w);
+			if (w->wait_head != NONE && w->now_ms >= w->next_sweep_ms)
+				sweep_sends(w);
 			TSAN_RELEASE(w->rtp);    /* done with the snapshot */
 			urcu_qsbr_quiescent_state();
-			if (w->ring_bell) {
-				w->ring_bell = false;
-				queue_doorbell_ring(w->bell);
-			}
+			ring_bell(w);
 			idle_since = 0;
 			spins = 0;
 			continue;
 		}
-		if (w->ntails)
+		if (w->wait_head != NONE) {
 			poll_events(w, 0);
-		if (w->ring_bell) {
-			w->ring_bell = false;
-			queue_doorbell_ring(w->bell);
+			release_held(w);
+			if (w->now_ms >= w->next_sweep_ms)
+				sweep_sends(w);
+			TSAN_RELEASE(w->rtp);
+			urcu_qsbr_quiescent_state();
 		}
+		ring_bell(w);
 		if (w->spin_ns) {
 			/* Poll the ring; read the clock once per 32 polls. */
 			if (++spins & 31) {
@@ -584,14 +869,13 @@ static void *worker_main(void *arg)
 		STAT_ADD(w->st.w.sleeps, 1);
 		TSAN_RELEASE(w->rtp);
 		urcu_qsbr_thread_offline();      /* asleep: never delays a reload */
-		poll_events(w, -1);
+		poll_events(w, sleep_ms(w));
 		urcu_qsbr_thread_online();
 		idle_since = 0;
 		spins = 0;
 	}
-	close_leftovers(w);
-	if (w->ring_bell)
-		queue_doorbell_ring(w->bell);
+	close_waiting(w);
+	ring_bell(w);
 	TSAN_RELEASE(w->rtp);
 	urcu_qsbr_unregister_thread();
 	return NULL;
@@ -600,7 +884,7 @@ static void *worker_main(void *arg)
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
 		const struct stats_registry *reg, struct runtime *const *rtp,
-		struct alog_ring *alog)
+		struct alog_ring *alog, const unsigned *past_deadline)
 {
 	char name[16];
 
@@ -615,7 +899,9 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->reg = reg;
 	w->rtp = rtp;
 	w->alog = alog;
+	w->past_deadline = past_deadline;
 	w->epfd = -1;
+	w->wait_head = w->ready_head = w->ready_tail = NONE;
 	snprintf(name, sizeof(name), "metricd-w%u", id);
 	/* Thread 0 is the acceptor: heap headers name threads by index. */
 	stats_thread_init(&w->st, name, cfg->cpu, (uint16_t)(id + 1));
@@ -674,4 +960,5 @@ void worker_destroy(struct worker *w)
 	queue_req_destroy(&w->rq);
 	queue_notes_destroy(&w->notes);
 	slab_destroy(&w->slab);
+	tail_pool_destroy(&w->tails);
 }

@@ -29,7 +29,7 @@
 struct worker_cfg {
 	unsigned ring_size;
 	unsigned note_ring_size;
-	unsigned max_pipeline;
+	uint64_t max_unsent;          /* bytes; above it requests are held */
 	int cpu;                      /* -1: not pinned */
 };
 
@@ -60,14 +60,21 @@ struct worker {
 	void *to_free[WORKER_BATCH];
 	unsigned nfree;
 
-	/* unsent tails */
+	/* unsent tails and held requests */
 	struct tail_pool tails;
 	uint32_t ntails;              /* connections with a tail */
+	uint32_t wait_head;           /* connections with a tail or held
+				       * requests (UINT32_MAX: none) */
+	uint32_t ready_head, ready_tail;  /* held requests that may go on */
+	uint64_t now_ms;              /* CLOCK_MONOTONIC_COARSE, per loop */
+	uint64_t next_sweep_ms;       /* send-timeout sweep */
+	uint64_t send_timeout_ms;     /* from the last snapshot read */
+	const unsigned *past_deadline;    /* acceptor: shutdown timeout passed */
 
 	unsigned last_status;         /* of the answer just queued */
 	size_t last_body;             /* its body bytes */
-	uint16_t bstatus[WORKER_BATCH];   /* per request of the batch, */
-	uint32_t bbytes[WORKER_BATCH];    /* for the access log */
+	uint16_t bstatus[WORKER_BATCH];   /* per request of the batch (0: not */
+	uint32_t bbytes[WORKER_BATCH];    /* answered), for latency and log */
 	struct alog_ring *alog;
 	time_t alog_sec;
 	char alog_date[32];           /* "[27/Nov/2026:18:06:47 +0000]" */
@@ -80,12 +87,15 @@ struct worker {
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
 		const struct stats_registry *reg, struct runtime *const *rtp,
-		struct alog_ring *alog);
+		struct alog_ring *alog, const unsigned *past_deadline);
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
 
 /* ---- used by the paths (stack.c, heap.c) ---- */
+
+/* The reply functions write the head with req_flags (HEAD, Connection);
+ * closing the connection afterwards is the caller's decision. */
 
 /* Answers with head + body copied into the slab. */
 void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
