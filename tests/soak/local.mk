@@ -13,7 +13,15 @@ SOAK_TESTS = \
 	tests/soak/test_emfile.py \
 	tests/soak/test_slow_worker.py \
 	tests/soak/test_slowloris.py \
-	tests/soak/test_soak_10k.py
+	tests/soak/test_soak_10k.py \
+	tests/soak/test_drip_flood.py \
+	tests/soak/test_slow_readers.py \
+	tests/soak/test_dead_peer.py \
+	tests/soak/test_reload_stall.py \
+	tests/soak/test_shutdown_deadline.py \
+	tests/soak/test_rfc9110.py \
+	tests/soak/test_connect_flood.py \
+	tests/soak/test_limits_misc.py
 TESTS += $(SOAK_TESTS)
 EXTRA_DIST += $(SOAK_TESTS) tests/soak/soaklib.py
 CLEANFILES += tests/soak/soak.lock
