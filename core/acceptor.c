@@ -656,6 +656,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 		alog_open(&a->alog, next.access_log);
 	memcpy(a->cfg->access_log, next.access_log, sizeof(next.access_log));
 	sweep_arm(a);
+	TSAN_RELEASE(&a->rt);            /* publishes rt's contents */
 	old = rcu_xchg_pointer(&a->rt, rt);
 	/* Freed once every worker finished the batch that may still use it -
 	 * by liburcu's call_rcu thread, never by waiting here: a worker deep

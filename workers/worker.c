@@ -666,6 +666,7 @@ static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 	struct timespec now;
 	const struct runtime *rt = rcu_dereference(*w->rtp);
 
+	TSAN_ACQUIRE(w->rtp);            /* the snapshot's contents */
 	w->date.server = rt->server;
 	w->date.server_len = rt->server_len;
 	w->spin_ns = rt->spin_ns;
@@ -711,12 +712,15 @@ static void process(struct worker *w, const struct http_req *batch, unsigned n)
 }
 
 /* Serves held descriptors of connections whose unsent bytes fell below
- * the limit, in order, as batches of their own. */
+ * the limit, in order, as batches of their own: at most WORKER_BATCH per
+ * call, round-robin over the ready connections, so requests in the ring
+ * are never starved by held ones. */
 static void release_held(struct worker *w)
 {
 	struct http_req batch[WORKER_BATCH];
+	unsigned budget = WORKER_BATCH;
 
-	while (w->ready_head != NONE) {
+	while (budget && w->ready_head != NONE) {
 		struct conn *c = slot(w, w->ready_head);
 		unsigned n = 0;
 		time_t sec;
@@ -727,11 +731,12 @@ static void release_held(struct worker *w)
 		c->ready = false;
 		const struct runtime *rt = batch_begin(w, &sec);
 
-		while (n < WORKER_BATCH && !over_limit(w, c) &&
+		while (n < budget && !over_limit(w, c) &&
 		       tail_take(&w->tails, &c->held, &batch[n], sizeof(batch[n]))) {
 			serve(w, &batch[n], n, true);
 			n++;
 		}
+		budget -= n;
 		wait_update(w, c);
 		if (n)
 			batch_end(w, rt, batch, n, sec);   /* may ready c again */
@@ -819,38 +824,38 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), w->st.name);
 	slab_prefault(&w->slab);
 	urcu_qsbr_register_thread();
+	TSAN_ACQUIRE(w->rtp);
 	w->spin_ns = rcu_dereference(*w->rtp)->spin_ns;
 	w->send_timeout_ms = rcu_dereference(*w->rtp)->send_timeout_ms;
 	TSAN_RELEASE(w->rtp);
 	urcu_qsbr_quiescent_state();
-	w->now_ms = coarse_ms();
 	while (!w->stopping) {
 		unsigned n = queue_req_pop_batch(&w->rq, batch, WORKER_BATCH);
 
+		w->now_ms = coarse_ms();
 		if (n) {
 			if (queue_req_take_producer_wait(&w->rq))
 				w->ring_bell = true;
-			w->now_ms = coarse_ms();
 			process(w, batch, n);
-			release_held(w);
-			if (w->wait_head != NONE && w->now_ms >= w->next_sweep_ms)
-				sweep_sends(w);
-			TSAN_RELEASE(w->rtp);    /* done with the snapshot */
-			urcu_qsbr_quiescent_state();
-			ring_bell(w);
-			idle_since = 0;
-			spins = 0;
-			continue;
 		}
 		if (w->wait_head != NONE) {
+			/* Clients that owe reads: what they took, what may
+			 * follow it, and who has stopped reading for too long. */
 			poll_events(w, 0);
 			release_held(w);
 			if (w->now_ms >= w->next_sweep_ms)
 				sweep_sends(w);
-			TSAN_RELEASE(w->rtp);
+		}
+		if (n || w->wait_head != NONE) {
+			TSAN_RELEASE(w->rtp);    /* done with the snapshot */
 			urcu_qsbr_quiescent_state();
 		}
 		ring_bell(w);
+		if (n || w->ready_head != NONE) {
+			idle_since = 0;
+			spins = 0;
+			continue;
+		}
 		if (w->spin_ns) {
 			/* Poll the ring; read the clock once per 32 polls. */
 			if (++spins & 31) {

@@ -171,7 +171,7 @@ MALFORMED = [
     (b"GET /healthz HTTP/1.1\nHost: t\n\n", 400),
     (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
     (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    (b"POST /healthz HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413),
+    (b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413),
     (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(64)), 400),
 ]
 for data, want in MALFORMED:

@@ -97,6 +97,7 @@ struct run {
 	struct http_req reqs[FUZZ_MAX_REQS];
 	uint64_t ends[FUZZ_MAX_REQS];   /* input offset where each message ends */
 	unsigned n;
+	unsigned continues;  /* REQ_CONTINUE descriptors (no message of their own) */
 	bool ended;          /* error or Connection: close seen */
 	bool error;
 };
@@ -104,25 +105,33 @@ struct run {
 static bool is_framing_err(unsigned e)
 {
 	return e == HERR_BAD_REQUEST || e == HERR_HEAD_TOO_LARGE ||
-	       e == HERR_BODY_TOO_LARGE || e == HERR_VERSION;
+	       e == HERR_BODY_TOO_LARGE || e == HERR_VERSION || e == HERR_EXPECT;
 }
 
 static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 {
-	CHECK(r->kind == REQ_HTTP);
 	CHECK(r->heap == NULL);
 	CHECK(r->t_parsed_ns > 0);
+	if (rc == HTTP_FRAME_CONTINUE) {
+		CHECK(r->kind == REQ_CONTINUE);
+		return;
+	}
+	CHECK(r->kind == REQ_HTTP);
 	CHECK(r->err < HERR__COUNT);
-	CHECK((r->flags & ~(REQF_HEAD | REQF_CLOSE | REQF_HTTP10)) == 0);
+	CHECK((r->flags & ~(REQF_HEAD | REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS |
+			    REQF_HEAVY)) == 0);
 	if (rc == HTTP_FRAME_ERROR) {
 		CHECK(r->flags == REQF_CLOSE);
 		CHECK(is_framing_err(r->err));
 		CHECK(r->route == ROUTE_NONE);
 		unsigned st = http_err_status((enum http_err)r->err);
-		CHECK(st == 400 || st == 413 || st == 431 || st == 505);
+		CHECK(st == 400 || st == 413 || st == 417 || st == 431 || st == 505);
 		return;
 	}
 	CHECK(rc == HTTP_FRAME_REQ);
+	CHECK(!(r->flags & REQF_HEAVY) ||
+	      (r->err == HERR_NONE && r->work >= HTTP_WORK_HEAVY));
+	CHECK(!(r->flags & REQF_OPTIONS) == (r->route != ROUTE_OPTIONS));
 	CHECK(!is_framing_err(r->err));
 	CHECK(r->route < ROUTE__COUNT);
 	if (r->err == HERR_NONE)
@@ -136,6 +145,8 @@ static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 	if (r->route == ROUTE_HEALTHZ || r->route == ROUTE_STATS ||
 	    r->route == ROUTE_METRICS)
 		CHECK(r->err == HERR_NONE || r->err == HERR_METHOD);
+	if (r->route == ROUTE_OPTIONS)
+		CHECK(r->err == HERR_NONE);
 }
 
 /* ---- response side --------------------------------------------------------- */
@@ -335,14 +346,14 @@ static void check_formatters(const struct world *wd, uint64_t x)
 	n = http_fmt_fixed6(buf, wd->value);
 	CHECK(n >= 1 && n <= 32);
 	/* Every status the server can send, and one it never sends. */
-	static const unsigned statuses[] = { 200, 400, 404, 405, 408, 413, 431,
-					     500, 503, 505, 299 };
+	static const unsigned statuses[] = { 200, 400, 404, 405, 408, 413, 417,
+					     431, 500, 503, 505, 299 };
 	char *h = malloc(HTTP_HEAD_MAX);
 	struct http_date date = make_date(wd);
 
 	CHECK(h != NULL);
-	n = http_write_head(h, HTTP_HEAD_MAX, statuses[x % 11], (enum http_ctype)(x % 3),
-			    SIZE_MAX - (x & 0xff), REQF_CLOSE | REQF_HTTP10, &date);
+	n = http_write_head(h, HTTP_HEAD_MAX, statuses[x % 12], (enum http_ctype)(x % 3),
+			    SIZE_MAX - (x & 0xff), REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS, &date);
 	CHECK(n > 0 && n <= HTTP_HEAD_MAX);
 	n = http_write_head(h, HTTP_HEAD_MAX, 405, CT_PROMETHEUS, SIZE_MAX,
 			    REQF_HTTP10, &date);
@@ -365,6 +376,12 @@ static void drain(struct http_framer *f, struct run *rn, uint64_t fed)
 		if (rc == HTTP_FRAME_NEED_MORE)
 			return;
 		check_desc(&r, rc);
+		if (rc == HTTP_FRAME_CONTINUE) {
+			/* The interim answer comes right after its head and
+			 * before the request it belongs to. */
+			rn->continues++;
+			continue;
+		}
 		CHECK(rn->n < FUZZ_MAX_REQS);
 		r.t_parsed_ns = 0;
 		rn->ends[rn->n] = fed - (f->len - f->pos);
@@ -389,6 +406,7 @@ static void feed(const uint8_t *data, size_t size, const uint8_t *lens,
 
 	http_framer_init(&f, buf, sizeof(buf), FUZZ_MAX_HEAD);
 	rn->n = 0;
+	rn->continues = 0;
 	rn->ended = rn->error = false;
 	while (off < size) {
 		size_t avail;
@@ -439,6 +457,7 @@ static bool same_runs(const struct run *a, const struct run *b)
 	unsigned nok = a->n - (a->n && a->error ? 1 : 0);
 
 	return a->n == b->n && a->error == b->error && a->ended == b->ended &&
+	       a->continues == b->continues &&
 	       memcmp(a->reqs, b->reqs, nok * sizeof(a->reqs[0])) == 0 &&
 	       memcmp(a->ends, b->ends, nok * sizeof(a->ends[0])) == 0;
 }
