@@ -320,6 +320,7 @@ static void conn_open(struct acceptor *a, int fd, uint32_t slot,
 		a->slot_hw = slot + 1;
 	http_framer_init(&c->fr, t->bufs + (size_t)slot * t->buf_cap, t->buf_cap,
 			 a->cfg->max_header_bytes);
+	c->fr.max_body = a->cfg->max_body_bytes;
 	event_assign(&c->rev, a->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	a->live++;
 	STAT_SET(a->ctr.open, a->live);
@@ -594,6 +595,7 @@ static void report_restart_needed(const struct cfg *old, const struct cfg *new)
 		F("max-conns", max_conns), F("max-header-bytes", max_header_bytes),
 		F("max-pipeline", max_pipeline),
 		F("max-unsent-bytes", max_unsent_bytes),
+		F("max-body-bytes", max_body_bytes),
 #undef F
 	};
 	const char *last = "";

@@ -32,6 +32,9 @@ static const char usage_text[] =
 "      --max-conns N          open connections at most (default 10240)\n"
 "      --max-header-bytes N   request head limit; larger heads get 431\n"
 "                             (default 8192, 256..1048576)\n"
+"      --max-body-bytes N     request body limit (bodies are read and\n"
+"                             discarded); larger ones get 413 (default\n"
+"                             1048576, 0..1073741824)\n"
 "      --max-pipeline N       requests in flight per connection before the\n"
 "                             server stops reading it (default 64)\n"
 "      --spin-us N            microseconds an idle worker polls its queue\n"
@@ -80,6 +83,7 @@ void cfg_defaults(struct cfg *c)
 	c->max_conns = 10240;
 	c->spin_us = -1;
 	c->max_header_bytes = 8192;
+	c->max_body_bytes = 1u << 20;
 	c->max_pipeline = 64;
 	c->shutdown_timeout_ms = 10000;
 	c->header_timeout_ms = 10000;
@@ -314,6 +318,7 @@ static const struct cfg_option options[] = {
 	  "a power of two from 4 to 1048576", set_ring_size },
 	{ "max-conns", 0, O_UINT, false, FIELD(max_conns), 1, 1u << 20, NULL, NULL },
 	{ "max-header-bytes", 0, O_UINT, false, FIELD(max_header_bytes), 256, 1u << 20, NULL, NULL },
+	{ "max-body-bytes", 0, O_UINT, false, FIELD(max_body_bytes), 0, 1u << 30, NULL, NULL },
 	{ "max-pipeline", 0, O_UINT, false, FIELD(max_pipeline), 1, 4096, NULL, NULL },
 	{ "max-unsent-bytes", 0, O_UINT, false, FIELD(max_unsent_bytes), 16384, 1u << 30, NULL, NULL },
 	{ "spin-us", 0, O_FUNC, true, 0, 0, 0, "a whole number from 0 to 1000000",

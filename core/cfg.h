@@ -24,6 +24,7 @@ struct cfg {
 	unsigned max_conns;
 	int spin_us;               /* -1 = auto (see cfg_resolve) */
 	unsigned max_header_bytes;
+	unsigned max_body_bytes;   /* request bodies are read and discarded */
 	unsigned max_pipeline;     /* requests in flight per connection */
 	unsigned shutdown_timeout_ms;
 	unsigned header_timeout_ms;  /* 0 = none */

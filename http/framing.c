@@ -317,7 +317,7 @@ static enum http_err chunk_scan(struct http_framer *f)
 			break;
 		case CHUNK_SIZE:
 			if (h >= 0) {
-				if (f->chunk_left > (HTTP_BODY_MAX >> 4))
+				if (f->chunk_left > (f->max_body >> 4))
 					err = HERR_BODY_TOO_LARGE;
 				f->chunk_left = f->chunk_left * 16 + (uint64_t)h;
 			} else if (c == ';' || c == ' ') {
@@ -342,7 +342,7 @@ static enum http_err chunk_scan(struct http_framer *f)
 				break;
 			}
 			f->chunk_total += f->chunk_left;
-			if (f->chunk_total > HTTP_BODY_MAX)
+			if (f->chunk_total > f->max_body)
 				err = HERR_BODY_TOO_LARGE;
 			f->chunk_state = f->chunk_left ? CHUNK_DATA : CHUNK_DONE;
 			break;
@@ -413,7 +413,7 @@ static int on_headers_complete(http_parser *p)
 	struct http_req *r = &f->cur;
 	int get_or_head = p->method == HTTP_GET || p->method == HTTP_HEAD;
 
-	if ((p->flags & F_CONTENTLENGTH) && p->content_length > HTTP_BODY_MAX) {
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > f->max_body) {
 		f->err = HERR_BODY_TOO_LARGE;
 		return -1;
 	}
@@ -480,6 +480,7 @@ void http_framer_init(struct http_framer *f, char *buf, uint32_t cap,
 	f->buf = buf;
 	f->cap = cap;
 	f->max_head = max_head;
+	f->max_body = HTTP_BODY_MAX;
 	http_parser_init(&f->parser, HTTP_REQUEST);
 	f->parser.data = f;
 }

@@ -22,7 +22,7 @@
 
 #include "http/request.h"
 
-#define HTTP_BODY_MAX (1u << 20)
+#define HTTP_BODY_MAX (1u << 20)    /* default body limit (413 above it) */
 
 enum http_frame_rc {
 	HTTP_FRAME_NEED_MORE = 0,  /* no complete request buffered */
@@ -39,6 +39,7 @@ struct http_framer {
 	char *buf;
 	uint32_t cap;        /* buffer size */
 	uint32_t max_head;   /* request head limit (431 above it) */
+	uint64_t max_body;   /* request body limit (413 above it) */
 	uint32_t len;        /* bytes in buf */
 	uint32_t pos;        /* bytes handed to http-parser; those before it
 			      * are consumed and may be discarded */
@@ -66,7 +67,7 @@ struct http_framer {
 	uint8_t err;         /* enum http_err found by a callback */
 	uint32_t chunk_pos;  /* next body byte to check */
 	uint64_t chunk_left; /* chunk size being read, then data left */
-	uint64_t chunk_total;  /* body bytes so far (HTTP_BODY_MAX) */
+	uint64_t chunk_total;  /* body bytes so far (max_body) */
 	uint32_t url_off, url_len;  /* the target's path and query (from pos) */
 	/* Bytes looked at by the line scanner and http-parser together: a
 	 * counter the tests (and /stats) use to prove framing is linear. */
@@ -74,7 +75,8 @@ struct http_framer {
 	struct http_req cur;
 };
 
-/* buf must hold cap bytes; cap > max_head. */
+/* buf must hold cap bytes; cap > max_head.  max_body starts at
+ * HTTP_BODY_MAX; the caller may set it after init. */
 void http_framer_init(struct http_framer *f, char *buf, uint32_t cap,
 		      uint32_t max_head);
 /* Where to read the next bytes; compacts consumed bytes first. */

@@ -7,6 +7,8 @@
   --access-log in a directory that does not exist   exit 2 with a message
   --cpus naming a CPU that does not exist, or one the process may not run
       on                                              exit 2 with a message
+  --max-body-bytes 100     a 100-byte body is read and discarded, 101
+      bytes (Content-Length or chunked) get 413 and close
   --max-conns 1048576                                RSS at start <= 64 MiB
       (the connection table and note rings are reserved, not committed)
   SIGHUP switching the access log between files under load   every line
@@ -124,6 +126,26 @@ def main():
               f"exit {p.returncode}: {err.strip()}")
     else:
         info("one CPU allowed: the not-allowed --cpus case needs two")
+    with Server("--workers", "1", "--max-body-bytes", "100") as srv:
+        c = Conn(srv.port)
+        c.send(req("/metric-stack?id=1", method="POST",
+                   headers=[("Content-Length", "100")], body=b"x" * 100))
+        r = c.response()
+        c.send(req("/metric-stack?id=2"))
+        r2 = c.response()
+        check(r.status == 405 and r2.status == 200,
+              f"--max-body-bytes 100: a 100-byte body is read ({r.status}, then {r2.status})")
+        c.close()
+        for framing, body in ((("Content-Length", "101"), b"x" * 101),
+                              (("Transfer-Encoding", "chunked"), b"65\r\n" + b"x" * 101 + b"\r\n0\r\n\r\n")):
+            c = Conn(srv.port)
+            c.send(req("/metric-stack?id=1", method="POST", headers=[framing], body=body))
+            r = c.response()
+            check(r.status == 413 and r.close and c.eof(),
+                  f"... a 101-byte body ({framing[0]}): {r.status}, close")
+            c.close()
+        rc = srv.stop()
+        check(rc == 0, f"metricd exits 0 on SIGTERM (got {rc})")
     with Server("--workers", "1", "--max-conns", "1048576") as srv:
         time.sleep(0.2)
         rss = srv.rss_kb()
