@@ -626,6 +626,13 @@ class Nginx:
         self.dir = tempfile.mkdtemp(prefix="metricd-bench-nginx-", dir="/tmp")
         self.port = free_port()
         conf = os.path.join(self.dir, "nginx.conf")
+        # nginx takes a config parameter of at most 4 KiB: a longer body is
+        # served from a file, for every path.
+        answer = f"return 200 '{self.body}';"
+        if len(self.body) > 2048:
+            with open(os.path.join(self.dir, "body"), "w") as f:
+                f.write(self.body)
+            answer = f"root {self.dir}; try_files /body =404;"
         with open(conf, "w") as f:
             f.write(f"""worker_processes {self.workers};
 daemon off;
@@ -645,7 +652,7 @@ http {{
         listen 127.0.0.1:{self.port} backlog=4096;
         keepalive_requests 100000000;
         keepalive_timeout 120s;
-        location / {{ return 200 '{self.body}'; }}
+        location / {{ {answer} }}
     }}
 }}
 """)
