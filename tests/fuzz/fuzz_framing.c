@@ -310,6 +310,9 @@ static void answer(const struct http_req *r, const struct world *wd)
 	case ROUTE_HEALTHZ:
 		reply(wd, r->flags, 200, CT_TEXT, "ok\n", 3);
 		break;
+	case ROUTE_OPTIONS:
+		reply(wd, r->flags, 200, CT_TEXT, "", 0);
+		break;
 	case ROUTE_STATS:
 	case ROUTE_METRICS: {
 		/* worker_reply_stats: the head goes in front of a body of any
