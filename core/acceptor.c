@@ -923,6 +923,10 @@ int acceptor_run(struct acceptor *a)
 
 void acceptor_destroy(struct acceptor *a)
 {
+	/* Snapshots replaced by reloads are freed by call_rcu's thread:
+	 * let it finish before the process does (leak checkers). */
+	if (a->rt && a->rt->generation > 1)
+		urcu_qsbr_barrier();
 	for (unsigned i = 0; i < a->ninit; i++)
 		worker_destroy(&a->workers[i]);
 	free(a->workers);
