@@ -33,7 +33,12 @@ tests/test_allocs.$(OBJEXT): metricd$(EXEEXT) tools/alloccount/alloccount.la
 # Script tests, run by Debian's python3 against the built binary.
 TEST_EXTENSIONS = .py
 PY_LOG_COMPILER = $(PYTHON3)
-AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD;
+# Sanitizer builds: the first report ends the process (with
+# -fno-sanitize-recover from configure), and says where it came from.
+# Options the caller already set are kept and win (they come last).
+AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD; \
+	. $(top_srcdir)/tests/sanitizer-env.sh;
+EXTRA_DIST += tests/sanitizer-env.sh
 TESTS += tests/test_stats.py
 EXTRA_DIST += tests/test_stats.py
 include $(top_srcdir)/tests/unit.mk
