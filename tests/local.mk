@@ -51,3 +51,7 @@ EXTRA_DIST += tests/sanitizer-env.sh
 TESTS += tests/test_stats.py
 EXTRA_DIST += tests/test_stats.py
 include $(top_srcdir)/tests/unit.mk
+
+# The extra checks tools/check-all runs (their own fragments list the
+# others) and what they share.
+EXTRA_DIST += tests/ci.d/common.bash tests/ci.d/fuzz.sh tests/ci.d/valgrind.sh

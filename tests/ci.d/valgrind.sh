@@ -10,16 +10,12 @@
 set -u
 build=$(cd "${1:?usage: valgrind.sh BUILDDIR}" && pwd) || exit 1
 metricd=$build/metricd
+. "$(dirname "$0")/common.bash"
 
-if ! command -v valgrind >/dev/null 2>&1; then
-	echo "valgrind not found: apt-get install valgrind"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+command -v valgrind >/dev/null 2>&1 || missing_tool "valgrind not found: apt-get install valgrind"
 [ -x "$metricd" ] || { echo "FAIL: $metricd is not built"; exit 1; }
 if grep -q -a -e __asan_init -e __tsan_init "$metricd"; then
-	echo "SKIP: $metricd is a sanitizer build; valgrind needs a plain one"
-	exit 77
+	skip "$metricd is a sanitizer build; valgrind needs a plain one"
 fi
 valgrind --version
 
