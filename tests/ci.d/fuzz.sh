@@ -59,6 +59,15 @@ cd "$work/build" || exit 1
 	"$work/corpus" "$src/tests/fuzz/corpus" >"$work/fuzz.log" 2>&1
 rc=$?
 grep -E "INITED|DONE|stat::number_of_executed_units|stat::peak_rss" "$work/fuzz.log"
+# A sanitizer report fails the run even if libFuzzer's exit status missed it
+# (UBSan built without -fno-sanitize-recover would print and go on).
+reports=$(grep -c -E "runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer|SUMMARY: [A-Za-z]*Sanitizer" \
+	"$work/fuzz.log")
+if [ "$reports" -gt 0 ]; then
+	echo "sanitizer reports in the fuzz log:"
+	grep -E -A12 "runtime error:|ERROR: [A-Za-z]*Sanitizer" "$work/fuzz.log" | head -60
+	[ "$rc" -ne 0 ] || rc=1
+fi
 # libFuzzer exits 77 on a crash by default, which would read as "skip".
 if [ "$rc" -ne 0 ]; then
 	grep -v -E '^#[0-9]+.*(NEW|REDUCE|pulse)' "$work/fuzz.log" | tail -40
