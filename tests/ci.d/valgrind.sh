@@ -50,8 +50,11 @@ fi
 echo "metricd under valgrind on port $port (pid $pid)"
 
 status=0
-python3 - "$port" <<'EOF' || status=1
-"""Drives every endpoint and error path; exits 1 if an answer is wrong."""
+python3 - "$port" "$tmp/answers.json" <<'EOF' || status=1
+"""Drives every endpoint and error path; exits 1 if an answer is wrong.
+Writes how many requests it sent and how many answers of each status it
+read to argv[2], for the access-log check."""
+import json
 import socket
 import struct
 import sys
@@ -60,6 +63,8 @@ import time
 port = int(sys.argv[1])
 bad = 0
 total = 0
+sent = 0            # requests sent: at most this many access-log lines
+seen = {}           # status -> answers read: at least this many lines each
 
 
 def conn():
@@ -92,6 +97,7 @@ def read_answers(s, n, heads=()):
                 return out, True
             buf += d
         out.append((status, buf[:length]))
+        seen[status] = seen.get(status, 0) + 1
         buf = buf[length:]
     return out, False
 
@@ -127,6 +133,7 @@ for rep in range(10):
         wants.append(st)
     reqs.append(r("/metric-heap?id=5", "POST", b"Content-Length: 3\r\n") + b"abc")
     wants.append(405)
+    sent += len(reqs)
     s.sendall(b"".join(reqs))
     got, _ = read_answers(s, len(wants), set(heads))
     expect(f"pipelined batch {rep}", [g[0] for g in got], wants)
@@ -135,6 +142,7 @@ for rep in range(10):
 # Bodies: Content-Length and chunked with trailers, then a pipelined request.
 for path in ("/metric-stack?id=7", "/metric-heap?id=8"):
     s = conn()
+    sent += 3
     s.sendall(r(path, extra=b"Content-Length: 5\r\n") + b"hello"
               + r(path, extra=b"Transfer-Encoding: chunked\r\n")
               + b"3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n" + r(path))
@@ -147,6 +155,7 @@ for extra, version, closes in ((b"", "HTTP/1.0", True),
                                (b"Connection: keep-alive\r\n", "HTTP/1.0", False),
                                (b"Connection: close\r\n", "HTTP/1.1", True)):
     s = conn()
+    sent += 1
     s.sendall(r("/metric-heap?id=9", extra=extra, version=version))
     got, _ = read_answers(s, 1)
     s.settimeout(2 if closes else 0.3)
@@ -172,6 +181,7 @@ MALFORMED = [
 ]
 for data, want in MALFORMED:
     s = conn()
+    sent += 1
     s.sendall(data)
     got, _ = read_answers(s, 1)
     expect(f"malformed {data[:30]!r}", got[0][0] if got else None, want)
@@ -179,6 +189,7 @@ for data, want in MALFORMED:
 
 # A head that never completes: 408 after --header-timeout.
 s = conn()
+sent += 1
 s.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
 got, _ = read_answers(s, 1)
 expect("header timeout", got[0][0] if got else None, 408)
@@ -188,20 +199,25 @@ s.close()
 for k in range(4):
     s = conn()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sent += 300
     s.sendall(b"".join(r(f"/metric-heap?id={i}") for i in range(300)))
     s.recv(100)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
     s = conn()
+    sent += 100
     s.sendall(b"".join(r(f"/metric-stack?id={i}") for i in range(100)))
     s.close()
 
 time.sleep(1)
 s = conn()
+sent += 1
 s.sendall(r("/stats"))
 got, _ = read_answers(s, 1)
 expect("stats at the end", got[0][0] if got else None, 200)
 s.close()
+with open(sys.argv[2], "w") as f:
+    json.dump({"sent": sent, "seen": seen}, f)
 print(f"{total} checks, {bad} failed")
 sys.exit(1 if bad else 0)
 EOF
@@ -216,6 +232,32 @@ echo "--- valgrind summary"
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|in use at exit" \
 	"$tmp/valgrind.log"
 echo "--- access log: $(wc -l <"$tmp/access.log") lines"
+# Every answer the client read has its line (at least as many lines per
+# status), no line is made up (at most one per request sent), and every
+# line has the documented format: peer, date, request, status, bytes, time.
+python3 - "$tmp/access.log" "$tmp/answers.json" <<'EOF' || status=1
+import json, re, sys
+line_re = re.compile(r'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+                     r'"(GET|HEAD|-) (/[a-z-]*|-) HTTP/1\.[01]" (\d{3}) (\d+) (\d+)us$')
+a = json.load(open(sys.argv[2]))
+lines = open(sys.argv[1]).read().splitlines()
+bad = [l for l in lines if not line_re.match(l)]
+per = {}
+for l in lines:
+    m = line_re.match(l)
+    if m:
+        per[m.group(3)] = per.get(m.group(3), 0) + 1
+short = {st: (n, per.get(st, 0)) for st, n in a["seen"].items() if per.get(st, 0) < n}
+print(f"access log: {len(lines)} lines for {a['sent']} requests sent; lines per status {per}; "
+      f"answers read per status {a['seen']}")
+for l in bad[:5]:
+    print(f"FAIL: malformed access-log line: {l!r}")
+if short:
+    print(f"FAIL: fewer lines than answers read, per status (answers, lines): {short}")
+if len(lines) > a["sent"]:
+    print(f"FAIL: {len(lines)} lines for {a['sent']} requests")
+sys.exit(1 if bad or short or len(lines) > a["sent"] else 0)
+EOF
 if [ "$rc" -ne 0 ]; then
 	echo "FAIL: metricd under valgrind exited $rc (99 = memcheck errors or definite leaks)"
 	cat "$tmp/valgrind.log"
