@@ -16,5 +16,6 @@ EXTRA_DIST += \
 	tools/bench/benchlib.py \
 	tools/bench/benchreport.py \
 	tools/bench/vs-nginx \
+	tools/bench/faults \
 	tests/ci.d/bench.sh \
 	docs/BENCHMARKS.md
