@@ -48,8 +48,8 @@ PY_LOG_COMPILER = $(LOG_COMPILER) $(PYTHON3)
 AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD; \
 	. $(top_srcdir)/tests/sanitizer-env.sh;
 EXTRA_DIST += tests/sanitizer-env.sh
-TESTS += tests/test_stats.py
-EXTRA_DIST += tests/test_stats.py
+TESTS += tests/test_stats.py tests/test_access_log.py
+EXTRA_DIST += tests/test_stats.py tests/test_access_log.py
 include $(top_srcdir)/tests/unit.mk
 
 # The extra checks tools/check-all runs (their own fragments list the
