@@ -169,14 +169,14 @@ for extra, version, closes in ((b"", "HTTP/1.0", True),
 # Malformed and oversized: answered, then closed.
 MALFORMED = [
     (b"GET /healthz HTTP/1.1\r\nHost : t\r\n\r\n", 400),
-    (b"GET /healthz HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400),
-    (b"GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
-    (b"GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     (b"GET /healthz\r\n\r\n", 400),
     (b"GET /healthz HTTP/1.1\nHost: t\n\n", 400),
     (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
-    (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-    (b"POST /healthz HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413),
     (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(64)), 400),
 ]
 for data, want in MALFORMED:
@@ -190,7 +190,7 @@ for data, want in MALFORMED:
 # A head that never completes: 408 after --header-timeout.
 s = conn()
 sent += 1
-s.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
 got, _ = read_answers(s, 1)
 expect("header timeout", got[0][0] if got else None, 408)
 s.close()

@@ -29,14 +29,14 @@ GUARD_S = 120           # the flood's own limit: a guard against a hang
 
 GARBAGE = [
     lambda r: os.urandom(r.randint(1, 3000)),
-    lambda r: b"GET /" + os.urandom(40) + b" HTTP/1.1\r\n\r\n",
-    lambda r: b"GET /healthz HTTP/1.1\r\nX: " + b"A" * 9000 + b"\r\n\r\n",
+    lambda r: b"GET /" + os.urandom(40) + b" HTTP/1.1\r\nHost: t\r\n\r\n",
+    lambda r: b"GET /healthz HTTP/1.1\r\nHost: t\r\nX: " + b"A" * 9000 + b"\r\n\r\n",
     lambda r: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + os.urandom(200),
     lambda r: b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + os.urandom(500),  # TLS hello
-    lambda r: b"POST /metric-heap HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef",
-    lambda r: b"GET /metric-stack?id=1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+    lambda r: b"POST /metric-heap HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef",
+    lambda r: b"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
     lambda r: b"\r\n" * r.randint(1, 5000),
-    lambda r: b"GET /metric-stack?id=1 HTTP/1.1\r\n" + b"X: y\r\n" * r.randint(1, 2000),
+    lambda r: b"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n" + b"X: y\r\n" * r.randint(1, 2000),
     lambda r: b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n" * r.randint(1, 50) + os.urandom(64),
 ]
 

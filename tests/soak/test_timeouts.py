@@ -121,7 +121,7 @@ def header_timeout():
         # A byte every 100 ms keeps coming: the 408 arrives while the
         # client is still sending (the clock runs from the first byte).
         c = Conn(srv.port, timeout=GUARD_S)
-        data = b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"a" * (20 * HEAD_MS // 100)
+        data = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * (20 * HEAD_MS // 100)
         sent = 0
         c.sock.settimeout(0.1)
         while sent < len(data) and b"\r\n\r\n" not in c.buf:
