@@ -30,10 +30,28 @@ tests_test_allocs_LDADD = tests/libtestlib.a tools/alloccount/libacread.la \
 	$(CHECK_LIBS) $(PTHREAD_LIBS)
 tests/test_allocs.$(OBJEXT): metricd$(EXEEXT) tools/alloccount/alloccount.la
 
+# Every test runs under tests/bounded: a test that hangs is killed after
+# TEST_TIMEOUT_S seconds and ends as a FAIL that says so.  A guard against
+# hangs, not a measurement: the slowest test takes about a minute under
+# ThreadSanitizer, and under `make -j` a soak test may first wait for its
+# turn (tests/soak/soaklib.py) behind the others.
+TEST_TIMEOUT_S = 600
+LOG_COMPILER = $(SHELL) $(top_srcdir)/tests/bounded $(TEST_TIMEOUT_S)
+EXTRA_DIST += tests/bounded
+
 # Script tests, run by Debian's python3 against the built binary.
 TEST_EXTENSIONS = .py
-PY_LOG_COMPILER = $(PYTHON3)
-AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD;
-TESTS += tests/test_stats.py
-EXTRA_DIST += tests/test_stats.py
+PY_LOG_COMPILER = $(LOG_COMPILER) $(PYTHON3)
+# Sanitizer builds: the first report ends the process (with
+# -fno-sanitize-recover from configure), and says where it came from.
+# Options the caller already set are kept and win (they come last).
+AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD; \
+	. $(top_srcdir)/tests/sanitizer-env.sh;
+EXTRA_DIST += tests/sanitizer-env.sh
+TESTS += tests/test_stats.py tests/test_access_log.py
+EXTRA_DIST += tests/test_stats.py tests/test_access_log.py
 include $(top_srcdir)/tests/unit.mk
+
+# The extra checks tools/check-all runs (their own fragments list the
+# others) and what they share.
+EXTRA_DIST += tests/ci.d/common.bash tests/ci.d/fuzz.sh tests/ci.d/valgrind.sh

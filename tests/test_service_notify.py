@@ -8,11 +8,16 @@ LISTEN_FDS=1 / LISTEN_PID (socket activation).  Expects:
   - READY=1 once metricd answers requests;
   - SIGHUP: RELOADING=1 (with MONOTONIC_USEC) and then READY=1 again,
     also when the new config file is bad;
-  - WATCHDOG=1 pings well within WATCHDOG_USEC;
+  - the reloaded log-level takes effect: at warn the reload's own info
+    line is not written, an error still is, and back at debug it is again
+    (metricd logs before it sends READY=1, so the order decides, not time);
+  - WATCHDOG=1 pings keep coming (their gaps are printed, not asserted:
+    that is a time window);
   - SIGTERM: STOPPING=1, then exit status 0;
   - socket activation: /healthz answers on the passed socket, and --listen
     (pointed at a port already taken) is not bound.
-Loopback only; every wait is bounded.
+Loopback only; every wait is bounded by a deadline that only guards a
+hang (seconds, for messages that take milliseconds).
 """
 import os
 import re
@@ -94,11 +99,6 @@ class Manager:
                 return None, None
             self.poll(left)
 
-    def drain(self, seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.poll(end - time.monotonic())
-
     def close(self):
         self.sock.close()
 
@@ -123,6 +123,32 @@ def wait_listening(proc, timeout=10):
         else:
             time.sleep(0.02)
     return None, buf
+
+
+class Log:
+    """metricd's stderr, read as it comes (the pipe is non-blocking once
+    wait_listening has run)."""
+
+    def __init__(self, proc, start=""):
+        self.proc = proc
+        self.text = start
+
+    def read(self):
+        while True:
+            try:
+                chunk = os.read(self.proc.stderr.fileno(), 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            self.text += chunk.decode(errors="replace")
+        return self.text
+
+    def since(self, mark):
+        return self.read()[mark:]
+
+    def mark(self):
+        return len(self.read())
 
 
 def healthz(port):
@@ -180,10 +206,14 @@ def lifecycle(tmp):
         check(ready[1] == proc.pid, f"READY=1 comes from metricd's pid ({ready[1]} vs {proc.pid})")
         check(healthz(port), "serving once READY=1 was sent")
 
+        errlog = Log(proc, log)
+        check("listening on" in errlog.read(), "at log-level info, info lines are written")
+
         # Reload: RELOADING=1 with a monotonic timestamp, then READY=1.
         with open(conf, "w") as f:
             f.write("log-level = warn\n")
         mark = len(mgr.log)
+        logmark = errlog.mark()
         t0 = time.clock_gettime(time.CLOCK_MONOTONIC)
         proc.send_signal(signal.SIGHUP)
         i, rel = mgr.wait_for("RELOADING", 10, since=mark)
@@ -196,6 +226,11 @@ def lifecycle(tmp):
             _, again = mgr.wait_for("READY", 10, since=i + 1)
             check(again is not None and again[2].get("READY") == "1",
                   "SIGHUP: READY=1 after RELOADING=1")
+        # The reload logs "reloaded ..." at info, after it set the new
+        # level and before READY=1: at warn it must not be there.
+        after = errlog.since(logmark)
+        check("reloaded" not in after and "[info]" not in after,
+              f"log-level=warn took effect: no info line after the reload ({after.strip()!r})")
         check(healthz(port), "still serving after the reload")
 
         # A reload that fails must still end the reload with READY=1, or
@@ -203,6 +238,7 @@ def lifecycle(tmp):
         with open(conf, "w") as f:
             f.write("workers = lots\n")
         mark = len(mgr.log)
+        logmark = errlog.mark()
         proc.send_signal(signal.SIGHUP)
         i, rel = mgr.wait_for("RELOADING", 10, since=mark)
         check(rel is not None, "bad config, SIGHUP: RELOADING=1")
@@ -210,16 +246,41 @@ def lifecycle(tmp):
             _, again = mgr.wait_for("READY", 10, since=i + 1)
             check(again is not None and again[2].get("READY") == "1",
                   "bad config: READY=1 all the same (running configuration kept)")
+        after = errlog.since(logmark)
+        check("[error]" in after and "reload failed" in after,
+              f"at log-level warn an error line is still written ({after.strip()!r})")
         check(healthz(port), "still serving after the failed reload")
 
-        # Watchdog: pings well within WATCHDOG_USEC (1 s); systemd would
-        # kill metricd after a gap of that length.
+        # Back to a verbose level: the reload's info line is written again.
+        with open(conf, "w") as f:
+            f.write("log-level = debug\n")
         mark = len(mgr.log)
-        mgr.drain(2.5)
-        pings = [m for m in mgr.log[mark:] if m[2].get("WATCHDOG") == "1"]
-        check(len(pings) >= 3, f"WATCHDOG=1 pings within WATCHDOG_USEC ({len(pings)} in 2.5 s)")
+        logmark = errlog.mark()
+        proc.send_signal(signal.SIGHUP)
+        i, rel = mgr.wait_for("RELOADING", 10, since=mark)
+        again = mgr.wait_for("READY", 10, since=i + 1)[1] if rel is not None else None
+        check(again is not None, "SIGHUP to log-level=debug: RELOADING=1, READY=1")
+        after = errlog.since(logmark)
+        check(re.search(r"\[info\]: reloaded .*log-level=debug", after) is not None,
+              f"log-level=debug took effect: the reload's info line is back ({after.strip()!r})")
+
+        # Watchdog: pings keep coming.  metricd pings from a timer of half
+        # WATCHDOG_USEC (1 s); how long the gaps are is a time window on a
+        # shared machine, so they are printed, not asserted.  30 s only
+        # guards a hang (three pings take about 1.5 s).
+        mark = len(mgr.log)
+        pings = []
+        since = mark
+        while len(pings) < 3:
+            i, msg = mgr.wait_for("WATCHDOG", 30, since=since)
+            if msg is None:
+                break
+            if msg[2].get("WATCHDOG") == "1":
+                pings.append(msg)
+            since = i + 1
+        check(len(pings) == 3, f"WATCHDOG=1 pings keep coming ({len(pings)} of 3)")
         gaps = [round(b[0] - a[0], 3) for a, b in zip(pings, pings[1:])]
-        check(all(g < 1.0 for g in gaps), f"no watchdog gap reaches WATCHDOG_USEC ({gaps})")
+        print(f"# watchdog gaps {gaps} s with WATCHDOG_USEC=1000000")
 
         stop(proc, mgr)
         others = [m for m in mgr.log if m[1] != proc.pid]

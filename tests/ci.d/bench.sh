@@ -5,9 +5,11 @@
 # chart as PNG and SVG.  The numbers are not asserted: CI machines are noisy
 # and the targets are checked by the report, not by tests.
 # Exit 0 pass, 77 skip (gnuplot, nginx, wrk, jemalloc or mimalloc missing:
-# tools/setup-deps --bench installs them), anything else fails.
+# tools/setup-deps --bench installs them; with CI set that fails), anything
+# else fails.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/ci.d/common.bash"
 build=${1:?usage: tests/ci.d/bench.sh BUILD_DIR}
 build=$(cd "$build" && pwd)
 PATH=$PATH:/usr/sbin
@@ -21,8 +23,7 @@ libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 [ -e "$libdir/libjemalloc.so.2" ] || missing+=(libjemalloc2)
 [ -e "$libdir/libmimalloc.so.2" ] || missing+=(libmimalloc2.0)
 if [ ${#missing[@]} -gt 0 ]; then
-	echo "SKIP: missing ${missing[*]} (tools/setup-deps --bench installs them)"
-	exit 77
+	missing_tool "missing ${missing[*]} (tools/setup-deps --bench installs them)"
 fi
 for b in metricd blast allocbench; do
 	[ -x "$build/$b" ] || { echo "FAIL: $build/$b is not built"; exit 1; }

@@ -6,22 +6,21 @@
 #   its blast, alloccount-report and alloccount.so drive the measurement, and
 #   metricd is built again with -fstack-usage in BUILD_DIR/build-escape.  20000 requests per endpoint: well under a minute.
 # Exit: the report's status (0 pass, 1 fail, 2 could not run); 77 only when
-# a prerequisite is missing.
+# a prerequisite is missing (with CI set, that fails).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-}
-
-skip() { echo "SKIP: $*"; exit 77; }
+. "$top/tests/ci.d/common.bash"
 
 [ -n "$build" ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 [ -d "$build" ] || { echo "$build: no such build directory" >&2; exit 2; }
 build=$(cd "$build" && pwd)
 
 py=/usr/bin/python3
-[ -x "$py" ] || py=$(command -v python3) || skip "python3 not found (apt-get install python3)"
-command -v addr2line >/dev/null || skip "addr2line not found (apt-get install binutils)"
-command -v make >/dev/null || skip "make not found"
-[ -x "$top/configure" ] || skip "$top/configure missing (run autoreconf -fi)"
+[ -x "$py" ] || py=$(command -v python3) || missing_tool "python3 not found (apt-get install python3)"
+command -v addr2line >/dev/null || missing_tool "addr2line not found (apt-get install binutils)"
+command -v make >/dev/null || missing_tool "make not found (apt-get install make)"
+[ -x "$top/configure" ] || missing_tool "$top/configure missing (run autoreconf -fi)"
 # The build's tools drive the measurement, unless it is a sanitizer build
 # (alloccount cannot share a process with a sanitizer's allocator) or they
 # are missing: then the report builds its own in build-escape.

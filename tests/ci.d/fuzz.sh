@@ -2,22 +2,21 @@
 # libFuzzer over framing + routing + response writing (tests/fuzz): a build
 # of its own with CC=clang --enable-fuzz, then FUZZ_SECONDS (default 60) of
 # fuzzing starting from the committed corpus.  Fails on any crash, leak,
-# timeout or broken invariant, and prints the input that caused it (it is
-# also kept in the build directory as crash-*).
+# timeout, broken invariant or sanitizer report ("runtime error" in the
+# log included), and prints the input that caused it (it is also kept in
+# the build directory as crash-*).
 # Usage: tests/ci.d/fuzz.sh BUILDDIR   (exit 0 pass, 77 skip, else fail)
 # The fuzz build goes next to BUILDDIR, in BUILDDIR/../fuzz.
 set -u
 build=$(cd "${1:?usage: fuzz.sh BUILDDIR}" && pwd) || exit 1
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/ci.d/common.bash"
 seconds=${FUZZ_SECONDS:-60}
 work=$(dirname "$build")/fuzz
 jobs=$(nproc 2>/dev/null || echo 2)
 
-if ! command -v clang >/dev/null 2>&1; then
-	echo "clang not found: apt-get install clang libclang-rt-14-dev"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+command -v clang >/dev/null 2>&1 ||
+	missing_tool "clang not found: apt-get install clang libclang-rt-14-dev"
 rm -rf "$work"
 mkdir -p "$work/build" "$work/corpus"
 
@@ -60,6 +59,15 @@ cd "$work/build" || exit 1
 	"$work/corpus" "$src/tests/fuzz/corpus" >"$work/fuzz.log" 2>&1
 rc=$?
 grep -E "INITED|DONE|stat::number_of_executed_units|stat::peak_rss" "$work/fuzz.log"
+# A sanitizer report fails the run even if libFuzzer's exit status missed it
+# (UBSan built without -fno-sanitize-recover would print and go on).
+reports=$(grep -c -E "runtime error:|ERROR: (Address|Leak|Undefined)Sanitizer|SUMMARY: [A-Za-z]*Sanitizer" \
+	"$work/fuzz.log")
+if [ "$reports" -gt 0 ]; then
+	echo "sanitizer reports in the fuzz log:"
+	grep -E -A12 "runtime error:|ERROR: [A-Za-z]*Sanitizer" "$work/fuzz.log" | head -60
+	[ "$rc" -ne 0 ] || rc=1
+fi
 # libFuzzer exits 77 on a crash by default, which would read as "skip".
 if [ "$rc" -ne 0 ]; then
 	grep -v -E '^#[0-9]+.*(NEW|REDUCE|pulse)' "$work/fuzz.log" | tail -40

@@ -6,15 +6,13 @@
 # Usage: tests/ci.d/haproxy.sh BUILDDIR   (exit 0 pass, 77 skip, else fail)
 set -u
 build=$(cd "${1:?usage: haproxy.sh BUILDDIR}" && pwd) || exit 1
+. "$(dirname "$0")/common.bash"
 N=${N:-4000}
 path='/metric-stack?id=7'
 endpoint=/metric-stack
 
-if ! command -v haproxy >/dev/null 2>&1; then
-	echo "haproxy not found: apt-get install haproxy (tools/setup-deps installs it)"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+command -v haproxy >/dev/null 2>&1 ||
+	missing_tool "haproxy not found: apt-get install haproxy (tools/setup-deps installs it)"
 for f in metricd blast; do
 	[ -x "$build/$f" ] || { echo "FAIL: $build/$f is not built"; exit 1; }
 done

@@ -8,12 +8,14 @@
 set -u
 build=$(cd "${1:?usage: systemd.sh BUILDDIR}" && pwd) || exit 1
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/ci.d/common.bash"
 max_score=2.0
 
-if ! command -v systemd-analyze >/dev/null 2>&1; then
-	echo "SKIP: systemd-analyze not found (apt-get install systemd)"
-	exit 77
-fi
+command -v systemd-analyze >/dev/null 2>&1 ||
+	missing_tool "systemd-analyze not found (apt-get install systemd)"
+# verify checks Documentation=man:metricd(8) with man -w
+command -v man >/dev/null 2>&1 ||
+	missing_tool "man not found, which systemd-analyze verify needs for Documentation= (apt-get install man-db)"
 systemd-analyze --version | head -1
 
 make -C "$build" -s dist/metricd.service || { echo "FAIL: cannot build dist/metricd.service"; exit 1; }

@@ -10,16 +10,12 @@
 set -u
 build=$(cd "${1:?usage: valgrind.sh BUILDDIR}" && pwd) || exit 1
 metricd=$build/metricd
+. "$(dirname "$0")/common.bash"
 
-if ! command -v valgrind >/dev/null 2>&1; then
-	echo "valgrind not found: apt-get install valgrind"
-	[ -n "${CI:-}" ] && exit 1
-	exit 77
-fi
+command -v valgrind >/dev/null 2>&1 || missing_tool "valgrind not found: apt-get install valgrind"
 [ -x "$metricd" ] || { echo "FAIL: $metricd is not built"; exit 1; }
 if grep -q -a -e __asan_init -e __tsan_init "$metricd"; then
-	echo "SKIP: $metricd is a sanitizer build; valgrind needs a plain one"
-	exit 77
+	skip "$metricd is a sanitizer build; valgrind needs a plain one"
 fi
 valgrind --version
 
@@ -54,8 +50,11 @@ fi
 echo "metricd under valgrind on port $port (pid $pid)"
 
 status=0
-python3 - "$port" <<'EOF' || status=1
-"""Drives every endpoint and error path; exits 1 if an answer is wrong."""
+python3 - "$port" "$tmp/answers.json" <<'EOF' || status=1
+"""Drives every endpoint and error path; exits 1 if an answer is wrong.
+Writes how many requests it sent and how many answers of each status it
+read to argv[2], for the access-log check."""
+import json
 import socket
 import struct
 import sys
@@ -64,6 +63,8 @@ import time
 port = int(sys.argv[1])
 bad = 0
 total = 0
+sent = 0            # requests sent: at most this many access-log lines
+seen = {}           # status -> answers read: at least this many lines each
 
 
 def conn():
@@ -96,6 +97,7 @@ def read_answers(s, n, heads=()):
                 return out, True
             buf += d
         out.append((status, buf[:length]))
+        seen[status] = seen.get(status, 0) + 1
         buf = buf[length:]
     return out, False
 
@@ -131,6 +133,7 @@ for rep in range(10):
         wants.append(st)
     reqs.append(r("/metric-heap?id=5", "POST", b"Content-Length: 3\r\n") + b"abc")
     wants.append(405)
+    sent += len(reqs)
     s.sendall(b"".join(reqs))
     got, _ = read_answers(s, len(wants), set(heads))
     expect(f"pipelined batch {rep}", [g[0] for g in got], wants)
@@ -139,6 +142,7 @@ for rep in range(10):
 # Bodies: Content-Length and chunked with trailers, then a pipelined request.
 for path in ("/metric-stack?id=7", "/metric-heap?id=8"):
     s = conn()
+    sent += 3
     s.sendall(r(path, extra=b"Content-Length: 5\r\n") + b"hello"
               + r(path, extra=b"Transfer-Encoding: chunked\r\n")
               + b"3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n" + r(path))
@@ -151,6 +155,7 @@ for extra, version, closes in ((b"", "HTTP/1.0", True),
                                (b"Connection: keep-alive\r\n", "HTTP/1.0", False),
                                (b"Connection: close\r\n", "HTTP/1.1", True)):
     s = conn()
+    sent += 1
     s.sendall(r("/metric-heap?id=9", extra=extra, version=version))
     got, _ = read_answers(s, 1)
     s.settimeout(2 if closes else 0.3)
@@ -164,18 +169,19 @@ for extra, version, closes in ((b"", "HTTP/1.0", True),
 # Malformed and oversized: answered, then closed.
 MALFORMED = [
     (b"GET /healthz HTTP/1.1\r\nHost : t\r\n\r\n", 400),
-    (b"GET /healthz HTTP/1.1\r\nX: a\r\n b\r\n\r\n", 400),
-    (b"GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
-    (b"GET /healthz HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     (b"GET /healthz\r\n\r\n", 400),
     (b"GET /healthz HTTP/1.1\nHost: t\n\n", 400),
     (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
-    (b"GET /healthz HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /healthz HTTP/1.1\r\nHost: t\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
     (b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n", 413),
     (b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(range(64)), 400),
 ]
 for data, want in MALFORMED:
     s = conn()
+    sent += 1
     s.sendall(data)
     got, _ = read_answers(s, 1)
     expect(f"malformed {data[:30]!r}", got[0][0] if got else None, want)
@@ -183,7 +189,8 @@ for data, want in MALFORMED:
 
 # A head that never completes: 408 after --header-timeout.
 s = conn()
-s.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+sent += 1
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
 got, _ = read_answers(s, 1)
 expect("header timeout", got[0][0] if got else None, 408)
 s.close()
@@ -192,20 +199,25 @@ s.close()
 for k in range(4):
     s = conn()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sent += 300
     s.sendall(b"".join(r(f"/metric-heap?id={i}") for i in range(300)))
     s.recv(100)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.close()
     s = conn()
+    sent += 100
     s.sendall(b"".join(r(f"/metric-stack?id={i}") for i in range(100)))
     s.close()
 
 time.sleep(1)
 s = conn()
+sent += 1
 s.sendall(r("/stats"))
 got, _ = read_answers(s, 1)
 expect("stats at the end", got[0][0] if got else None, 200)
 s.close()
+with open(sys.argv[2], "w") as f:
+    json.dump({"sent": sent, "seen": seen}, f)
 print(f"{total} checks, {bad} failed")
 sys.exit(1 if bad else 0)
 EOF
@@ -220,6 +232,32 @@ echo "--- valgrind summary"
 grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|in use at exit" \
 	"$tmp/valgrind.log"
 echo "--- access log: $(wc -l <"$tmp/access.log") lines"
+# Every answer the client read has its line (at least as many lines per
+# status), no line is made up (at most one per request sent), and every
+# line has the documented format: peer, date, request, status, bytes, time.
+python3 - "$tmp/access.log" "$tmp/answers.json" <<'EOF' || status=1
+import json, re, sys
+line_re = re.compile(r'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
+                     r'"(GET|HEAD|-) (/[a-z-]*|-) HTTP/1\.[01]" (\d{3}) (\d+) (\d+)us$')
+a = json.load(open(sys.argv[2]))
+lines = open(sys.argv[1]).read().splitlines()
+bad = [l for l in lines if not line_re.match(l)]
+per = {}
+for l in lines:
+    m = line_re.match(l)
+    if m:
+        per[m.group(3)] = per.get(m.group(3), 0) + 1
+short = {st: (n, per.get(st, 0)) for st, n in a["seen"].items() if per.get(st, 0) < n}
+print(f"access log: {len(lines)} lines for {a['sent']} requests sent; lines per status {per}; "
+      f"answers read per status {a['seen']}")
+for l in bad[:5]:
+    print(f"FAIL: malformed access-log line: {l!r}")
+if short:
+    print(f"FAIL: fewer lines than answers read, per status (answers, lines): {short}")
+if len(lines) > a["sent"]:
+    print(f"FAIL: {len(lines)} lines for {a['sent']} requests")
+sys.exit(1 if bad or short or len(lines) > a["sent"] else 0)
+EOF
 if [ "$rc" -ne 0 ]; then
 	echo "FAIL: metricd under valgrind exited $rc (99 = memcheck errors or definite leaks)"
 	cat "$tmp/valgrind.log"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Clients that misbehave at the TCP level.
 
-  reset_mid_response   a big pipelined batch is being answered when the
-                       client sets SO_LINGER 0 and closes (RST)
+  reset_mid_response   a big pipelined batch is being answered, and the
+                       server holds unsent bytes (checked in /stats), when
+                       the client sets SO_LINGER 0 and closes (RST)
   half_close           shutdown(SHUT_WR) after the requests: every answer
                        still arrives, then EOF
   vanish_in_flight     close() with pipelined requests unanswered and
@@ -13,10 +14,12 @@
                        request is computed (--max-pipeline 1, so the close
                        answer reaches the worker after the write failed)
 
-Afterwards: metricd is alive, holds no more fds than before, no worker is
+After each kind: every connection of that kind was accepted and closed by
+the server (/stats: accepted grew by their number, nothing but the /stats
+connection open), and the kind's own outcome holds (see each function).
+At the end: metricd is alive, holds no more fds than before, no worker is
 stuck (a normal request is answered on both workers) and GET /stats shows
-every worker's ring depth back to 0, no connection with unsent bytes, and
-only the /stats connection itself open.
+every worker's ring depth back to 0 and no connection with unsent bytes.
 """
 import socket
 import struct
@@ -26,15 +29,39 @@ import time
 import sys
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 
-from soaklib import Conn, HOST, Server, check, finish, info, req
+from soaklib import Conn, HOST, Server, check, finish, info, req, wait_until
 
 BATCH = 20000         # pipelined requests per connection reset mid-response
 CONNS = 8             # faulty connections per kind
 
 
-def batch(n, base=0):
-    # work=200 makes each answer cost a little, so answering takes a while
-    return b"".join(req(f"/metric-stack?id={base + i}&work=200") for i in range(n))
+def batch(n, base=0, big_every=0):
+    """work=200 makes each answer cost a little, so answering takes a
+    while; big_every: every so many requests a /metrics (tens of KB)."""
+    return b"".join(req("/metrics") if big_every and i % big_every == big_every - 1
+                    else req(f"/metric-stack?id={base + i}&work=200") for i in range(n))
+
+
+def wmem_max():
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            return int(f.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        return 4194304
+
+
+def accepted_and_closed(srv, before, n, kind):
+    """/stats: n more connections were accepted, and the server closed them
+    all (only the /stats connection itself is open)."""
+    st = wait_until(lambda: (lambda s: s if s["acceptor"]["connections_open"] <= 1 else None)(
+        srv.stats()))
+    st = st or srv.stats()
+    acc = st["acceptor"]["accepted"] - before["acceptor"]["accepted"]
+    # the /stats connections of this wait count as accepted too
+    check(acc >= n, f"{kind}: the server accepted the {n} connections ({acc} accepted)")
+    check(st["acceptor"]["connections_open"] <= 1,
+          f"{kind}: the server closed them all ({st['acceptor']['connections_open']} open)")
+    return st
 
 
 def small_rcvbuf_socket():
@@ -53,42 +80,50 @@ def send_quietly(s, data, timeout=2.0):
 
 
 def reset_mid_response(srv):
+    # A /metrics every 20 requests: more answer bytes per connection than a
+    # socket's send buffer can ever hold (net.ipv4.tcp_wmem's maximum), so
+    # the server must park unsent bytes - the state the reset should find.
+    big_every = 20
+    n = max(BATCH, 2 * wmem_max() // 16384 * big_every)
+    before = srv.stats()
     socks = []
     for k in range(CONNS):
         s = small_rcvbuf_socket()
         s.connect((HOST, srv.port))
         socks.append(s)
-    threads = [threading.Thread(target=send_quietly, args=(s, batch(BATCH, k * BATCH), 3.0))
+    threads = [threading.Thread(target=send_quietly,
+                                args=(s, batch(n, k * n, big_every), 30.0))
                for k, s in enumerate(socks)]
     for t in threads:
         t.start()
-    # Wait until answers are flowing on every connection and the server is
-    # holding unsent bytes (its socket buffers are full), then reset.
+    # Answers flowing on every connection, and the server holding unsent
+    # bytes; then reset.
     got = 0
     for s in socks:
-        s.settimeout(3)
+        s.settimeout(30)
         try:
             got += len(s.recv(1024)) > 0
         except OSError:
             pass
-    deadline = time.time() + 3
-    tails = 0
-    while time.time() < deadline:
-        tails = sum(w["connections_with_unsent_bytes"] for w in srv.stats()["worker"])
-        if tails >= CONNS // 2:
-            break
-        time.sleep(0.05)
-    info(f"reset_mid_response: {tails} connections had unsent bytes parked when reset")
+    tails = wait_until(lambda: sum(w["connections_with_unsent_bytes"]
+                                   for w in srv.stats()["worker"]))
     for s in socks:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
     for t in threads:
-        t.join(5)
+        t.join(30)
     check(got == CONNS, f"reset_mid_response: answers were flowing on {got}/{CONNS} "
                         f"connections when they were reset")
+    check(tails >= 1, f"reset_mid_response: the server held unsent bytes for {tails} "
+                      f"connection(s) when they were reset")
+    st = accepted_and_closed(srv, before, CONNS, "reset_mid_response")
+    errors = sum(w["write_errors"] for w in st["worker"]) - \
+        sum(w["write_errors"] for w in before["worker"])
+    info(f"reset_mid_response: {errors} writes met the reset")
 
 
-def half_close(port):
+def half_close(srv):
+    port = srv.port
     n = 300
     ok = 0
     for k in range(4):
@@ -108,20 +143,38 @@ def half_close(port):
                    f"({ok}/4 connections)")
 
 
-def vanish_in_flight(port):
+def vanish_in_flight(srv):
+    """close() with answers unread: the kernel resets the connection, the
+    server's later writes fail.  The server still counts what it answered:
+    no more than was sent, and it closes every such connection."""
+    before = srv.stats()
     for k in range(CONNS):
         s = small_rcvbuf_socket()
-        s.connect((HOST, port))
+        s.connect((HOST, srv.port))
         send_quietly(s, batch(500, k * 500), timeout=0.5)
         s.close()          # FIN with unread answers: later writes meet RST
+    st = accepted_and_closed(srv, before, CONNS, "vanish_in_flight")
+    served = st["endpoints"]["/metric-stack"]["requests"] - \
+        before["endpoints"]["/metric-stack"]["requests"]
+    check(served <= CONNS * 500, f"vanish_in_flight: {served} requests served, "
+                                 f"no more than the {CONNS * 500} sent")
 
 
-def reset_mid_head(port):
+def reset_mid_head(srv):
+    """RST in the middle of a head: no request comes of it (nothing
+    counted, no 408 either), and the server closes the connection."""
+    before = srv.stats()
     for k in range(CONNS):
-        s = socket.create_connection((HOST, port))
+        s = socket.create_connection((HOST, srv.port))
         s.sendall(b"GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\nX-Half: ")
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
+    st = accepted_and_closed(srv, before, CONNS, "reset_mid_head")
+    grew = {k: st["endpoints"][k]["requests"] - before["endpoints"][k]["requests"]
+            for k in st["endpoints"] if k not in ("/stats",)}
+    check(not any(grew.values()), f"reset_mid_head: no request was counted ({grew})")
+    check(st["acceptor"]["header_timeouts"] == before["acceptor"]["header_timeouts"],
+          "reset_mid_head: no 408 either")
 
 
 def reset_before_close_answer(port):
@@ -139,7 +192,7 @@ def reset_before_close_answer(port):
 
 def settled(srv, base_fds):
     """Waits for the server to close everything, then checks it is healthy."""
-    n = srv.wait_fds(base_fds, timeout=4)
+    n = srv.wait_fds(base_fds)
     check(n <= base_fds, f"no fd leaked ({n} fds open, {base_fds} before)")
     # Two fresh connections land on both workers (round-robin).
     for w in range(2):
@@ -151,7 +204,7 @@ def settled(srv, base_fds):
         except (EOFError, OSError) as e:
             check(False, f"no stuck worker: a normal request is answered ({e})")
         c.close()
-    deadline = time.time() + 5
+    deadline = time.time() + 30           # guards a hang
     while True:
         st = srv.stats()
         depths = [w["ring_depth"] for w in st["worker"]]
@@ -168,18 +221,13 @@ def settled(srv, base_fds):
 
 def main():
     with Server("--workers", "2") as srv:
-        c = Conn(srv.port)
-        c.send(req())
-        c.response()
-        c.close()
-        time.sleep(0.2)
-        base = srv.fds()
+        base = srv.rest_fds()
         info(f"metricd holds {base} fds at rest")
         t0 = time.time()
         reset_mid_response(srv)
-        half_close(srv.port)
-        vanish_in_flight(srv.port)
-        reset_mid_head(srv.port)
+        half_close(srv)
+        vanish_in_flight(srv)
+        reset_mid_head(srv)
         check(srv.alive(), "metricd survived every fault")
         st = settled(srv, base)
         errors = sum(w["write_errors"] for w in st["worker"])
@@ -191,10 +239,14 @@ def main():
         check(not srv.sanitizer_reports(), "no sanitizer reports")
     info("--max-pipeline 1: reset while the answer before a close is computed")
     with Server("--workers", "2", "--max-pipeline", "1") as srv:
-        time.sleep(0.2)
-        base = srv.fds()
+        base = srv.rest_fds()
+        before = srv.stats()
         reset_before_close_answer(srv.port)
-        time.sleep(0.3)
+        st = accepted_and_closed(srv, before, CONNS, "reset_before_close_answer")
+        served = st["endpoints"]["/metric-stack"]["requests"] - \
+            before["endpoints"]["/metric-stack"]["requests"]
+        check(served <= CONNS, f"reset_before_close_answer: {served} slow requests served "
+                               f"of {CONNS}")
         settled(srv, base)
         rc = srv.stop()
         check(rc == 0, f"metricd exits 0 on SIGTERM (got {rc})")

@@ -10,8 +10,10 @@ connections open and after the first round; the difference per connection
 is printed.  Closing everything returns metricd to its resting fd count.
 
 The test process needs CONNS + a margin file descriptors: it raises its
-own RLIMIT_NOFILE up to the hard limit (metricd inherits it) and skips
-(exit 77) when the hard limit is too low.
+own RLIMIT_NOFILE (metricd inherits it), the hard limit too where it may
+(root with CAP_SYS_RESOURCE; up to fs.nr_open).  Where it cannot, it runs
+with as many connections as the limit allows and says so; under MIN_CONNS
+it skips by hand and fails in CI.
 """
 import selectors
 import socket
@@ -20,9 +22,11 @@ import time
 import sys
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 
-from soaklib import HOST, Server, check, finish, info, raise_nofile, skip
+from soaklib import HOST, Server, check, finish, info, missing, raise_nofile
 
 CONNS = 10000
+MIN_CONNS = 1000
+MARGIN = 200
 ROUNDS = 3
 PAUSE_S = 0.5
 BATCH = 500
@@ -101,12 +105,19 @@ def round_trip(socks, rnd):
 
 
 def main():
-    if raise_nofile(CONNS + 200) is None:
-        skip(f"needs a hard RLIMIT_NOFILE of at least {CONNS + 200} "
-             f"(ulimit -Hn); raise it to run this test")
+    global CONNS
+    limit = raise_nofile(CONNS + MARGIN)
+    if limit < CONNS + MARGIN:
+        if limit - MARGIN < MIN_CONNS:
+            missing(f"RLIMIT_NOFILE is {limit} and cannot be raised (that needs CAP_SYS_RESOURCE): "
+                    f"{MIN_CONNS + MARGIN} is the least this test runs with")
+        info(f"SCALED DOWN: RLIMIT_NOFILE is {limit} and cannot be raised to "
+             f"{CONNS + MARGIN} (that needs CAP_SYS_RESOURCE): {limit - MARGIN} connections "
+             f"instead of {CONNS}")
+        CONNS = limit - MARGIN
+    info(f"{CONNS} connections, RLIMIT_NOFILE {limit}")
     with Server("--workers", "2", "--max-conns", "20000") as srv:
-        time.sleep(0.2)
-        fds0 = srv.fds()
+        fds0 = srv.rest_fds()
         rss0 = srv.rss_kb()
         t0 = time.time()
         socks = open_all(srv.port, CONNS)

@@ -1,16 +1,24 @@
 #!/usr/bin/env python3
 """--idle-timeout and --header-timeout.
 
-idle: a keep-alive connection idle for the timeout is closed (and not much
-before it); one that keeps sending requests is not; a connection that never
-sends a byte counts as idle.
+idle: a keep-alive connection left idle is closed, and so is one that never
+sends a byte; /stats counts exactly those idle closes.  A connection that
+keeps sending requests, each within a fraction of the timeout, is not
+closed meanwhile (order: it is still served after the idle ones were
+closed).
 
 header: a request that is not complete within the timeout of its first
-byte gets 408 and a close, even while bytes keep trickling in (README:
-"request not complete within --header-timeout"; a stalled body counts); a
-head that arrives in pieces within the timeout is answered; an idle
-keep-alive connection is governed by the idle timeout, not the header
-timeout.
+byte gets 408 and a close - "408 and not 200", even while bytes keep
+trickling in (the 408 comes while the client is still sending: the clock
+does not restart with each byte) and when the head is complete but the
+body is not (README: "request not complete within --header-timeout").  A
+head that arrives in pieces is answered, and an idle keep-alive connection
+is governed by the idle timeout, not the header timeout.  /stats counts
+exactly the 408s provoked.
+
+No check is on how long something took; the times are printed ("# ...")
+and tools/bench/faults measures them.  Waits have deadlines that only guard
+a hang (many times the timeout).
 """
 import threading
 import time
@@ -22,53 +30,71 @@ from soaklib import Conn, Server, check, finish, info, req
 
 IDLE_MS = 600
 HEAD_MS = 400
+GUARD_S = 30
 
 
-def wait_close(c, limit):
-    """Seconds until the server closed c, or None if still open at limit."""
+def wait_close(c):
+    """Seconds until the server closed c (None if still open at the guard)."""
     t0 = time.time()
-    return (time.time() - t0) if c.eof(limit) else None
+    return (time.time() - t0) if c.eof(GUARD_S) else None
 
 
 def idle_timeout():
     with Server("--workers", "2", "--idle-timeout", str(IDLE_MS),
-                "--header-timeout", "10000") as srv:
+                "--header-timeout", "60000") as srv:
         quiet = Conn(srv.port)
         quiet.send(req())
         check(quiet.response().status == 200, "idle: first request answered")
         silent = Conn(srv.port)             # never sends a byte
         busy = Conn(srv.port)
-        t0 = time.time()
-        results = {}
+        stop = threading.Event()
+        results = {"gaps": [0.0]}
 
         def keep_busy():
             ok = True
-            while time.time() - t0 < 2.0 * IDLE_MS / 1000:
+            last = time.time()
+            while not stop.is_set():
                 try:
                     busy.send(req())
                     ok = ok and busy.response().status == 200
                 except (OSError, EOFError):
                     ok = False
                     break
-                time.sleep(IDLE_MS / 4000)
+                now = time.time()
+                results["gaps"].append(now - last)
+                last = now
+                stop.wait(IDLE_MS / 6000)
             results["busy"] = ok
 
         th = threading.Thread(target=keep_busy)
         th.start()
-        q = wait_close(quiet, 3 * IDLE_MS / 1000)
-        s = wait_close(silent, 3 * IDLE_MS / 1000)
+        q = wait_close(quiet)
+        s = wait_close(silent)
+        stop.set()
         th.join()
-        check(q is not None, f"idle: an idle keep-alive connection is closed "
-                             f"(after {q if q is None else round(q, 2)} s)")
-        check(q is None or q >= 0.8 * IDLE_MS / 1000,
-              f"idle: not closed before --idle-timeout {IDLE_MS} ms")
+        gap = max(results["gaps"])
+        def secs(x):
+            return "never" if x is None else f"{x:.2f} s"
+        info(f"idle: the quiet connection closed after {secs(q)}, the silent one "
+             f"{secs(s)} later, with --idle-timeout {IDLE_MS} ms; the busy client's "
+             f"longest gap {gap * 1000:.0f} ms")
+        check(q is not None, "idle: an idle keep-alive connection is closed")
         check(s is not None, "idle: a connection that never sent a byte is closed too")
-        check(results.get("busy"), f"idle: a connection sending a request every "
-                                   f"{IDLE_MS // 4} ms stays open for {2 * IDLE_MS} ms")
-        busy.send(req())
-        check(busy.response().status == 200, "idle: the busy connection still works")
+        if gap * 1000 < IDLE_MS:
+            check(results.get("busy"), "idle: a connection sending requests within the idle "
+                                       "timeout stays open while idle ones are closed")
+            busy.send(req())
+            check(busy.response().status == 200, "idle: the busy connection still works")
+            closes = 2
+        else:
+            # The client itself stalled for longer than the timeout (a
+            # loaded machine): the server was right to close it.
+            info(f"idle: busy-connection check not applicable this run: the client "
+                 f"paused {gap * 1000:.0f} ms >= {IDLE_MS} ms")
+            closes = 3 if not results.get("busy") else 2
         st = srv.stats()["acceptor"]
-        check(st.get("idle_closes", 0) >= 2, f"idle: /stats counts idle closes ({st.get('idle_closes')})")
+        check(st.get("idle_closes") == closes,
+              f"idle: /stats counts exactly {closes} idle closes ({st.get('idle_closes')})")
         for c in (quiet, silent, busy):
             c.close()
         check(srv.stop() == 0, "idle: metricd exits 0")
@@ -78,62 +104,62 @@ def header_timeout():
     with Server("--workers", "2", "--header-timeout", str(HEAD_MS),
                 "--idle-timeout", "60000") as srv:
         # A head that stops half way.
-        c = Conn(srv.port)
+        c = Conn(srv.port, timeout=GUARD_S)
         t0 = time.time()
         c.send(b"GET /healthz HTTP/1.1\r\nHo")
         try:
             r = c.response()
-            dt = time.time() - t0
+            info(f"header: 408 {time.time() - t0:.2f} s after the first byte "
+                 f"(--header-timeout {HEAD_MS} ms)")
             check(r.status == 408 and r.close,
-                  f"header: a stalled head gets 408 + Connection: close ({r.status}, {dt:.2f} s)")
-            check(0.8 * HEAD_MS / 1000 <= dt <= HEAD_MS / 1000 + 1.0,
-                  f"header: 408 about --header-timeout after the first byte ({dt:.2f} s)")
-            check(c.eof(2), "header: then the connection is closed")
+                  f"header: a stalled head gets 408 + Connection: close ({r.status})")
+            check(c.eof(GUARD_S), "header: then the connection is closed")
         except (EOFError, OSError) as e:
             check(False, f"header: a stalled head gets 408 (got {e})")
         c.close()
 
-        # Slowloris: a byte every 100 ms keeps coming, the clock still runs
-        # from the first byte.
-        c = Conn(srv.port)
-        t0 = time.time()
-        got = None
-        data = b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"a" * 200
-        for i in range(len(data)):
+        # A byte every 100 ms keeps coming: the 408 arrives while the
+        # client is still sending (the clock runs from the first byte).
+        c = Conn(srv.port, timeout=GUARD_S)
+        data = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * (20 * HEAD_MS // 100)
+        sent = 0
+        c.sock.settimeout(0.1)
+        while sent < len(data) and b"\r\n\r\n" not in c.buf:
             try:
-                c.send(data[i:i + 1])
+                c.send(data[sent:sent + 1])
+                sent += 1
             except OSError:
                 break
-            c.sock.settimeout(0.1)
             try:
                 chunk = c.sock.recv(4096)
-                c.buf += chunk
-                if not chunk or b"\r\n\r\n" in c.buf:
+                if not chunk:
                     break
-            except OSError:
+                c.buf += chunk
+            except TimeoutError:
                 pass
-            if time.time() - t0 > 3:
+            except OSError:
                 break
-        dt = time.time() - t0
-        c.sock.settimeout(3)
+        c.sock.settimeout(GUARD_S)
+        got = None
         try:
             got = c.response()
         except (EOFError, OSError):
             pass
+        info(f"header: trickling, the answer came after {sent} of {len(data)} bytes")
         check(got is not None and got.status == 408,
               f"header: a head trickling a byte per 100 ms gets 408 "
-              f"({got.status if got else 'nothing'} after {dt:.2f} s)")
-        check(dt <= HEAD_MS / 1000 + 1.0, "header: ... within about the timeout")
+              f"({got.status if got else 'nothing'})")
+        check(sent < len(data), "header: ... while the client was still sending")
         c.close()
 
-        # In pieces, within the timeout: answered.
-        c = Conn(srv.port)
+        # In pieces: answered.
+        c = Conn(srv.port, timeout=GUARD_S)
         for piece in (b"GET /metric-st", b"ack?id=5 HTTP/1.1\r\n", b"Host: t\r\n", b"\r\n"):
             c.send(piece)
-            time.sleep(HEAD_MS / 8000)
         r = c.response()
-        check(r.status == 200 and b'"id":5' in r.body, "header: a head sent in pieces in time is answered")
+        check(r.status == 200 and b'"id":5' in r.body, "header: a head sent in pieces is answered")
         # Idle keep-alive after a complete request: not a header timeout.
+        # (Waiting longer only gives a wrong 408 more time to show.)
         time.sleep(2.5 * HEAD_MS / 1000)
         c.send(req("/metric-stack?id=6"))
         try:
@@ -142,11 +168,10 @@ def header_timeout():
         except (EOFError, OSError) as e:
             check(False, f"header: an idle keep-alive connection outlives --header-timeout ({e})")
         # README: "request not complete within --header-timeout: 408, then
-        # close" - the body too must be complete in time.
+        # close" - the body too must be complete in time.  The rest of the
+        # body is never sent, so only a 408 can come.
         c.send(req("/healthz", method="POST", headers=[("Content-Length", "4")]) + b"ab")
-        time.sleep(2 * HEAD_MS / 1000)
         try:
-            c.send(b"cd")
             r = c.response()
             check(r.status == 408 and r.close,
                   f"header: a body not complete in time gets 408 + close ({r.status})")
@@ -154,8 +179,8 @@ def header_timeout():
             check(False, f"header: a body not complete in time gets 408 + close ({e})")
         c.close()
         st = srv.stats()["acceptor"]
-        info(f"header_timeouts={st.get('header_timeouts')}")
-        check(st.get("header_timeouts", 0) >= 2, "header: /stats counts header timeouts")
+        check(st.get("header_timeouts") == 3,
+              f"header: /stats counts exactly the 3 header timeouts ({st.get('header_timeouts')})")
         check(srv.stop() == 0, "header: metricd exits 0")
 
 

@@ -17,5 +17,6 @@ EXTRA_DIST += \
 	tools/bench/benchreport.py \
 	tools/bench/vs-nginx \
 	tools/bench/robustness \
+	tools/bench/faults \
 	tests/ci.d/bench.sh \
 	docs/BENCHMARKS.md
