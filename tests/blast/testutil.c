@@ -9,7 +9,8 @@
 
 #include "tests/blast/testutil.h"
 
-struct run_result *run_blast(const char *url_fmt, int port, const char *const *args)
+struct run_result *run_blast_series(const char *url_fmt, int port, const char *const *args,
+				    struct series *ser)
 {
 	char url[256];
 	char *argv[64];
@@ -42,13 +43,18 @@ struct run_result *run_blast(const char *url_fmt, int port, const char *const *a
 	memcpy(&tg.addr, &addrs.addr[0], addrs.len[0]);
 	tg.addrlen = addrs.len[0];
 	struct run_result *res = malloc(sizeof *res);
-	if (res && engine_run(&cfg, &tg, NULL, res) < 0) {
+	if (res && engine_run(&cfg, &tg, ser, res) < 0) {
 		free(res);
 		res = NULL;
 	}
 	request_free(&tg.req);
 	cli_free(&cfg);
 	return res;
+}
+
+struct run_result *run_blast(const char *url_fmt, int port, const char *const *args)
+{
+	return run_blast_series(url_fmt, port, args, NULL);
 }
 
 uint64_t hist_count_at_least(const struct hist *h, uint64_t ns)

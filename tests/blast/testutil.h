@@ -10,6 +10,9 @@
  * printf(url_fmt, port).  args is a NULL-terminated list.  Returns a
  * malloc'ed result (caller frees), NULL if the options or URL are bad. */
 struct run_result *run_blast(const char *url_fmt, int port, const char *const *args);
+/* The same with a per-second series (CSV, progress) attached. */
+struct run_result *run_blast_series(const char *url_fmt, int port, const char *const *args,
+				    struct series *ser);
 
 /* Number of recorded latencies >= ns, to within the histogram bucket. */
 uint64_t hist_count_at_least(const struct hist *h, uint64_t ns);

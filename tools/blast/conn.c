@@ -58,6 +58,14 @@ static void count_error(struct worker *w, int kind, int err, uint64_t n, uint64_
 	w->iv_err += n;
 }
 
+uint64_t conn_backoff_ns(unsigned fails)
+{
+	if (fails == 0)
+		return 0;
+	uint64_t d = 1000000ull << (fails < 16 ? fails - 1 : 15);
+	return d < BACKOFF_MAX_NS ? d : BACKOFF_MAX_NS;
+}
+
 /* Close the socket and schedule the replacement: at once if this socket
  * served responses (keep-alive ended normally), otherwise with doubling
  * backoff so a server that refuses or drops us is not hammered. */
@@ -84,8 +92,7 @@ static void conn_close(struct worker *w, struct conn *c, uint64_t now)
 			w->recon[w->nrecon++] = c;
 		}
 	} else {
-		uint64_t d = 1000000ull << (c->fails - 1);
-		c->retry_at = now + (d < BACKOFF_MAX_NS ? d : BACKOFF_MAX_NS);
+		c->retry_at = now + conn_backoff_ns(c->fails);
 	}
 }
 

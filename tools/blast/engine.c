@@ -88,7 +88,11 @@ static int wait_events(struct worker *w, struct epoll_event *ev, uint64_t deadli
 	return sleep_events(w, ev, deadline > now ? deadline - now : 0);
 }
 
-/* Hand this thread's finished seconds to the series aggregator. */
+/* Hand this thread's finished seconds to the series aggregator.  At the
+ * end (`final`) the last, partial second is handed over only if the run
+ * lasted into it: a -d run of whole seconds ends exactly on a boundary,
+ * and publishing that empty second printed a phantom "3s 0 req/s" line
+ * and CSV row after a 2 s run. */
 static void series_tick(struct worker *w, uint64_t now, int final)
 {
 	if (!w->iv)
@@ -101,8 +105,12 @@ static void series_tick(struct worker *w, uint64_t now, int final)
 		w->iv_req = w->iv_err = 0;
 		w->cur_sec++;
 	}
-	if (final)
+	if (!final)
+		return;
+	if (now > w->measure + w->cur_sec * 1000000000u)
 		series_publish(w->eng->ser, w->id, w->cur_sec, w->iv, w->iv_req, w->iv_err, 1);
+	else
+		series_publish(w->eng->ser, w->id, w->cur_sec, NULL, 0, 0, 1);
 }
 
 static void process_recon(struct worker *w, uint64_t now)

@@ -47,6 +47,7 @@ blast_unit_tests = \
 	tests/blast/test_json \
 	tests/blast/test_merge \
 	tests/blast/test_sched \
+	tests/blast/test_series \
 	tests/blast/test_engine
 check_PROGRAMS += $(blast_unit_tests) tests/blast/stallserver
 TESTS += $(blast_unit_tests) tests/blast/cli.sh
@@ -76,6 +77,9 @@ tests_blast_test_merge_LDADD = $(blast_test_libs)
 tests_blast_test_sched_SOURCES = tests/blast/test_sched.c $(blast_stall_sources)
 tests_blast_test_sched_CFLAGS = $(blast_test_cflags)
 tests_blast_test_sched_LDADD = $(blast_test_libs)
+tests_blast_test_series_SOURCES = tests/blast/test_series.c
+tests_blast_test_series_CFLAGS = $(blast_test_cflags)
+tests_blast_test_series_LDADD = $(blast_test_libs)
 tests_blast_test_engine_SOURCES = tests/blast/test_engine.c $(blast_stall_sources)
 tests_blast_test_engine_CFLAGS = $(blast_test_cflags)
 tests_blast_test_engine_LDADD = $(blast_test_libs)

@@ -33,7 +33,9 @@ void series_publish(struct series *s, unsigned tid, uint64_t sec, const struct h
 		    uint64_t req, uint64_t err, int final)
 {
 	pthread_mutex_lock(&s->mu);
-	if (sec >= s->next_sec && sec < s->next_sec + SERIES_RING) {
+	if (!h) {
+		/* final, with nothing in second `sec`: only "this thread is done" */
+	} else if (sec >= s->next_sec && sec < s->next_sec + SERIES_RING) {
 		struct series_slot *sl = &s->slot[sec % SERIES_RING];
 		if (h->total)
 			hist_merge(&sl->h, h);

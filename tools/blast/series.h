@@ -40,7 +40,8 @@ struct series {
 int series_init(struct series *s, unsigned nthreads, FILE *csv, const char *url, int progress);
 void series_destroy(struct series *s);
 /* Worker: second `sec` is complete for thread `tid`.  `final` marks the
- * thread's last publication (its partial last second). */
+ * thread's last publication (its partial last second); with h == NULL it
+ * only says the thread is done and publishes no second. */
 void series_publish(struct series *s, unsigned tid, uint64_t sec, const struct hist *h,
 		    uint64_t req, uint64_t err, int final);
 /* Main: emit every second all threads have published; with `all_done`

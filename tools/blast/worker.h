@@ -110,5 +110,8 @@ void conn_fail(struct worker *w, struct conn *c, int kind, int err, uint64_t now
 void conn_shutdown(struct worker *w, struct conn *c);
 void conn_refill_all(struct worker *w);
 struct conn *freeq_pop(struct worker *w);
+/* Delay before reconnecting after `fails` connections in a row served
+ * nothing: 0, then 1 ms doubling up to 250 ms. */
+uint64_t conn_backoff_ns(unsigned fails);
 
 #endif
