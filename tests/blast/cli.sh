@@ -57,7 +57,7 @@ expect_exit 0 "Usage:" $BLAST --help
 expect_exit 0 "blast " $BLAST --version
 expect_exit 2 "no URL" $BLAST
 expect_exit 2 "bad URL" $BLAST ftp://127.0.0.1/
-expect_exit 2 "https is not supported" $BLAST https://127.0.0.1/
+expect_exit 2 "must start with http:// or https://" $BLAST ftp://127.0.0.1/
 expect_exit 2 "bad port" $BLAST http://127.0.0.1:99999/
 expect_exit 2 "Try 'blast --help'" $BLAST --frobnicate http://127.0.0.1/
 expect_exit 2 "invalid --duration" $BLAST -d soon http://127.0.0.1/

@@ -6,7 +6,10 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "tests/blast/stallserver.h"
 #include "tests/blast/testutil.h"
@@ -336,6 +339,94 @@ START_TEST(test_count_after_warmup)
 }
 END_TEST
 
+/* --ids in turn: thread blocks tile the range, so -n equal to its size
+ * sends every id exactly once, whatever the threads and connections. */
+START_TEST(test_ids_each_once)
+{
+	struct stall_opts o = {.record = 1};
+	const char *args[] = {"-t2", "-c4", "--pipeline", "3", "-n", "101", "--ids", "1000-1100",
+			      "-m", "POST", "--data", "{\"id\":{id}}", NULL};
+	srv = stall_start(&o);
+	ck_assert_ptr_nonnull(srv);
+	struct run_result *r = run_blast("http://127.0.0.1:%d/item/{id}", stall_port(srv), args);
+	stall_stop(srv);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->st.responses, 101);
+	ck_assert_uint_eq(stall_requests(srv), 101);
+	unsigned seen[101] = {0};
+	for (uint64_t i = 0; i < 101; i++) {
+		unsigned id, body_id;
+		const char *t = stall_request_text(srv, i);
+		ck_assert_int_eq(sscanf(t, "POST /item/%u HTTP/1.1", &id), 1);
+		ck_assert(id >= 1000 && id <= 1100);
+		const char *body = strstr(t, "\r\n\r\n");
+		ck_assert_ptr_nonnull(body);
+		ck_assert_int_eq(sscanf(body + 4, "{\"id\":%u}", &body_id), 1);
+		ck_assert_uint_eq(body_id, id);
+		ck_assert_ptr_nonnull(strstr(t, "Content-Length: 11\r\n"));
+		seen[id - 1000]++;
+	}
+	for (unsigned k = 0; k < 101; k++)
+		ck_assert_msg(seen[k] == 1, "id %u sent %u times", 1000 + k, seen[k]);
+	done(r);
+}
+END_TEST
+
+/* --urls: one connection goes round the list in order. */
+START_TEST(test_url_list_round_robin)
+{
+	char list[] = "/tmp/blast-list-XXXXXX", line[128];
+	int fd = mkstemp(list);
+	ck_assert_int_ge(fd, 0);
+	struct stall_opts o = {.record = 1};
+	srv = stall_start(&o);
+	ck_assert_ptr_nonnull(srv);
+	FILE *f = fdopen(fd, "w");
+	for (int i = 0; i < 3; i++)
+		fprintf(f, "http://127.0.0.1:%d/%c\n", stall_port(srv), 'a' + i);
+	fclose(f);
+	const char *args[] = {"-t1", "-c1", "--pipeline", "2", "-n", "30", "--urls", list, NULL};
+	struct run_result *r = run_blast("unused", 0, args);
+	stall_stop(srv);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->st.responses, 30);
+	for (uint64_t i = 0; i < 30; i++) {
+		snprintf(line, sizeof line, "GET /%c HTTP/1.1\r\n", (int)('a' + i % 3));
+		ck_assert_msg(strncmp(stall_request_text(srv, i), line, strlen(line)) == 0,
+			      "request %llu: %s", (unsigned long long)i, stall_request_text(srv, i));
+	}
+	unlink(list);
+	done(r);
+}
+END_TEST
+
+/* --random with pipelining: requests leave gathered (sendmsg), every one
+ * whole.  All 4 ids turn up in 400 draws (a miss has probability ~1e-50). */
+START_TEST(test_random_ids)
+{
+	struct stall_opts o = {.record = 1};
+	const char *args[] = {"-t1", "-c2", "--pipeline", "8", "-n", "400", "--ids", "1-4",
+			      "--random", NULL};
+	srv = stall_start(&o);
+	ck_assert_ptr_nonnull(srv);
+	struct run_result *r = run_blast("http://127.0.0.1:%d/r/{id}", stall_port(srv), args);
+	stall_stop(srv);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->st.responses, 400);
+	ck_assert_uint_eq(stall_requests(srv), 400);
+	unsigned seen[5] = {0};
+	for (uint64_t i = 0; i < 400; i++) {
+		unsigned id;
+		ck_assert_int_eq(sscanf(stall_request_text(srv, i), "GET /r/%u HTTP/1.1", &id), 1);
+		ck_assert(id >= 1 && id <= 4);
+		seen[id]++;
+	}
+	for (unsigned k = 1; k <= 4; k++)
+		ck_assert_uint_gt(seen[k], 0);
+	done(r);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
@@ -360,6 +451,9 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_warmup_discarded);
 	tcase_add_test(tc, test_count_after_warmup);
 	tcase_add_test(tc, test_series_has_no_phantom_second);
+	tcase_add_test(tc, test_ids_each_once);
+	tcase_add_test(tc, test_url_list_round_robin);
+	tcase_add_test(tc, test_random_ids);
 	suite_add_tcase(s, tc);
 	return s;
 }

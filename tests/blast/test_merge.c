@@ -71,6 +71,8 @@ static struct run_result *fake_result(const char *url, int open_loop, uint64_t s
 	r->st.late = 11;
 	r->st.lag_sum_ns = 123456789;
 	r->st.lag_max_ns = 4567 + seed % 100;
+	r->st.tls_handshakes = 64;
+	r->st.tls_resumed = 60;
 	return r;
 }
 
@@ -103,6 +105,8 @@ static void assert_same(const struct run_result *a, const struct run_result *b)
 	ck_assert_uint_eq(a->st.late, b->st.late);
 	ck_assert_uint_eq(a->st.lag_sum_ns, b->st.lag_sum_ns);
 	ck_assert_uint_eq(a->st.lag_max_ns, b->st.lag_max_ns);
+	ck_assert_uint_eq(a->st.tls_handshakes, b->st.tls_handshakes);
+	ck_assert_uint_eq(a->st.tls_resumed, b->st.tls_resumed);
 	ck_assert_double_eq(a->target_rate, b->target_rate);
 }
 
@@ -171,6 +175,8 @@ START_TEST(test_merge_adds_exactly)
 	ck_assert_uint_eq(got->st.reconnects, 10);
 	ck_assert_uint_eq(got->st.connects, 138);
 	ck_assert_uint_eq(got->st.late, 22);
+	ck_assert_uint_eq(got->st.tls_handshakes, 128);
+	ck_assert_uint_eq(got->st.tls_resumed, 120);
 	ck_assert_uint_eq(got->st.lag_sum_ns, 2 * 123456789);
 	ck_assert_uint_eq(got->st.lag_max_ns, 4567 + sb % 100); /* the larger one */
 	ck_assert_uint_eq(got->elapsed_ns, 10000000000ull + sb % 1000); /* the longer one */

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,8 +138,10 @@ static int tick(struct worker *w, uint64_t now)
 		open |= c->state == C_OPEN;
 		if (c->state == C_OPEN && c->inflight && now >= c->sent[c->head] + timeout)
 			conn_fail(w, c, ERR_TIMEOUT, 0, now);
-		else if (c->state == C_CONNECTING && now >= c->since + timeout)
-			conn_fail(w, c, ERR_CONNECT, ETIMEDOUT, now);
+		else if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE) &&
+			 now >= c->since + timeout)
+			conn_fail(w, c, c->state == C_HANDSHAKE ? ERR_TLS : ERR_CONNECT, ETIMEDOUT,
+				  now);
 		else if (c->state == C_WAIT && !c->in_recon && now >= c->retry_at)
 			conn_connect(w, c, now);
 	}
@@ -280,6 +281,11 @@ static int worker_init(struct worker *w, struct engine *eng, unsigned id, unsign
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->conns = calloc(nconns, sizeof *w->conns);
 	w->rings = calloc((size_t)nconns * w->cap * 2, sizeof *w->rings);
+	w->ridx_rings = calloc((size_t)nconns * w->cap, sizeof *w->ridx_rings);
+	if (eng->tg->tls)
+		w->gather = malloc(GATHER_SIZE);
+	w->next_req = request_first(eng->tg->req.n, id, t);
+	w->rng = 0x9E3779B97F4A7C15ull * (id + 1) ^ now_ns();
 	w->recon = calloc(nconns, sizeof *w->recon);
 	w->refill = calloc(nconns, sizeof *w->refill);
 	w->rbuf = malloc(RBUF_SIZE);
@@ -288,8 +294,8 @@ static int worker_init(struct worker *w, struct engine *eng, unsigned id, unsign
 		if (w->iv)
 			hist_init(w->iv);
 	}
-	if (w->epfd < 0 || !w->conns || !w->rings || !w->recon || !w->refill || !w->rbuf ||
-	    (eng->ser && !w->iv))
+	if (w->epfd < 0 || !w->conns || !w->rings || !w->ridx_rings || !w->recon || !w->refill ||
+	    !w->rbuf || (eng->tg->tls && !w->gather) || (eng->ser && !w->iv))
 		return -1;
 	for (unsigned i = 0; i < nconns; i++) {
 		struct conn *c = &w->conns[i];
@@ -298,6 +304,7 @@ static int worker_init(struct worker *w, struct engine *eng, unsigned id, unsign
 		c->w = w;
 		c->intended = w->rings + (size_t)i * w->cap * 2;
 		c->sent = c->intended + w->cap;
+		c->ridx = w->ridx_rings + (size_t)i * w->cap;
 	}
 	return 0;
 }
@@ -308,6 +315,9 @@ static void worker_free(struct worker *w)
 		close(w->epfd);
 	free(w->conns);
 	free(w->rings);
+	free(w->ridx_rings);
+	free(w->gather);
+	tls_cache_clear(&w->tls_cache);
 	free(w->recon);
 	free(w->refill);
 	free(w->rbuf);
@@ -331,7 +341,7 @@ static void collect(struct engine *eng, struct run_result *res)
 	res->target_rate = eng->cfg->rate;
 	res->interrupted = atomic_load(&blast_stop) != 0;
 	res->merged = 1;
-	snprintf(res->url, sizeof res->url, "%s", eng->tg->url_str);
+	snprintf(res->url, sizeof res->url, "%s", eng->tg->label);
 }
 
 /* Start the workers with SIGINT/SIGTERM blocked, so that Ctrl-C is
@@ -400,26 +410,4 @@ out:
 			worker_free(&eng.workers[i]);
 	free(eng.workers);
 	return rc;
-}
-
-int probe_connect(const struct sockaddr *sa, socklen_t len, uint64_t timeout_ns)
-{
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errno;
-	int err = 0;
-	if (connect(fd, sa, len) < 0) {
-		err = errno;
-		if (err == EINPROGRESS) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			int r = poll(&pfd, 1, (int)(timeout_ns / 1000000));
-			socklen_t l = sizeof err;
-			if (r == 0)
-				err = ETIMEDOUT;
-			else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
-				err = errno;
-		}
-	}
-	close(fd);
-	return err;
 }

@@ -272,6 +272,13 @@ void output_human(FILE *out, const struct blast_config *cfg, struct run_result *
 	status_rows(out, res, n);
 	error_rows(out, res, n);
 	EACH_COUNT("connects", res[i]->st.connects, 0);
+	int tls = 0;
+	for (unsigned i = 0; i < n; i++)
+		tls |= res[i]->st.tls_handshakes != 0;
+	if (tls) {
+		EACH_COUNT("TLS handshakes", res[i]->st.tls_handshakes, 0);
+		EACH_COUNT("  resumed", res[i]->st.tls_resumed, 0);
+	}
 	EACH_COUNT("reconnects", res[i]->st.reconnects, 0);
 	EACH_COUNT("retried after close", res[i]->st.retried, 0);
 	EACH_COUNT("unfinished at end", res[i]->st.unfinished, 0);

@@ -9,16 +9,20 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tools/blast/engine.h"
 #include "tools/blast/resp.h"
 #include "tools/blast/sched.h"
+#include "tools/blast/tls.h"
 
 #define RBUF_SIZE (64 * 1024) /* per-thread read buffer */
+#define GATHER_SIZE (16 * 1024) /* TLS: requests gathered into one record */
 
 enum conn_state {
 	C_NEW,        /* never connected */
 	C_CONNECTING, /* non-blocking connect in progress */
+	C_HANDSHAKE,  /* https: TLS handshake in progress */
 	C_OPEN,
 	C_WAIT,       /* closed; reconnect at retry_at */
 };
@@ -44,6 +48,8 @@ struct conn {
 	uint64_t attempts; /* connect attempts, >1 means reconnects */
 	uint64_t *intended; /* ring of --pipeline entries: intended send time */
 	uint64_t *sent;     /* ... and actual send time */
+	uint32_t *ridx;     /* ... and which request (struct request index) */
+	struct tls_conn *tls; /* https only */
 	struct conn *next_free;
 	struct worker *w;
 	struct resp_parser rp;
@@ -63,7 +69,13 @@ struct worker {
 	unsigned nconns;
 	unsigned cap;        /* ring size = --pipeline */
 	uint64_t *rings;
+	uint32_t *ridx_rings;
 	char *rbuf;
+	char *gather;        /* https: unsent requests copied into one record */
+	struct tls_cache tls_cache;
+
+	uint32_t next_req;   /* next request of the set, taken in turn */
+	uint64_t rng;        /* --random */
 
 	int running;         /* past the start barrier */
 	int open_loop;
@@ -101,6 +113,12 @@ struct engine {
 	struct worker *workers;
 	unsigned n;
 };
+
+/* wire.c: bytes to and from the socket.  wire_flush writes what it can
+ * of the unsent requests: 0 (done, or the socket is full) or -errno.
+ * wire_recv is recv(): bytes, 0 at end of stream, or -errno. */
+int wire_flush(struct worker *w, struct conn *c);
+ssize_t wire_recv(struct conn *c, char *buf, size_t len);
 
 /* conn.c: the connection state machine. */
 void conn_connect(struct worker *w, struct conn *c, uint64_t now);
