@@ -303,7 +303,7 @@ START_TEST(test_series_has_no_phantom_second)
 	size_t len = 0;
 	FILE *csv = open_memstream(&text, &len);
 	struct series ser;
-	ck_assert_int_eq(series_init(&ser, 2, csv, "u", 0), 0);
+	ck_assert_int_eq(series_init(&ser, 2, csv, "u"), 0);
 	srv = stall_start(&o);
 	ck_assert_ptr_nonnull(srv);
 	const char *args[] = {"-t2", "-c2", "-d", "1s", NULL};

@@ -20,7 +20,7 @@ static void setup(void)
 {
 	csv = open_memstream(&csv_text, &csv_len);
 	ck_assert_ptr_nonnull(csv);
-	ck_assert_int_eq(series_init(&ser, 2, csv, "http://u/", 0), 0);
+	ck_assert_int_eq(series_init(&ser, 2, csv, "http://u/"), 0);
 	hist_init(&h);
 	hist_record(&h, 1000000);
 }
@@ -30,6 +30,12 @@ static void teardown(void)
 	series_destroy(&ser);
 	fclose(csv);
 	free(csv_text);
+}
+
+static void pub(unsigned t, uint64_t sec, const struct hist *hh, uint64_t req, int final)
+{
+	struct series_part p = {.h = hh, .req = req, .len_ns = SERIES_SEC_NS};
+	series_publish(&ser, t, sec, &p, final);
 }
 
 static unsigned rows(void)
@@ -43,10 +49,10 @@ static unsigned rows(void)
 
 START_TEST(test_second_waits_for_every_thread)
 {
-	series_publish(&ser, 0, 0, &h, 1, 0, 0);
+	pub(0, 0, &h, 1, 0);
 	series_poll(&ser, 0);
 	ck_assert_uint_eq(rows(), 0);
-	series_publish(&ser, 1, 0, &h, 1, 0, 0);
+	pub(1, 0, &h, 1, 0);
 	series_poll(&ser, 0);
 	ck_assert_uint_eq(rows(), 1);
 	ck_assert_ptr_nonnull(strstr(csv_text, "http://u/,1,2,0,"));
@@ -59,9 +65,9 @@ END_TEST
 START_TEST(test_no_phantom_last_second)
 {
 	for (unsigned t = 0; t < 2; t++) {
-		series_publish(&ser, t, 0, &h, 1, 0, 0);
-		series_publish(&ser, t, 1, &h, 1, 0, 0);
-		series_publish(&ser, t, 2, NULL, 0, 0, 1);
+		pub(t, 0, &h, 1, 0);
+		pub(t, 1, &h, 1, 0);
+		pub(t, 2, NULL, 0, 1);
 	}
 	series_poll(&ser, 1);
 	ck_assert_uint_eq(rows(), 2);
@@ -72,10 +78,10 @@ END_TEST
 /* A partial last second that has data is emitted. */
 START_TEST(test_partial_last_second_kept)
 {
-	series_publish(&ser, 0, 0, &h, 1, 0, 0);
-	series_publish(&ser, 0, 1, &h, 1, 0, 1);
-	series_publish(&ser, 1, 0, &h, 1, 0, 0);
-	series_publish(&ser, 1, 1, NULL, 0, 0, 1);
+	pub(0, 0, &h, 1, 0);
+	pub(0, 1, &h, 1, 1);
+	pub(1, 0, &h, 1, 0);
+	pub(1, 1, NULL, 0, 1);
 	series_poll(&ser, 1);
 	ck_assert_uint_eq(rows(), 2);
 	ck_assert_ptr_nonnull(strstr(csv_text, "http://u/,2,1,0,"));

@@ -96,9 +96,12 @@ static void series_tick(struct worker *w, uint64_t now, int final)
 {
 	if (!w->iv)
 		return;
-	uint64_t sec = now > w->measure ? (now - w->measure) / 1000000000u : 0;
+	uint64_t sec = now > w->measure ? (now - w->measure) / SERIES_SEC_NS : 0;
+	struct series_part p = {.h = w->iv, .inflight = w->inflight, .len_ns = SERIES_SEC_NS};
 	while (w->cur_sec < sec) {
-		series_publish(w->eng->ser, w->id, w->cur_sec, w->iv, w->iv_req, w->iv_err, 0);
+		p.req = w->iv_req;
+		p.err = w->iv_err;
+		series_publish(w->eng->ser, w->id, w->cur_sec, &p, 0);
 		if (w->iv->total)
 			hist_init(w->iv);
 		w->iv_req = w->iv_err = 0;
@@ -106,10 +109,13 @@ static void series_tick(struct worker *w, uint64_t now, int final)
 	}
 	if (!final)
 		return;
-	if (now > w->measure + w->cur_sec * 1000000000u)
-		series_publish(w->eng->ser, w->id, w->cur_sec, w->iv, w->iv_req, w->iv_err, 1);
-	else
-		series_publish(w->eng->ser, w->id, w->cur_sec, NULL, 0, 0, 1);
+	uint64_t from = w->measure + w->cur_sec * SERIES_SEC_NS;
+	p.req = w->iv_req;
+	p.err = w->iv_err;
+	p.len_ns = now > from ? now - from : 0;
+	if (!p.len_ns)
+		p.h = NULL;
+	series_publish(w->eng->ser, w->id, w->cur_sec, &p, 1);
 }
 
 static void process_recon(struct worker *w, uint64_t now)
@@ -389,6 +395,8 @@ int engine_run(const struct blast_config *cfg, const struct target *tg, struct s
 	start_threads(&eng);
 	pthread_barrier_wait(&eng.barrier);
 	eng.start = now_ns();
+	if (ser)
+		series_started(ser, wall_ns() + cfg->warmup_ns);
 	pthread_barrier_wait(&eng.barrier);
 
 	while (atomic_load(&eng.done) < eng.n) {

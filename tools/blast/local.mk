@@ -6,9 +6,11 @@
 noinst_LTLIBRARIES += tools/blast/libblast.la
 tools_blast_libblast_la_SOURCES = \
 	tools/blast/clock.h \
+	tools/blast/chart.c tools/blast/chart.h \
 	tools/blast/cli.c tools/blast/cli.h \
 	tools/blast/conn.c \
 	tools/blast/engine.c tools/blast/engine.h \
+	tools/blast/hdrlog.c tools/blast/hdrlog.h \
 	tools/blast/hist.c tools/blast/hist.h \
 	tools/blast/json.c tools/blast/json.h \
 	tools/blast/jsonout.c \
@@ -23,6 +25,7 @@ tools_blast_libblast_la_SOURCES = \
 	tools/blast/target.c tools/blast/target.h \
 	tools/blast/tls.c tools/blast/tls.h \
 	tools/blast/url.c tools/blast/url.h \
+	tools/blast/view.c tools/blast/view.h \
 	tools/blast/wire.c \
 	tools/blast/worker.h
 tools_blast_libblast_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
@@ -46,6 +49,9 @@ blast_stall_sources = tests/blast/stallserver.c tests/blast/stallserver.h \
 
 blast_unit_tests = \
 	tests/blast/test_hist \
+	tests/blast/test_chart \
+	tests/blast/test_hdrlog \
+	tests/blast/test_view \
 	tests/blast/test_resp \
 	tests/blast/test_url \
 	tests/blast/test_cli \
@@ -65,6 +71,15 @@ EXTRA_DIST += tests/blast/cli.sh
 tests_blast_test_hist_SOURCES = tests/blast/test_hist.c
 tests_blast_test_hist_CFLAGS = $(blast_test_cflags)
 tests_blast_test_hist_LDADD = $(blast_test_libs)
+tests_blast_test_chart_SOURCES = tests/blast/test_chart.c
+tests_blast_test_chart_CFLAGS = $(blast_test_cflags)
+tests_blast_test_chart_LDADD = $(blast_test_libs)
+tests_blast_test_hdrlog_SOURCES = tests/blast/test_hdrlog.c
+tests_blast_test_hdrlog_CFLAGS = $(blast_test_cflags) $(ZLIB_CFLAGS)
+tests_blast_test_hdrlog_LDADD = $(blast_test_libs) $(ZLIB_LIBS)
+tests_blast_test_view_SOURCES = tests/blast/test_view.c
+tests_blast_test_view_CFLAGS = $(blast_test_cflags)
+tests_blast_test_view_LDADD = $(blast_test_libs)
 tests_blast_test_resp_SOURCES = tests/blast/test_resp.c
 tests_blast_test_resp_CFLAGS = $(blast_test_cflags)
 tests_blast_test_resp_LDADD = $(blast_test_libs)

@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "tools/blast/engine.h"
+#include "tools/blast/hdrlog.h"
 #include "tools/blast/merge.h"
 #include "tools/blast/output.h"
+#include "tools/blast/view.h"
 
 /* First Ctrl-C: stop and report.  SA_RESETHAND makes a second one kill
  * blast the usual way, in case the report itself hangs. */
@@ -63,22 +65,74 @@ static int prepare(const struct blast_config *cfg, unsigned i, struct target *tg
 	return rc;
 }
 
-static int run_one(const struct blast_config *cfg, const struct target *tg, FILE *csv,
-		   int progress, struct run_result *res)
+/* The run's outputs besides the report. */
+struct sinks {
+	FILE *csv;
+	struct hdrlog hdr;
+	int has_hdr;
+	enum view_mode view;
+};
+
+static int run_one(const struct blast_config *cfg, const struct target *tg, unsigned index,
+		   struct sinks *out, struct run_result *res)
 {
 	struct series ser, *sp = NULL;
-	if (csv || progress) {
-		if (series_init(&ser, cfg->threads, csv, tg->label, progress) < 0)
+	struct view view;
+	if (out->csv || out->has_hdr || out->view != VIEW_OFF) {
+		if (series_init(&ser, cfg->threads, out->csv, tg->label) < 0)
 			return -1;
 		sp = &ser;
+		ser.run_index = index;
+		ser.hdr = out->has_hdr ? &out->hdr : NULL;
+		if (out->view != VIEW_OFF) {
+			view_start(&view, out->view == VIEW_LIVE ? stdout : stderr, out->view,
+				   tg->label, cfg->duration_ns, cfg->requests);
+			ser.view = &view;
+		}
 	}
-	if (progress)
-		printf("blast: %s\n", tg->label);
 	int rc = engine_run(cfg, tg, sp, res);
 	if (sp) {
-		series_clear_line(sp);
+		if (sp->view)
+			view_end(sp->view);
 		series_destroy(sp);
 	}
+	return rc;
+}
+
+static int open_sinks(const struct blast_config *cfg, struct sinks *out)
+{
+	char err[512];
+	memset(out, 0, sizeof *out);
+	out->view = cfg->quiet ? VIEW_OFF : isatty(STDOUT_FILENO) ? VIEW_LIVE : VIEW_LINES;
+	if (cfg->csv_path) {
+		out->csv = fopen(cfg->csv_path, "w");
+		if (!out->csv) {
+			fprintf(stderr, "blast: cannot write '%s': %s\n", cfg->csv_path,
+				strerror(errno));
+			return -1;
+		}
+		series_csv_header(out->csv);
+	}
+	if (cfg->hdr_log) {
+		if (hdrlog_open(&out->hdr, cfg->hdr_log, err, sizeof err) < 0) {
+			fprintf(stderr, "blast: --hdr-log: %s\n", err);
+			if (out->csv)
+				fclose(out->csv);
+			return -1;
+		}
+		out->has_hdr = 1;
+	}
+	return 0;
+}
+
+/* Returns 0, or -1 if an output file could not be written in full. */
+static int close_sinks(struct sinks *out)
+{
+	int rc = 0;
+	if (out->csv && fclose(out->csv) != 0)
+		rc = -1;
+	if (out->has_hdr && hdrlog_close(&out->hdr) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -86,21 +140,14 @@ static int run_all(struct blast_config *cfg, struct target *tgs, unsigned ntarge
 {
 	struct run_result *res[ntargets];
 	unsigned done = 0;
-	int progress = !cfg->quiet && isatty(STDOUT_FILENO), rc = 0;
-	FILE *csv = NULL;
+	int rc = 0;
+	struct sinks out;
 
-	if (cfg->csv_path) {
-		csv = fopen(cfg->csv_path, "w");
-		if (!csv) {
-			fprintf(stderr, "blast: cannot write '%s': %s\n", cfg->csv_path,
-				strerror(errno));
-			return 2;
-		}
-		series_csv_header(csv);
-	}
+	if (open_sinks(cfg, &out) < 0)
+		return 2;
 	for (unsigned i = 0; i < ntargets && !atomic_load(&blast_stop); i++) {
 		res[i] = malloc(sizeof *res[i]);
-		if (!res[i] || run_one(cfg, &tgs[i], csv, progress, res[i]) < 0) {
+		if (!res[i] || run_one(cfg, &tgs[i], i, &out, res[i]) < 0) {
 			free(res[i]);
 			rc = 1;
 			break;
@@ -113,7 +160,7 @@ static int run_all(struct blast_config *cfg, struct target *tgs, unsigned ntarge
 		else
 			output_human(stdout, cfg, res, done);
 	}
-	if (csv && fclose(csv) != 0)
+	if (close_sinks(&out) < 0)
 		rc = 1;
 	if (fflush(stdout) != 0)
 		rc = 1;
