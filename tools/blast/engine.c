@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "tools/blast/busypoll.h"
 #include "tools/blast/clock.h"
 #include "tools/blast/worker.h"
 
@@ -48,37 +49,38 @@ static int sleep_events(struct worker *w, struct epoll_event *ev, uint64_t d)
 	return n < 0 ? 0 : n;
 }
 
-/* Before sleeping, poll for up to --busy-poll (50 us), yielding the CPU
- * between polls.  Sleeping in epoll_wait makes the next event pay for a
- * wake-up -- an inter-processor interrupt and, in a VM, an exit to the
- * hypervisor.  With the server on the same 2-vCPU VM, polling raised
- * throughput and, while the CPUs were half idle, even lowered blast's CPU
- * time per request (README, "Busy polling").  sched_yield() hands the CPU
- * to any runnable thread (the server's, say), so polling takes little from
- * others.  The cost: when events come sparsely, 50-100 us apart, much of
- * the wait is spent polling.  An idle thread polls once per 10 ms tick
- * (0.5 %).  Tried and measured worse: stopping to poll after polls came
- * back empty. */
+/* Before sleeping, poll for up to --busy-poll, yielding the CPU between
+ * polls, when the adaptive rules allow it (busypoll.h).  sched_yield()
+ * hands the CPU to any runnable thread, so a poll takes little from a
+ * server thread that is ready to run on this CPU. */
 static int busy_poll(struct worker *w, struct epoll_event *ev, uint64_t deadline, uint64_t now)
 {
 	uint64_t until = now + w->cfg->busy_poll_ns;
 	if (until > deadline)
 		until = deadline;
-	for (;;) {
-		int n = epoll_wait(w->epfd, ev, MAX_EVENTS, 0);
-		if (n > 0)
-			return n;
-		if (now_ns() >= until)
-			break;
-		sched_yield();
+	int n = epoll_wait(w->epfd, ev, MAX_EVENTS, 0);
+	if (n > 0) {
+		bp_thread_outcome(&w->bp, BP_READY);
+		return n;
 	}
+	while (now_ns() < until) {
+		sched_yield();
+		n = epoll_wait(w->epfd, ev, MAX_EVENTS, 0);
+		if (n > 0) {
+			bp_thread_outcome(&w->bp, BP_CAUGHT);
+			return n;
+		}
+	}
+	bp_thread_outcome(&w->bp, BP_MISSED);
 	return 0;
 }
 
 /* Wait until `deadline` (absolute ns) or an event. */
 static int wait_events(struct worker *w, struct epoll_event *ev, uint64_t deadline, uint64_t now)
 {
-	if (w->cfg->busy_poll_ns && deadline > now) {
+	if (w->cfg->busy_poll_ns && deadline > now &&
+	    atomic_load_explicit(&w->eng->poll_ok, memory_order_relaxed) &&
+	    bp_thread_poll(&w->bp)) {
 		int n = busy_poll(w, ev, deadline, now);
 		if (n > 0)
 			return n;
@@ -378,7 +380,13 @@ int engine_run(const struct blast_config *cfg, const struct target *tg, struct s
 	struct engine eng = {.cfg = cfg, .tg = tg, .ser = ser, .n = cfg->threads};
 	int rc = -1;
 
+	struct bp_policy bp;
+	struct cpu_sample sample;
+	int adapt = cfg->busy_poll_ns && cpu_sample_read(&sample) == 0;
 	atomic_init(&eng.done, 0);
+	/* Without /proc/stat the machine-wide rule cannot run: the per-thread
+	 * one alone decides. */
+	atomic_init(&eng.poll_ok, !adapt);
 	eng.workers = calloc(eng.n, sizeof *eng.workers);
 	if (!eng.workers)
 		goto out;
@@ -399,11 +407,19 @@ int engine_run(const struct blast_config *cfg, const struct target *tg, struct s
 		series_started(ser, wall_ns() + cfg->warmup_ns);
 	pthread_barrier_wait(&eng.barrier);
 
+	if (adapt)
+		bp_policy_init(&bp, now_ns(), &sample);
+	int allow = 0;
 	while (atomic_load(&eng.done) < eng.n) {
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL); /* EINTR on Ctrl-C is fine: workers see it */
 		if (ser)
 			series_poll(ser, 0);
+		if (adapt && cpu_sample_read(&sample) == 0 &&
+		    bp_policy_step(&bp, now_ns(), &sample) != allow) {
+			allow = !allow;
+			atomic_store_explicit(&eng.poll_ok, allow, memory_order_relaxed);
+		}
 	}
 	for (unsigned i = 0; i < eng.n; i++)
 		pthread_join(eng.workers[i].tid, NULL);

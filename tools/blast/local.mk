@@ -6,6 +6,7 @@
 noinst_LTLIBRARIES += tools/blast/libblast.la
 tools_blast_libblast_la_SOURCES = \
 	tools/blast/clock.h \
+	tools/blast/busypoll.c tools/blast/busypoll.h \
 	tools/blast/chart.c tools/blast/chart.h \
 	tools/blast/cli.c tools/blast/cli.h \
 	tools/blast/conn.c \
@@ -49,6 +50,7 @@ blast_stall_sources = tests/blast/stallserver.c tests/blast/stallserver.h \
 
 blast_unit_tests = \
 	tests/blast/test_hist \
+	tests/blast/test_busypoll \
 	tests/blast/test_chart \
 	tests/blast/test_hdrlog \
 	tests/blast/test_view \
@@ -71,6 +73,9 @@ EXTRA_DIST += tests/blast/cli.sh
 tests_blast_test_hist_SOURCES = tests/blast/test_hist.c
 tests_blast_test_hist_CFLAGS = $(blast_test_cflags)
 tests_blast_test_hist_LDADD = $(blast_test_libs)
+tests_blast_test_busypoll_SOURCES = tests/blast/test_busypoll.c
+tests_blast_test_busypoll_CFLAGS = $(blast_test_cflags)
+tests_blast_test_busypoll_LDADD = $(blast_test_libs)
 tests_blast_test_chart_SOURCES = tests/blast/test_chart.c
 tests_blast_test_chart_CFLAGS = $(blast_test_cflags)
 tests_blast_test_chart_LDADD = $(blast_test_libs)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "tools/blast/busypoll.h"
 #include "tools/blast/engine.h"
 #include "tools/blast/resp.h"
 #include "tools/blast/sched.h"
@@ -74,6 +75,7 @@ struct worker {
 	char *gather;        /* https: unsent requests copied into one record */
 	struct tls_cache tls_cache;
 
+	struct bp_thread bp; /* adaptive busy polling, this thread's part */
 	uint32_t next_req;   /* next request of the set, taken in turn */
 	uint64_t rng;        /* --random */
 
@@ -110,6 +112,7 @@ struct engine {
 	pthread_barrier_t barrier;
 	uint64_t start;
 	atomic_uint done;
+	atomic_int poll_ok;  /* written by the main thread (busypoll.h) */
 	struct worker *workers;
 	unsigned n;
 };
