@@ -56,6 +56,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* OpenSSL writes with write(): a client that hung up is an error, not
+	 * a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Block the signals before the server thread exists, then wait. */
 	sigset_t set;
 	int sig;
