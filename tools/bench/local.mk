@@ -23,5 +23,6 @@ EXTRA_DIST += \
 	tools/bench/benchlib.py \
 	tools/bench/benchreport.py \
 	tools/bench/vs-nginx \
+	tools/bench/blast-vs-wrk \
 	tests/ci.d/bench.sh \
 	docs/BENCHMARKS.md
