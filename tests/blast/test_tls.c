@@ -201,8 +201,9 @@ int main(void)
 		puts("SKIP: blast was built without OpenSSL");
 		return 77;
 	}
-	/* OpenSSL writes with write(), not send(MSG_NOSIGNAL): as in blast's
-	 * main(), a peer that hung up must be an error, not a signal. */
+	/* The stall server's OpenSSL writes with write(), not
+	 * send(MSG_NOSIGNAL): a client that hung up must be an error for it,
+	 * not a signal that ends the test. */
 	signal(SIGPIPE, SIG_IGN);
 	SRunner *sr = srunner_create(tls_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -366,9 +366,9 @@ static void conn_eof(struct worker *w, struct conn *c, uint64_t now)
  * peer also hung up, whose edge may already have been consumed. */
 static int conn_read(struct worker *w, struct conn *c, uint64_t now, uint32_t events)
 {
-	/* TLS: a short read says nothing about the socket (OpenSSL may hold
-	 * more records), so read until it says "would block". */
-	int drain = c->tls || (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	/* TLS: a short SSL_read says nothing about the socket (OpenSSL may
+	 * hold more records); tls_drained() knows. */
+	int drain = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
 	for (;;) {
 		ssize_t n = wire_recv(c, w->rbuf, RBUF_SIZE);
 		if (n > 0) {
@@ -376,7 +376,7 @@ static int conn_read(struct worker *w, struct conn *c, uint64_t now, uint32_t ev
 				w->st.bytes_in += (uint64_t)n;
 			if (conn_parse(w, c, w->rbuf, (size_t)n, now) < 0)
 				return -1;
-			if ((size_t)n < RBUF_SIZE && !drain)
+			if (!drain && (c->tls ? tls_drained(c->tls) : (size_t)n < RBUF_SIZE))
 				break;
 			continue;
 		}

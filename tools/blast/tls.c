@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -22,6 +23,73 @@ struct tls_client {
 	int is_ip;
 	char host[256];
 };
+
+/* A connection: the SSL object and the socket under it, read and written
+ * through blast's own BIO (below). */
+struct tls_conn {
+	SSL *ssl;
+	int fd;
+	int drained; /* the last recv() came back short or empty */
+};
+
+/* The BIO between OpenSSL and the socket.  Unlike OpenSSL's socket BIO
+ * it sends with MSG_NOSIGNAL, and it remembers whether the last recv()
+ * drained the socket: with edge-triggered epoll, a TLS read can then
+ * stop without the extra read() that only returns EAGAIN (tls_drained),
+ * as plain reads already do.  Made once, shared by all threads (BIO
+ * methods are read-only once made). */
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static int bio_read(BIO *b, char *buf, int len)
+{
+	struct tls_conn *t = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t n = recv(t->fd, buf, (size_t)len, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			t->drained = errno != EINTR;
+			BIO_set_retry_read(b);
+		}
+		return -1;
+	}
+	t->drained = n < len;
+	return (int)n;
+}
+
+static int bio_write(BIO *b, const char *buf, int len)
+{
+	struct tls_conn *t = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t n = send(t->fd, buf, (size_t)len, MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void make_bio_method(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "blast socket");
+	if (m && BIO_meth_set_read(m, bio_read) == 1 && BIO_meth_set_write(m, bio_write) == 1 &&
+	    BIO_meth_set_ctrl(m, bio_ctrl) == 1 && BIO_meth_set_create(m, bio_create) == 1)
+		bio_method = m;
+	else
+		BIO_meth_free(m);
+}
 
 int tls_available(void)
 {
@@ -114,11 +182,16 @@ void tls_client_free(struct tls_client *tc)
 
 int tls_conn_new(struct tls_client *tc, int fd, struct tls_cache *cache, struct tls_conn **out)
 {
-	SSL *ssl = SSL_new(tc->ctx);
-	if (!ssl)
+	pthread_once(&bio_once, make_bio_method);
+	struct tls_conn *t = calloc(1, sizeof *t);
+	SSL *ssl = t && bio_method ? SSL_new(tc->ctx) : NULL;
+	BIO *bio = ssl ? BIO_new(bio_method) : NULL;
+	if (!bio)
 		goto Error;
-	if (SSL_set_fd(ssl, fd) != 1)
-		goto Error;
+	t->ssl = ssl;
+	t->fd = fd;
+	BIO_set_data(bio, t);
+	SSL_set_bio(ssl, bio, bio); /* the SSL object owns it now */
 	SSL_set_app_data(ssl, cache);
 	if (!tc->is_ip && SSL_set_tlsext_host_name(ssl, tc->host) != 1)
 		goto Error;
@@ -131,10 +204,11 @@ int tls_conn_new(struct tls_client *tc, int fd, struct tls_cache *cache, struct 
 	if (cache && cache->session && SSL_SESSION_is_resumable(cache->session))
 		SSL_set_session(ssl, cache->session);
 	SSL_set_connect_state(ssl);
-	*out = (struct tls_conn *)ssl;
+	*out = t;
 	return 0;
 Error:
 	SSL_free(ssl);
+	free(t);
 	ERR_clear_error();
 	return -ENOMEM;
 }
@@ -161,7 +235,7 @@ static int io_error(SSL *ssl, int r)
 
 int tls_handshake(struct tls_conn *t)
 {
-	SSL *ssl = (SSL *)t;
+	SSL *ssl = t->ssl;
 	int r = SSL_do_handshake(ssl);
 	if (r == 1)
 		return 0;
@@ -171,19 +245,24 @@ int tls_handshake(struct tls_conn *t)
 
 int tls_resumed(const struct tls_conn *t)
 {
-	return SSL_session_reused((SSL *)t) == 1;
+	return SSL_session_reused(t->ssl) == 1;
+}
+
+int tls_drained(const struct tls_conn *t)
+{
+	return t->drained && !SSL_has_pending(t->ssl);
 }
 
 ssize_t tls_read(struct tls_conn *t, void *buf, size_t len)
 {
-	SSL *ssl = (SSL *)t;
+	SSL *ssl = t->ssl;
 	int r = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	return r > 0 ? r : io_error(ssl, r);
 }
 
 ssize_t tls_write(struct tls_conn *t, const void *buf, size_t len)
 {
-	SSL *ssl = (SSL *)t;
+	SSL *ssl = t->ssl;
 	int r = SSL_write(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
 	if (r > 0)
 		return r;
@@ -193,13 +272,13 @@ ssize_t tls_write(struct tls_conn *t, const void *buf, size_t len)
 
 void tls_conn_free(struct tls_conn *t)
 {
-	SSL *ssl = (SSL *)t;
-	if (!ssl)
+	if (!t)
 		return;
-	if (SSL_is_init_finished(ssl))
-		SSL_shutdown(ssl);
+	if (SSL_is_init_finished(t->ssl))
+		SSL_shutdown(t->ssl);
 	ERR_clear_error();
-	SSL_free(ssl);
+	SSL_free(t->ssl);
+	free(t);
 }
 
 void tls_cache_clear(struct tls_cache *cache)
@@ -216,6 +295,9 @@ static void probe_error(SSL *ssl, int r, char *err, size_t errlen)
 	if (v != X509_V_OK) {
 		snprintf(err, errlen, "certificate verify failed: %s (--insecure skips verification)",
 			 X509_verify_cert_error_string(v));
+		ERR_clear_error();
+	} else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		snprintf(err, errlen, "TLS handshake failed: timed out");
 		ERR_clear_error();
 	} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
 		snprintf(err, errlen, "TLS handshake failed: %s",
@@ -249,9 +331,9 @@ int tls_probe(struct tls_client *tc, const struct sockaddr *sa, socklen_t salen,
 		snprintf(err, errlen, "out of memory");
 		goto Error;
 	}
-	int r = SSL_connect((SSL *)t);
+	int r = SSL_connect(t->ssl);
 	if (r != 1) {
-		probe_error((SSL *)t, r, err, errlen);
+		probe_error(t->ssl, r, err, errlen);
 		goto Error;
 	}
 	rc = 0;
@@ -300,6 +382,12 @@ int tls_handshake(struct tls_conn *t)
 }
 
 int tls_resumed(const struct tls_conn *t)
+{
+	(void)t;
+	return 0;
+}
+
+int tls_drained(const struct tls_conn *t)
 {
 	(void)t;
 	return 0;

@@ -10,9 +10,6 @@
  * 1.3 ticket or TLS 1.2 session) its connections were given, and every
  * reconnect of that thread offers it.  Cached per thread, so no lock.
  *
- * OpenSSL writes with write(), not send(MSG_NOSIGNAL): the process must
- * ignore SIGPIPE (blast's main() does).
- *
  * Built without OpenSSL (configure found no libssl-dev) every function
  * fails with -ENOTSUP and tls_available() says so.
  */
@@ -49,6 +46,9 @@ int tls_conn_new(struct tls_client *tc, int fd, struct tls_cache *cache, struct 
 int tls_handshake(struct tls_conn *t);
 /* 1 if the finished handshake resumed a session. */
 int tls_resumed(const struct tls_conn *t);
+/* 1 if the socket was empty at the last read and OpenSSL holds nothing:
+ * the next data will bring a new epoll edge, so reading can stop. */
+int tls_drained(const struct tls_conn *t);
 /* Like recv()/send(): bytes, 0 at a clean or bare close (read only), or
  * -EAGAIN / -errno. */
 ssize_t tls_read(struct tls_conn *t, void *buf, size_t len);
