@@ -10,10 +10,17 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_OPENSSL
+#include <openssl/ssl.h>
+#endif
+
 #include "tests/blast/stallserver.h"
+#include "tests/blast/testcert.h"
 
 #define MAX_CLIENTS 512
 #define INBUF 65536
@@ -21,6 +28,7 @@
 
 struct client {
 	int fd;
+	void *ssl;
 	size_t len;
 	char buf[INBUF];
 };
@@ -37,6 +45,10 @@ struct stallserver {
 	pthread_t tid;
 	atomic_uint_fast64_t requests, conns;
 	uint64_t *arrivals;
+	char (*records)[STALL_RECORD];
+	void *tls_ctx;
+	char sni[256];
+	uint64_t resumed;
 	struct client *cl[MAX_CLIENTS];
 	unsigned ncl;
 	struct outbuf out;
@@ -124,16 +136,41 @@ static size_t content_length(const char *h, size_t n)
 	return 0;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+static int send_all(struct client *c, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w;
+#ifdef HAVE_OPENSSL
+		if (c->ssl)
+			w = SSL_write(c->ssl, p, (int)n);
+		else
+#endif
+			w = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w <= 0)
 			return -1;
 		p += w;
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+static ssize_t client_recv(struct client *c, char *buf, size_t len)
+{
+#ifdef HAVE_OPENSSL
+	if (c->ssl)
+		return SSL_read(c->ssl, buf, (int)len);
+#endif
+	return recv(c->fd, buf, len, 0);
+}
+
+static int client_pending(struct client *c)
+{
+#ifdef HAVE_OPENSSL
+	return c->ssl && SSL_pending(c->ssl) > 0;
+#else
+	(void)c;
+	return 0;
+#endif
 }
 
 /* Handle every complete request in the client's buffer.  Returns -1 when
@@ -156,6 +193,11 @@ static int process(struct stallserver *s, struct client *c)
 		uint64_t n = atomic_fetch_add(&s->requests, 1);
 		if (n < MAX_ARRIVALS)
 			s->arrivals[n] = mono_ns();
+		if (s->records && n < STALL_MAX_RECORDS) {
+			size_t k = total < STALL_RECORD - 1 ? total : STALL_RECORD - 1;
+			memcpy(s->records[n], c->buf + off - total, k);
+			s->records[n][k] = 0;
+		}
 		if (s->o.stall_at && n + 1 == s->o.stall_at) {
 			struct timespec ts = {s->o.stall_ms / 1000, (long)(s->o.stall_ms % 1000) * 1000000};
 			nanosleep(&ts, NULL);
@@ -175,16 +217,45 @@ static int process(struct stallserver *s, struct client *c)
 	}
 	memmove(c->buf, c->buf + off, c->len - off);
 	c->len -= off;
-	if (s->out.len && send_all(c->fd, s->out.p, s->out.len) < 0)
+	if (s->out.len && send_all(c, s->out.p, s->out.len) < 0)
 		return -1;
 	return keep ? 0 : -1;
 }
 
 static void drop_client(struct stallserver *s, unsigned i)
 {
+#ifdef HAVE_OPENSSL
+	if (s->cl[i]->ssl) {
+		SSL_shutdown(s->cl[i]->ssl);
+		SSL_free(s->cl[i]->ssl);
+	}
+#endif
 	close(s->cl[i]->fd);
 	free(s->cl[i]);
 	s->cl[i] = s->cl[--s->ncl];
+}
+
+/* A blocking handshake, bounded so that a client that never finishes it
+ * cannot hang the test. */
+static int tls_accept(struct stallserver *s, struct client *c)
+{
+#ifdef HAVE_OPENSSL
+	struct timeval tv = {5, 0};
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	SSL *ssl = SSL_new(s->tls_ctx);
+	if (!ssl || SSL_set_fd(ssl, c->fd) != 1 || SSL_accept(ssl) != 1) {
+		SSL_free(ssl);
+		return -1;
+	}
+	s->resumed += SSL_session_reused(ssl) == 1;
+	c->ssl = ssl;
+	return 0;
+#else
+	(void)s;
+	(void)c;
+	return -1;
+#endif
 }
 
 static void accept_all(struct stallserver *s)
@@ -201,6 +272,12 @@ static void accept_all(struct stallserver *s)
 		}
 		c->fd = fd;
 		c->len = 0;
+		c->ssl = NULL;
+		if (s->tls_ctx && tls_accept(s, c) < 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
 		s->cl[s->ncl++] = c;
 		atomic_fetch_add(&s->conns, 1);
 	}
@@ -225,13 +302,13 @@ static void *serve(void *arg)
 			if (!pfd[i + 2].revents)
 				continue;
 			struct client *c = s->cl[i];
-			ssize_t r = recv(c->fd, c->buf + c->len, INBUF - c->len, 0);
-			if (r <= 0) {
-				drop_client(s, i);
-				continue;
-			}
-			c->len += (size_t)r;
-			if (process(s, c) < 0 || c->len == INBUF)
+			int gone = 0;
+			do { /* TLS: records OpenSSL already holds are not in poll's view */
+				ssize_t r = client_recv(c, c->buf + c->len, INBUF - c->len);
+				c->len += r > 0 ? (size_t)r : 0;
+				gone = r <= 0 || process(s, c) < 0 || c->len == INBUF;
+			} while (!gone && client_pending(c));
+			if (gone)
 				drop_client(s, i);
 		}
 		if (pfd[1].revents)
@@ -245,6 +322,15 @@ static int listen_on(struct stallserver *s)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	memset(&ss, 0, sizeof ss);
+	if (s->o.unix_path) {
+		struct sockaddr_un *a = (struct sockaddr_un *)&ss;
+		a->sun_family = AF_UNIX;
+		snprintf(a->sun_path, sizeof a->sun_path, "%s", s->o.unix_path);
+		unlink(s->o.unix_path);
+		s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		return s->lfd < 0 || bind(s->lfd, (struct sockaddr *)a, sizeof *a) < 0 ||
+		       listen(s->lfd, 512) < 0 ? -1 : 0;
+	}
 	if (s->o.ipv6) {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 		a->sin6_family = AF_INET6;
@@ -277,10 +363,16 @@ struct stallserver *stall_start(const struct stall_opts *o)
 		s->o.body_len = 16;
 	s->lfd = s->wake[0] = s->wake[1] = -1;
 	s->arrivals = calloc(MAX_ARRIVALS, sizeof *s->arrivals);
-	if (!s->arrivals || listen_on(s) < 0 || pipe(s->wake) < 0 ||
-	    pthread_create(&s->tid, NULL, serve, s) != 0) {
+	if (o->record)
+		s->records = calloc(STALL_MAX_RECORDS, sizeof *s->records);
+	if (o->tls)
+		s->tls_ctx = testcert_server_ctx(s->sni, sizeof s->sni);
+	if (!s->arrivals || (o->record && !s->records) || (o->tls && !s->tls_ctx) ||
+	    listen_on(s) < 0 || pipe(s->wake) < 0 || pthread_create(&s->tid, NULL, serve, s) != 0) {
 		if (s->lfd >= 0)
 			close(s->lfd);
+		testcert_ctx_free(s->tls_ctx);
+		free(s->records);
 		free(s->arrivals);
 		free(s);
 		return NULL;
@@ -308,6 +400,30 @@ uint64_t stall_arrival(const struct stallserver *s, uint64_t i)
 	return i < MAX_ARRIVALS ? s->arrivals[i] : 0;
 }
 
+const char *stall_request_text(const struct stallserver *s, uint64_t i)
+{
+	return s->records && i < STALL_MAX_RECORDS ? s->records[i] : "";
+}
+
+const char *stall_sni(const struct stallserver *s)
+{
+	return s->sni;
+}
+
+uint64_t stall_tls_resumed(const struct stallserver *s)
+{
+	return s->resumed;
+}
+
+int stall_write_cert(const struct stallserver *s, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	int rc = testcert_write_pem(s->tls_ctx, f);
+	return fclose(f) == 0 ? rc : -1;
+}
+
 void stall_stop(struct stallserver *s)
 {
 	if (s->lfd < 0)
@@ -326,6 +442,10 @@ void stall_stop(struct stallserver *s)
 void stall_free(struct stallserver *s)
 {
 	stall_stop(s);
+	if (s->o.unix_path)
+		unlink(s->o.unix_path);
+	testcert_ctx_free(s->tls_ctx);
+	free(s->records);
 	free(s->arrivals);
 	free(s->out.p);
 	free(s);

@@ -4,7 +4,9 @@
  * every request it processes, and can stall on purpose (sleeping with
  * everything blocked, like a GC pause), answer Connection: close, speak
  * HTTP/1.0, send chunked bodies, return any status, drop connections or
- * never answer at all.
+ * never answer at all.  It can also listen on a Unix socket, speak TLS
+ * with a throwaway certificate (recording the SNI name and resumptions),
+ * and keep the bytes of each request for the tests to read.
  */
 #ifndef BLAST_TEST_STALLSERVER_H
 #define BLAST_TEST_STALLSERVER_H
@@ -28,7 +30,13 @@ struct stall_opts {
 	unsigned body_len;   /* default 16 */
 	uint64_t stall_at;   /* stall before answering request #stall_at (1-based) */
 	unsigned stall_ms;
+	int tls;             /* https, with a certificate made at start */
+	const char *unix_path; /* listen on this Unix socket instead of TCP */
+	int record;          /* keep the first STALL_RECORD bytes of each request */
 };
+
+#define STALL_RECORD 256
+#define STALL_MAX_RECORDS 20000
 
 struct stallserver;
 
@@ -40,6 +48,14 @@ uint64_t stall_connections(const struct stallserver *s);
 /* Monotonic arrival time of request i (0-based, first 100000 only);
  * read it after stall_stop(), which joins the server thread. */
 uint64_t stall_arrival(const struct stallserver *s, uint64_t i);
+/* Request i (0-based, with o.record): its first STALL_RECORD - 1 bytes
+ * as a string; read it after stall_stop(). */
+const char *stall_request_text(const struct stallserver *s, uint64_t i);
+/* TLS: the SNI name of the last handshake ("" if none was sent), the
+ * handshakes that resumed a session, and the certificate as PEM. */
+const char *stall_sni(const struct stallserver *s);
+uint64_t stall_tls_resumed(const struct stallserver *s);
+int stall_write_cert(const struct stallserver *s, const char *path);
 /* Stop serving (counters stay readable), then release everything. */
 void stall_stop(struct stallserver *s);
 void stall_free(struct stallserver *s);

@@ -1,5 +1,7 @@
 /* Stand-alone stall server for the shell tests: prints its port on
- * stdout, serves until SIGTERM/SIGINT, then prints "requests N". */
+ * stdout (0 on a Unix socket), serves until SIGTERM/SIGINT, then prints
+ * "requests N".  --tls serves https with a certificate made at start;
+ * --cert-out FILE writes that certificate (no key) for SSL_CERT_FILE. */
 #include "config.h"
 
 #include <signal.h>
@@ -24,6 +26,7 @@ static int parse_mode(const char *s, enum stall_mode *m)
 int main(int argc, char **argv)
 {
 	struct stall_opts o;
+	const char *cert_out = NULL;
 	memset(&o, 0, sizeof o);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -31,6 +34,12 @@ int main(int argc, char **argv)
 			o.ipv6 = 1;
 		} else if (strcmp(a, "--chunked") == 0) {
 			o.chunked = 1;
+		} else if (strcmp(a, "--tls") == 0) {
+			o.tls = 1;
+		} else if (v && strcmp(a, "--cert-out") == 0) {
+			cert_out = v, i++;
+		} else if (v && strcmp(a, "--unix") == 0) {
+			o.unix_path = v, i++;
 		} else if (v && strcmp(a, "--status") == 0) {
 			o.status = (unsigned)atoi(v), i++;
 		} else if (v && strcmp(a, "--stall-at") == 0) {
@@ -42,10 +51,14 @@ int main(int argc, char **argv)
 		} else {
 			fprintf(stderr, "usage: stallserver [--ipv6] [--chunked] [--status N] "
 					"[--mode keepalive|close|http10|http10-eof|drop|silent] "
-					"[--stall-at N --stall-ms MS]\n");
+					"[--stall-at N --stall-ms MS] [--tls [--cert-out FILE]] "
+					"[--unix PATH]\n");
 			return 2;
 		}
 	}
+	/* OpenSSL writes with write(): a client that hung up is an error, not
+	 * a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Block the signals before the server thread exists, then wait. */
 	sigset_t set;
 	int sig;
@@ -56,6 +69,10 @@ int main(int argc, char **argv)
 	struct stallserver *s = stall_start(&o);
 	if (!s) {
 		perror("stallserver");
+		return 1;
+	}
+	if (cert_out && stall_write_cert(s, cert_out) < 0) {
+		perror("stallserver: --cert-out");
 		return 1;
 	}
 	printf("%d\n", stall_port(s));

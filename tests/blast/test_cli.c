@@ -1,4 +1,5 @@
-/* Suite for tools/blast/cli.c: options, durations, percentiles. */
+/* Suite for tools/blast/cli.c: options into the config, and what is
+ * refused with a message (exit status 2). */
 #include "config.h"
 
 #include <check.h>
@@ -29,46 +30,6 @@ static int run(const char *const *args)
 	return r;
 }
 
-START_TEST(test_durations)
-{
-	static const struct {
-		const char *s;
-		uint64_t ns;
-	} ok[] = {
-		{"10s", 10000000000ull}, {"1m", 60000000000ull}, {"500ms", 500000000ull},
-		{"1.5s", 1500000000ull}, {"250us", 250000ull},   {"2", 2000000000ull},
-		{"1h", 3600000000000ull}, {"100ns", 100ull},     {"0.5min", 30000000000ull},
-	};
-	static const char *bad[] = {"", "s", "10x", "-1s", "0", "0s", "1.5.5s", "2d", "ten", "1e30s"};
-	uint64_t ns;
-	for (unsigned i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-		ck_assert_int_eq(parse_duration(ok[i].s, &ns), 0);
-		ck_assert_uint_eq(ns, ok[i].ns);
-	}
-	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
-		ck_assert_msg(parse_duration(bad[i], &ns) == -1, "accepted '%s'", bad[i]);
-}
-END_TEST
-
-START_TEST(test_percentile_lists)
-{
-	double p[8];
-	unsigned n;
-	ck_assert_int_eq(parse_percentiles("99.9,50,90", p, &n, 8), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_double_eq(p[0], 50);
-	ck_assert_double_eq(p[1], 90);
-	ck_assert_double_eq(p[2], 99.9);
-	ck_assert_int_eq(parse_percentiles("100", p, &n, 8), 0);
-	ck_assert_int_eq(parse_percentiles("0", p, &n, 8), -1);
-	ck_assert_int_eq(parse_percentiles("101", p, &n, 8), -1);
-	ck_assert_int_eq(parse_percentiles("50,", p, &n, 8), -1);
-	ck_assert_int_eq(parse_percentiles("50,,90", p, &n, 8), -1);
-	ck_assert_int_eq(parse_percentiles("", p, &n, 8), -1);
-	ck_assert_int_eq(parse_percentiles("1,2,3", p, &n, 2), -1);
-}
-END_TEST
-
 START_TEST(test_defaults)
 {
 	const char *a[] = {"http://127.0.0.1/", NULL};
@@ -90,10 +51,11 @@ END_TEST
 START_TEST(test_all_options)
 {
 	const char *a[] = {"-t", "3", "--connections=12", "--pipeline", "16", "-n", "2k",
-			   "--warmup", "1s", "--timeout", "250ms", "-R", "1.5k", "--method", "POST",
-			   "-H", "X-A: 1", "--header", "X-B: 2", "--body", "hello", "--json",
+			   "--warmup", "1s", "--timeout", "250ms", "-R", "1.5k", "-m", "POST",
+			   "-H", "X-A: 1", "--header", "X-B: 2", "--data", "hello", "--json",
 			   "--csv-series", "/tmp/x.csv", "-q", "--percentiles", "50,99", "--busy-poll", "0",
-			   "http://a/", "http://b/", NULL};
+			   "--ids", "7-9", "--random", "--unix-socket", "/run/x.sock", "-k",
+			   "--histogram", "--hdr-log", "/tmp/x.hlog", "http://a/", "http://b/", NULL};
 	ck_assert_int_eq(run(a), CLI_OK);
 	ck_assert_uint_eq(cfg.threads, 3);
 	ck_assert_uint_eq(cfg.connections, 12);
@@ -114,7 +76,64 @@ START_TEST(test_all_options)
 	ck_assert_uint_eq(cfg.busy_poll_ns, 0);
 	ck_assert_uint_eq(cfg.nurls, 2);
 	ck_assert_str_eq(cfg.urls[1], "http://b/");
+	ck_assert_int_eq(cfg.has_ids, 1);
+	ck_assert_uint_eq(cfg.id_lo, 7);
+	ck_assert_uint_eq(cfg.id_hi, 9);
+	ck_assert_int_eq(cfg.random, 1);
+	ck_assert_str_eq(cfg.unix_socket, "/run/x.sock");
+	ck_assert_int_eq(cfg.insecure, 1);
+	ck_assert_int_eq(cfg.histogram, 1);
+	ck_assert_str_eq(cfg.hdr_log, "/tmp/x.hlog");
 	cli_free(&cfg);
+}
+END_TEST
+
+/* The long spellings of earlier versions still work. */
+START_TEST(test_aliases)
+{
+	const char *a[] = {"--method", "PATCH", "--body", "xy", "--insecure", "http://a/", NULL};
+	ck_assert_int_eq(run(a), CLI_OK);
+	ck_assert_str_eq(cfg.method, "PATCH");
+	ck_assert_uint_eq(cfg.body_len, 2);
+	ck_assert_int_eq(cfg.insecure, 1);
+	cli_free(&cfg);
+}
+END_TEST
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(test_url_list)
+{
+	char path[] = "/tmp/blast-urls-XXXXXX";
+	int fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	write_file(path, "# comment\n\n  http://h/a \r\nhttp://h/b\n\t\nhttp://h/c");
+	const char *a[] = {"--urls", path, NULL};
+	ck_assert_int_eq(run(a), CLI_OK);
+	ck_assert_uint_eq(cfg.nlist, 3);
+	ck_assert_str_eq(cfg.list[0], "http://h/a");
+	ck_assert_str_eq(cfg.list[1], "http://h/b");
+	ck_assert_str_eq(cfg.list[2], "http://h/c");
+	ck_assert_uint_eq(cfg.nurls, 0);
+	cli_free(&cfg);
+	/* not both */
+	const char *b[] = {"--urls", path, "http://h/", NULL};
+	ck_assert_int_eq(run(b), CLI_ERROR);
+	ck_assert_ptr_nonnull(strstr(errbuf, "not both"));
+	cli_free(&cfg);
+	/* an empty list */
+	write_file(path, "# nothing\n\n");
+	ck_assert_int_eq(run(a), CLI_ERROR);
+	ck_assert_ptr_nonnull(strstr(errbuf, "no URL"));
+	cli_free(&cfg);
+	unlink(path);
 }
 END_TEST
 
@@ -133,6 +152,12 @@ START_TEST(test_errors_have_messages)
 		{"--percentiles", "200", "http://a/", NULL},
 		{"--busy-poll", "1s", "http://a/", NULL},
 		{"--body-file", "/nonexistent/file", "http://a/", NULL},
+		{"-D", "/", "http://a/", NULL}, /* a directory: unreadable */
+		{"--urls", "/nonexistent/list", NULL, NULL},
+		{"--ids", "9-1", "http://a/{id}", NULL},
+		{"--ids", "x", "http://a/{id}", NULL},
+		{"--ids", "1-", "http://a/{id}", NULL},
+		{"-m", "", "http://a/", NULL},
 		{"--no-such-flag", "http://a/", NULL, NULL},
 		{"-c", "5", NULL, NULL}, /* no URL */
 	};
@@ -158,7 +183,7 @@ START_TEST(test_body_file)
 	for (int i = 0; i < 10000; i++)
 		fputc('a' + i % 26, f);
 	fclose(f);
-	const char *a[] = {"--body-file", path, "http://a/", NULL};
+	const char *a[] = {"-D", path, "http://a/", NULL};
 	ck_assert_int_eq(run(a), CLI_OK);
 	ck_assert_uint_eq(cfg.body_len, 10000);
 	ck_assert_int_eq(cfg.body[9999], 'a' + 9999 % 26);
@@ -171,10 +196,10 @@ static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
 	TCase *tc = tcase_create("core");
-	tcase_add_test(tc, test_durations);
-	tcase_add_test(tc, test_percentile_lists);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_all_options);
+	tcase_add_test(tc, test_aliases);
+	tcase_add_test(tc, test_url_list);
 	tcase_add_test(tc, test_errors_have_messages);
 	tcase_add_test(tc, test_body_file);
 	suite_add_tcase(s, tc);

@@ -11,14 +11,27 @@
 #include "tools/blast/merge.h"
 #include "tools/blast/output.h"
 
-static uint64_t seed = 88172645463325252ull;
-
-static uint64_t rng(void)
+/* xorshift64: each fake result draws its latencies from its own seed, so
+ * a test can draw the same values again to build what it expects. */
+static uint64_t rng(uint64_t *state)
 {
-	seed ^= seed << 13;
-	seed ^= seed >> 7;
-	seed ^= seed << 17;
-	return seed;
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+#define FAKE_VALUES 20000
+
+/* The latencies of fake result `seed`: recorded one by one, never merged. */
+static void record_fake_values(uint64_t seed, struct hist *lat, struct hist *raw)
+{
+	for (int i = 0; i < FAKE_VALUES; i++) {
+		uint64_t v = 1000 + rng(&seed) % 50000000;
+		hist_record(lat, v);
+		if (raw)
+			hist_record(raw, v / 2);
+	}
 }
 
 static struct blast_config cfg;
@@ -37,32 +50,29 @@ static void setup(void)
 	cfg.npct = 3;
 }
 
-static struct run_result *fake_result(const char *url, int open_loop)
+static struct run_result *fake_result(const char *url, int open_loop, uint64_t seed)
 {
 	struct run_result *r = calloc(1, sizeof *r);
 	stats_init(&r->st);
 	snprintf(r->url, sizeof r->url, "%s", url);
 	r->merged = 1;
-	r->elapsed_ns = 10000000000ull + rng() % 1000;
+	r->elapsed_ns = 10000000000ull + seed % 1000;
 	r->target_rate = open_loop ? 5000 : 0;
-	for (int i = 0; i < 20000; i++) {
-		uint64_t v = 1000 + rng() % 50000000;
-		hist_record(&r->st.lat, v);
-		if (open_loop)
-			hist_record(&r->st.lat_raw, v / 2);
-	}
+	record_fake_values(seed, &r->st.lat, open_loop ? &r->st.lat_raw : NULL);
 	r->st.responses = r->st.lat.total;
 	r->st.issued = r->st.responses + 7;
 	r->st.status[200] = r->st.responses - 30;
 	r->st.status[503] = 30;
 	r->st.errors[ERR_CONNECT][ECONNREFUSED] = 3;
 	r->st.errors[ERR_TIMEOUT][0] = 7;
-	r->st.bytes_in = rng() % 100000000;
+	r->st.bytes_in = seed % 100000000;
 	r->st.reconnects = 5;
 	r->st.connects = 69;
 	r->st.late = 11;
 	r->st.lag_sum_ns = 123456789;
-	r->st.lag_max_ns = 4567;
+	r->st.lag_max_ns = 4567 + seed % 100;
+	r->st.tls_handshakes = 64;
+	r->st.tls_resumed = 60;
 	return r;
 }
 
@@ -95,12 +105,14 @@ static void assert_same(const struct run_result *a, const struct run_result *b)
 	ck_assert_uint_eq(a->st.late, b->st.late);
 	ck_assert_uint_eq(a->st.lag_sum_ns, b->st.lag_sum_ns);
 	ck_assert_uint_eq(a->st.lag_max_ns, b->st.lag_max_ns);
+	ck_assert_uint_eq(a->st.tls_handshakes, b->st.tls_handshakes);
+	ck_assert_uint_eq(a->st.tls_resumed, b->st.tls_resumed);
 	ck_assert_double_eq(a->target_rate, b->target_rate);
 }
 
 START_TEST(test_json_roundtrip)
 {
-	struct run_result *res[2] = {fake_result("http://h/a", 0), fake_result("http://h/b", 1)};
+	struct run_result *res[2] = {fake_result("http://h/a", 0, 11), fake_result("http://h/b", 1, 12)};
 	struct json *doc = to_json(res, 2);
 	const struct json *results = json_get(doc, "results");
 	ck_assert_uint_eq(results->n, 2);
@@ -123,10 +135,14 @@ START_TEST(test_json_roundtrip)
 }
 END_TEST
 
+/* The expectation is built without stats_merge or hist_merge (the code
+ * under test): the values of both inputs are recorded again, one by one,
+ * into a single histogram, and counters are added by hand. */
 START_TEST(test_merge_adds_exactly)
 {
-	struct run_result *a = fake_result("http://h/a", 1), *b = fake_result("http://h/a", 1);
-	struct run_result *c = fake_result("http://h/other", 1);
+	const uint64_t sa = 101, sb = 202, sc = 303;
+	struct run_result *a = fake_result("http://h/a", 1, sa), *b = fake_result("http://h/a", 1, sb);
+	struct run_result *c = fake_result("http://h/other", 1, sc);
 	struct run_result *first[2] = {a, c};
 	struct json *da = to_json(first, 2), *db = to_json(&b, 1);
 	struct merge_set set;
@@ -138,25 +154,41 @@ START_TEST(test_merge_adds_exactly)
 	ck_assert_uint_eq(set.files, 2);
 	ck_assert_uint_eq(set.cfg.connections, 128); /* generators side by side */
 
-	struct run_result *want = malloc(sizeof *want);
-	*want = *a;
-	stats_merge(&want->st, &b->st);
+	struct hist *want_lat = malloc(sizeof *want_lat), *want_raw = malloc(sizeof *want_raw);
+	hist_init(want_lat);
+	hist_init(want_raw);
+	record_fake_values(sa, want_lat, want_raw);
+	record_fake_values(sb, want_lat, want_raw);
+
 	const struct run_result *got = set.res[0];
 	ck_assert_uint_eq(got->merged, 2);
-	ck_assert_int_eq(memcmp(&got->st.lat, &want->st.lat, sizeof want->st.lat), 0);
-	ck_assert_int_eq(memcmp(&got->st.lat_raw, &want->st.lat_raw, sizeof want->st.lat_raw), 0);
+	ck_assert_int_eq(memcmp(&got->st.lat, want_lat, sizeof *want_lat), 0);
+	ck_assert_int_eq(memcmp(&got->st.lat_raw, want_raw, sizeof *want_raw), 0);
+	ck_assert_uint_eq(got->st.lat.total, 2 * FAKE_VALUES);
 	ck_assert_uint_eq(got->st.status[503], 60);
+	ck_assert_uint_eq(got->st.status[200], 2 * (FAKE_VALUES - 30));
 	ck_assert_uint_eq(got->st.errors[ERR_CONNECT][ECONNREFUSED], 6);
-	ck_assert_uint_eq(got->st.responses, a->st.responses + b->st.responses);
-	ck_assert_uint_eq(got->elapsed_ns, a->elapsed_ns > b->elapsed_ns ? a->elapsed_ns : b->elapsed_ns);
+	ck_assert_uint_eq(got->st.errors[ERR_TIMEOUT][0], 14);
+	ck_assert_uint_eq(got->st.responses, 2 * FAKE_VALUES);
+	ck_assert_uint_eq(got->st.issued, 2 * (FAKE_VALUES + 7));
+	ck_assert_uint_eq(got->st.bytes_in, sa + sb);
+	ck_assert_uint_eq(got->st.reconnects, 10);
+	ck_assert_uint_eq(got->st.connects, 138);
+	ck_assert_uint_eq(got->st.late, 22);
+	ck_assert_uint_eq(got->st.tls_handshakes, 128);
+	ck_assert_uint_eq(got->st.tls_resumed, 120);
+	ck_assert_uint_eq(got->st.lag_sum_ns, 2 * 123456789);
+	ck_assert_uint_eq(got->st.lag_max_ns, 4567 + sb % 100); /* the larger one */
+	ck_assert_uint_eq(got->elapsed_ns, 10000000000ull + sb % 1000); /* the longer one */
 	ck_assert_double_eq(got->target_rate, 10000);
-	ck_assert_uint_eq(hist_percentile(&got->st.lat, 99.9), hist_percentile(&want->st.lat, 99.9));
+	ck_assert_uint_eq(hist_percentile(&got->st.lat, 99.9), hist_percentile(want_lat, 99.9));
 	ck_assert_str_eq(set.res[1]->url, "http://h/other");
 	ck_assert_uint_eq(set.res[1]->merged, 1);
 	merge_set_free(&set);
 	json_free(da);
 	json_free(db);
-	free(want);
+	free(want_lat);
+	free(want_raw);
 	free(a);
 	free(b);
 	free(c);

@@ -54,7 +54,7 @@ END_TEST
 START_TEST(test_rejects)
 {
 	static const char *bad[] = {
-		"https://127.0.0.1/", "ftp://h/", "127.0.0.1:80/", "http://", "http:///x",
+		"ftp://h/", "127.0.0.1:80/", "http://", "http:///x",
 		"http://:80/", "http://h:0/", "http://h:65536/", "http://h:8x/", "http://h:/",
 		"http://[::1/", "http://[zz::1]/", "http://[::1]x/", "http://u:p@h/",
 		"http://h/a b", "http://h/\x01", "http://h%20x/",
@@ -64,7 +64,40 @@ START_TEST(test_rejects)
 		ck_assert_msg(url_parse(bad[i], &u, err, sizeof err) == -1, "accepted %s", bad[i]);
 		ck_assert_msg(strstr(err, "bad URL") != NULL, "no message for %s", bad[i]);
 	}
-	ck_assert_ptr_nonnull(strstr((url_parse("https://x/", &u, err, sizeof err), err), "https"));
+	ck_assert_ptr_nonnull(strstr((url_parse("ftp://x/", &u, err, sizeof err), err), "https://"));
+}
+END_TEST
+
+START_TEST(test_https)
+{
+	ck_assert_int_eq(url_parse("https://example.com/x", &u, err, sizeof err), 0);
+	ck_assert_int_eq(u.tls, 1);
+	ck_assert_uint_eq(u.port, 443);
+	ck_assert_str_eq(u.authority, "example.com");
+	ck_assert_int_eq(url_parse("HTTPS://127.0.0.1:8443/", &u, err, sizeof err), 0);
+	ck_assert_int_eq(u.tls, 1);
+	ck_assert_str_eq(u.authority, "127.0.0.1:8443");
+	/* 80 is not the default port of https, nor 443 of http */
+	ck_assert_int_eq(url_parse("https://h:80/", &u, err, sizeof err), 0);
+	ck_assert_str_eq(u.authority, "h:80");
+	ck_assert_int_eq(url_parse("http://h:443/", &u, err, sizeof err), 0);
+	ck_assert_int_eq(u.tls, 0);
+	ck_assert_str_eq(u.authority, "h:443");
+}
+END_TEST
+
+START_TEST(test_same_origin)
+{
+	struct url a, b;
+	ck_assert_int_eq(url_parse("http://H:81/a", &a, err, sizeof err), 0);
+	ck_assert_int_eq(url_parse("http://h:81/b?c", &b, err, sizeof err), 0);
+	ck_assert_int_eq(url_same_origin(&a, &b), 1);
+	ck_assert_int_eq(url_parse("http://h:82/a", &b, err, sizeof err), 0);
+	ck_assert_int_eq(url_same_origin(&a, &b), 0);
+	ck_assert_int_eq(url_parse("https://h:81/a", &b, err, sizeof err), 0);
+	ck_assert_int_eq(url_same_origin(&a, &b), 0);
+	ck_assert_int_eq(url_parse("http://g:81/a", &b, err, sizeof err), 0);
+	ck_assert_int_eq(url_same_origin(&a, &b), 0);
 }
 END_TEST
 
@@ -100,6 +133,8 @@ static Suite *url_suite(void)
 	tcase_add_test(tc, test_ipv6_literal);
 	tcase_add_test(tc, test_defaults_and_fragment);
 	tcase_add_test(tc, test_rejects);
+	tcase_add_test(tc, test_https);
+	tcase_add_test(tc, test_same_origin);
 	tcase_add_test(tc, test_resolve);
 	suite_add_tcase(s, tc);
 	return s;

@@ -9,46 +9,51 @@
 
 #include "tests/blast/testutil.h"
 
-struct run_result *run_blast(const char *url_fmt, int port, const char *const *args)
+struct run_result *run_blast_series(const char *url_fmt, int port, const char *const *args,
+				    struct series *ser)
 {
-	char url[256];
+	char url[256], err[1024];
 	char *argv[64];
 	int argc = 0;
 	struct blast_config cfg;
 	struct target tg;
-	struct url_addrs addrs;
-	char err[512];
 
 	snprintf(url, sizeof url, url_fmt, port);
 	argv[argc++] = (char *)"blast";
 	while (*args && argc < 62)
 		argv[argc++] = (char *)*args++;
-	argv[argc++] = url;
+	if (strstr(url_fmt, "://"))
+		argv[argc++] = url; /* else the URLs come from --urls */
 	argv[argc] = NULL;
 	FILE *null = fopen("/dev/null", "w");
 	int r = cli_parse(argc, argv, &cfg, null ? null : stderr);
 	if (null)
 		fclose(null);
-	if (r != CLI_OK)
-		return NULL;
-	memset(&tg, 0, sizeof tg);
-	tg.url_str = url;
-	if (url_parse(url, &tg.url, err, sizeof err) < 0 ||
-	    url_resolve(&tg.url, &addrs, err, sizeof err) < 0 ||
-	    request_build(&cfg, &tg.url, cfg.pipeline, &tg.req) < 0) {
+	if (r != CLI_OK) {
 		cli_free(&cfg);
 		return NULL;
 	}
-	memcpy(&tg.addr, &addrs.addr[0], addrs.len[0]);
-	tg.addrlen = addrs.len[0];
-	struct run_result *res = malloc(sizeof *res);
-	if (res && engine_run(&cfg, &tg, NULL, res) < 0) {
+	char **urls = cfg.nlist ? cfg.list : cfg.urls;
+	unsigned nurls = cfg.nlist ? cfg.nlist : 1;
+	struct run_result *res = NULL;
+	if (target_prepare(&cfg, urls, nurls, urls[0], 0, &tg, err, sizeof err) < 0) {
+		fprintf(stderr, "run_blast: %s\n", err);
+		goto Error;
+	}
+	res = malloc(sizeof *res);
+	if (res && engine_run(&cfg, &tg, ser, res) < 0) {
 		free(res);
 		res = NULL;
 	}
-	request_free(&tg.req);
+Error:
+	target_free(&tg);
 	cli_free(&cfg);
 	return res;
+}
+
+struct run_result *run_blast(const char *url_fmt, int port, const char *const *args)
+{
+	return run_blast_series(url_fmt, port, args, NULL);
 }
 
 uint64_t hist_count_at_least(const struct hist *h, uint64_t ns)

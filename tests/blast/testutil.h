@@ -7,9 +7,14 @@
 #include "tools/blast/engine.h"
 
 /* Runs the engine in-process like `blast ARGS... URL` would, where url is
- * printf(url_fmt, port).  args is a NULL-terminated list.  Returns a
- * malloc'ed result (caller frees), NULL if the options or URL are bad. */
+ * printf(url_fmt, port) (no URL when url_fmt has no "://": args give
+ * --urls).  args is a NULL-terminated list.  The server is not probed
+ * first.  Returns a malloc'ed result (caller frees), NULL if the options
+ * or URL are bad (message on stderr). */
 struct run_result *run_blast(const char *url_fmt, int port, const char *const *args);
+/* The same with a per-second series (CSV, progress) attached. */
+struct run_result *run_blast_series(const char *url_fmt, int port, const char *const *args,
+				    struct series *ser);
 
 /* Number of recorded latencies >= ns, to within the histogram bucket. */
 uint64_t hist_count_at_least(const struct hist *h, uint64_t ns);

@@ -5,6 +5,13 @@
 # (-O2, in bench/results/.build, from a snapshot of the source tree) and
 # writes bench/results/<timestamp>/{results.json,report.md,charts/}.
 BENCH_ARGS =
+
+# refserver: the cheapest HTTP/1.1 answerer, to measure load generators
+# (tools/bench/blast-vs-wrk).
+noinst_PROGRAMS += tools/bench/refserver
+tools_bench_refserver_SOURCES = tools/bench/refserver.c
+tools_bench_refserver_CFLAGS = $(AM_CFLAGS)
+tools_bench_refserver_LDADD = $(PTHREAD_LIBS)
 bench:
 	$(PYTHON3) $(top_srcdir)/tools/bench/run $(BENCH_ARGS)
 .PHONY: bench
@@ -18,5 +25,6 @@ EXTRA_DIST += \
 	tools/bench/vs-nginx \
 	tools/bench/robustness \
 	tools/bench/faults \
+	tools/bench/blast-vs-wrk \
 	tests/ci.d/bench.sh \
 	docs/BENCHMARKS.md

@@ -2,21 +2,26 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "tools/blast/cli.h"
+#include "tools/blast/tls.h"
 
 #define BODY_MAX (64u << 20)
+#define URL_LIST_MAX (64u << 20)
+#define UNIX_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 void cli_usage(FILE *out)
 {
 	fputs("Usage: blast [options] URL [URL...]\n"
+	      "       blast [options] --urls FILE\n"
 	      "       blast merge [--json] [--percentiles LIST] RESULT.json...\n"
 	      "\n"
-	      "HTTP/1.1 load generator.  Each URL is run in turn with the same settings\n"
-	      "and the results are printed side by side, with ratios to the first URL.\n"
+	      "HTTP/1.1 load generator for http:// and https:// URLs.  Each URL is run in\n"
+	      "turn with the same settings and the results are printed side by side, with\n"
+	      "ratios to the first URL.\n"
 	      "\n"
 	      "Load:\n"
 	      "  -t, --threads N         threads, each with its own epoll loop (default 2)\n"
@@ -25,106 +30,45 @@ void cli_usage(FILE *out)
 	      "  -d, --duration T        measure for T: 500ms, 10s, 1m (default 10s)\n"
 	      "  -n, --requests N        send exactly N requests over all connections\n"
 	      "      --warmup T          run for T first and discard those results\n"
-	      "      --timeout T         per request and per connect (default 5s)\n"
-	      "      --busy-poll T       poll up to T before sleeping (default 50us, 0: off)\n"
+	      "      --timeout T         per request, per connect and TLS handshake (default 5s)\n"
 	      "  -R, --rate RPS          open loop: constant arrival rate over all\n"
 	      "                          connections; latency is measured from each\n"
 	      "                          request's intended send time\n"
+	      "      --busy-poll T       poll up to T for responses before sleeping, but only\n"
+	      "                          while polls catch them and the machine has idle\n"
+	      "                          CPU (default 50us, 0: never poll)\n"
 	      "Request:\n"
-	      "      --method M          request method (default GET)\n"
+	      "  -m, --method M          request method (default GET)\n"
 	      "  -H, --header 'N: V'     add a header (repeatable)\n"
-	      "      --body STRING       request body (adds Content-Length)\n"
-	      "      --body-file FILE    request body from a file\n"
+	      "      --data STRING       request body, with Content-Length (alias --body)\n"
+	      "  -D, --data-file FILE    request body from a file (alias --body-file)\n"
+	      "      --ids A-B           replace {id} in the URL, headers and body with A..B,\n"
+	      "                          in turn; each thread starts on its own block\n"
+	      "      --random            pick the requests at random instead of in turn\n"
+	      "      --urls FILE         one URL per line (one server), sent in turn; instead\n"
+	      "                          of URLs on the command line\n"
+	      "Connection:\n"
+	      "      --unix-socket PATH  connect to this Unix socket (the URL still gives\n"
+	      "                          Host and path)\n"
+	      "  -k, --insecure          https: do not verify the server's certificate\n"
 	      "Output:\n"
 	      "      --percentiles LIST  e.g. 50,90,99,99.9 (default 50,90,99,99.9,99.99)\n"
 	      "      --json              one JSON document instead of the table\n"
+	      "      --histogram         a latency histogram after the table\n"
 	      "      --csv-series FILE   one row per second: requests, errors, p50, p99\n"
-	      "  -q, --quiet             no progress line\n"
+	      "      --hdr-log FILE      HdrHistogram interval log, one histogram per second\n"
+	      "  -q, --quiet             no live view and no progress lines\n"
 	      "  -h, --help              this text\n"
 	      "  -V, --version           print the version\n"
 	      "\n"
-	      "Exit status: 0 done, 1 internal failure, 2 bad usage or unreachable\n"
-	      "target, 130 interrupted (results so far are still printed).\n",
+	      "While it runs: on a terminal a live view (rate, errors, in flight, latency\n"
+	      "histogram) refreshed every second; otherwise one progress line per second\n"
+	      "on stderr.  Every distinct request is formatted once, before the run.\n"
+	      "-d is the duration, as in wrk; the body is --data.\n"
+	      "\n"
+	      "Exit status: 0 done, 1 internal failure, 2 bad usage, bad input or\n"
+	      "unreachable target, 130 interrupted (results so far are still printed).\n",
 	      out);
-}
-
-int parse_duration(const char *s, uint64_t *ns)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v) || v <= 0 || *s == '-' || *s == '+')
-		return -1;
-	double mult;
-	if (*end == 0 || strcmp(end, "s") == 0)
-		mult = 1e9;
-	else if (strcmp(end, "ms") == 0)
-		mult = 1e6;
-	else if (strcmp(end, "us") == 0)
-		mult = 1e3;
-	else if (strcmp(end, "ns") == 0)
-		mult = 1;
-	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-		mult = 60e9;
-	else if (strcmp(end, "h") == 0)
-		mult = 3600e9;
-	else
-		return -1;
-	double r = v * mult;
-	if (r < 1 || r > 86400e9)
-		return -1;
-	*ns = (uint64_t)(r + 0.5);
-	return 0;
-}
-
-int parse_count(const char *s, uint64_t *out)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	uint64_t mult = 1;
-	if (*end == 'k' || *end == 'K')
-		mult = 1000, end++;
-	else if (*end == 'm' || *end == 'M')
-		mult = 1000000, end++;
-	if (*end || v == 0 || v > UINT64_MAX / mult)
-		return -1;
-	*out = (uint64_t)v * mult;
-	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-int parse_percentiles(const char *s, double *out, unsigned *n, unsigned max)
-{
-	unsigned k = 0;
-	const char *p = s;
-	while (*p) {
-		char *end;
-		errno = 0;
-		double v = strtod(p, &end);
-		if (end == p || errno || !(v > 0 && v <= 100) || k == max)
-			return -1;
-		out[k++] = v;
-		if (*end == ',' && end[1])
-			end++;
-		else if (*end)
-			return -1;
-		p = end;
-	}
-	if (k == 0)
-		return -1;
-	qsort(out, k, sizeof *out, cmp_double);
-	*n = k;
-	return 0;
 }
 
 static int is_tchar(char c)
@@ -152,39 +96,64 @@ static int valid_header(const char *h)
 
 static int read_body_file(const char *path, struct blast_config *cfg, FILE *err)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(err, "blast: cannot open body file '%s': %s\n", path, strerror(errno));
-		return -1;
-	}
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		if (len == cap) {
-			char *nb = cap < BODY_MAX ? realloc(buf, cap * 2) : NULL;
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t r = fread(buf + len, 1, cap - len, f);
-		len += r;
-		if (r == 0)
-			break;
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (!buf || bad) {
-		fprintf(err, "blast: cannot read body file '%s' (too large or I/O error)\n", path);
-		free(buf);
+	char msg[512], *buf;
+	size_t len;
+	if (read_whole_file(path, BODY_MAX, &buf, &len, msg, sizeof msg) < 0) {
+		fprintf(err, "blast: --data-file: %s\n", msg);
 		return -1;
 	}
 	free(cfg->body);
 	cfg->body = buf;
 	cfg->body_len = len;
+	return 0;
+}
+
+/* --urls FILE: one URL per line; blank lines and lines starting with '#'
+ * are skipped, surrounding blanks and a CR are trimmed.  The URLs are
+ * checked later, with the others (target.c). */
+static int read_url_list(const char *path, struct blast_config *cfg, FILE *err)
+{
+	char msg[512];
+	size_t len;
+	free(cfg->list_text);
+	free(cfg->list);
+	cfg->list = NULL;
+	cfg->nlist = 0;
+	if (read_whole_file(path, URL_LIST_MAX, &cfg->list_text, &len, msg, sizeof msg) < 0) {
+		cfg->list_text = NULL;
+		fprintf(err, "blast: --urls: %s\n", msg);
+		return -1;
+	}
+	cfg->urls_file = path;
+	unsigned cap = 0;
+	for (char *line = cfg->list_text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		line += strspn(line, " \t");
+		size_t n = strlen(line);
+		while (n && strchr(" \t\r", line[n - 1]))
+			line[--n] = 0;
+		if (n == 0 || line[0] == '#')
+			continue;
+		if (cfg->nlist == BLAST_MAX_URL_LINES) {
+			fprintf(err, "blast: --urls '%s': more than %d URLs\n", path,
+				BLAST_MAX_URL_LINES);
+			return -1;
+		}
+		if (cfg->nlist == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **nl = realloc(cfg->list, cap * sizeof *nl);
+			if (!nl)
+				return -1;
+			cfg->list = nl;
+		}
+		cfg->list[cfg->nlist++] = line;
+	}
+	if (cfg->nlist == 0) {
+		fprintf(err, "blast: --urls '%s': no URL in the file\n", path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -222,8 +191,8 @@ static int parse_uint_opt(const char *opt, const char *val, unsigned lo, unsigne
 }
 
 enum {
-	OPT_PIPELINE = 256, OPT_WARMUP, OPT_TIMEOUT, OPT_PCT, OPT_METHOD, OPT_BODY,
-	OPT_BODY_FILE, OPT_JSON, OPT_CSV, OPT_BUSY_POLL,
+	OPT_PIPELINE = 256, OPT_WARMUP, OPT_TIMEOUT, OPT_PCT, OPT_DATA, OPT_JSON, OPT_CSV,
+	OPT_BUSY_POLL, OPT_IDS, OPT_RANDOM, OPT_URLS, OPT_UNIX, OPT_HISTOGRAM, OPT_HDR_LOG,
 };
 
 static const struct option long_opts[] = {
@@ -233,6 +202,10 @@ static const struct option long_opts[] = {
 	{"requests", required_argument, NULL, 'n'},
 	{"rate", required_argument, NULL, 'R'},
 	{"header", required_argument, NULL, 'H'},
+	{"method", required_argument, NULL, 'm'},
+	{"data-file", required_argument, NULL, 'D'},
+	{"body-file", required_argument, NULL, 'D'},
+	{"insecure", no_argument, NULL, 'k'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -240,12 +213,17 @@ static const struct option long_opts[] = {
 	{"warmup", required_argument, NULL, OPT_WARMUP},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"percentiles", required_argument, NULL, OPT_PCT},
-	{"method", required_argument, NULL, OPT_METHOD},
-	{"body", required_argument, NULL, OPT_BODY},
-	{"body-file", required_argument, NULL, OPT_BODY_FILE},
+	{"data", required_argument, NULL, OPT_DATA},
+	{"body", required_argument, NULL, OPT_DATA},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"csv-series", required_argument, NULL, OPT_CSV},
 	{"busy-poll", required_argument, NULL, OPT_BUSY_POLL},
+	{"ids", required_argument, NULL, OPT_IDS},
+	{"random", no_argument, NULL, OPT_RANDOM},
+	{"urls", required_argument, NULL, OPT_URLS},
+	{"unix-socket", required_argument, NULL, OPT_UNIX},
+	{"histogram", no_argument, NULL, OPT_HISTOGRAM},
+	{"hdr-log", required_argument, NULL, OPT_HDR_LOG},
 	{NULL, 0, NULL, 0},
 };
 
@@ -301,9 +279,9 @@ static int apply_load_opt(int c, const char *arg, struct blast_config *cfg, int 
 	}
 }
 
-/* Options shaping the request and the output.  Returns CLI_OK, CLI_EXIT
- * or CLI_ERROR. */
-static int apply_other_opt(int c, const char *arg, struct blast_config *cfg, FILE *err)
+/* Options shaping the request and where it goes.  Returns CLI_OK,
+ * CLI_ERROR or NOT_MINE. */
+static int apply_request_opt(int c, const char *arg, struct blast_config *cfg, FILE *err)
 {
 	switch (c) {
 	case 'H':
@@ -313,12 +291,12 @@ static int apply_other_opt(int c, const char *arg, struct blast_config *cfg, FIL
 			return bad(err, "--header", arg, "too many headers");
 		cfg->headers[cfg->nheaders++] = arg;
 		return CLI_OK;
-	case OPT_METHOD:
+	case 'm':
 		if (!valid_token(arg, strlen(arg)))
 			return bad(err, "--method", arg, "not an HTTP method token");
 		cfg->method = arg;
 		return CLI_OK;
-	case OPT_BODY:
+	case OPT_DATA:
 		free(cfg->body);
 		cfg->body_len = strlen(arg);
 		cfg->body = malloc(cfg->body_len + 1);
@@ -326,8 +304,35 @@ static int apply_other_opt(int c, const char *arg, struct blast_config *cfg, FIL
 			return CLI_ERROR;
 		memcpy(cfg->body, arg, cfg->body_len + 1);
 		return CLI_OK;
-	case OPT_BODY_FILE:
+	case 'D':
 		return read_body_file(arg, cfg, err) < 0 ? CLI_ERROR : CLI_OK;
+	case OPT_IDS:
+		if (parse_range(arg, &cfg->id_lo, &cfg->id_hi) < 0)
+			return bad(err, "--ids", arg, "expected a range like 1-1000 (first <= last)");
+		cfg->has_ids = 1;
+		return CLI_OK;
+	case OPT_RANDOM:
+		cfg->random = 1;
+		return CLI_OK;
+	case OPT_URLS:
+		return read_url_list(arg, cfg, err) < 0 ? CLI_ERROR : CLI_OK;
+	case OPT_UNIX:
+		if (!*arg || strlen(arg) >= UNIX_PATH_MAX)
+			return bad(err, "--unix-socket", arg, "empty or too long for a socket path");
+		cfg->unix_socket = arg;
+		return CLI_OK;
+	case 'k':
+		cfg->insecure = 1;
+		return CLI_OK;
+	default:
+		return NOT_MINE;
+	}
+}
+
+/* Options shaping the output.  Returns CLI_OK, CLI_EXIT or CLI_ERROR. */
+static int apply_output_opt(int c, const char *arg, struct blast_config *cfg, FILE *err)
+{
+	switch (c) {
 	case OPT_PCT:
 		if (parse_percentiles(arg, cfg->pct, &cfg->npct, BLAST_MAX_PCT) < 0)
 			return bad(err, "--percentiles", arg, "expected e.g. 50,99,99.9");
@@ -335,8 +340,14 @@ static int apply_other_opt(int c, const char *arg, struct blast_config *cfg, FIL
 	case OPT_JSON:
 		cfg->json = 1;
 		return CLI_OK;
+	case OPT_HISTOGRAM:
+		cfg->histogram = 1;
+		return CLI_OK;
 	case OPT_CSV:
 		cfg->csv_path = arg;
+		return CLI_OK;
+	case OPT_HDR_LOG:
+		cfg->hdr_log = arg;
 		return CLI_OK;
 	case 'q':
 		cfg->quiet = 1;
@@ -345,7 +356,8 @@ static int apply_other_opt(int c, const char *arg, struct blast_config *cfg, FIL
 		cli_usage(stdout);
 		return CLI_EXIT;
 	case 'V':
-		printf("blast %s\n", PACKAGE_VERSION);
+		printf("blast %s (%s)\n", PACKAGE_VERSION,
+		       tls_available() ? "https through OpenSSL" : "no https: built without OpenSSL");
 		return CLI_EXIT;
 	default:
 		fputs("Try 'blast --help'.\n", err);
@@ -356,14 +368,20 @@ static int apply_other_opt(int c, const char *arg, struct blast_config *cfg, FIL
 static int apply_opt(int c, const char *arg, struct blast_config *cfg, int *have_dur, FILE *err)
 {
 	int r = apply_load_opt(c, arg, cfg, have_dur, err);
-	return r == NOT_MINE ? apply_other_opt(c, arg, cfg, err) : r;
+	if (r == NOT_MINE)
+		r = apply_request_opt(c, arg, cfg, err);
+	return r == NOT_MINE ? apply_output_opt(c, arg, cfg, err) : r;
 }
 
 /* Cross-option rules that single options cannot check. */
 static int check_config(struct blast_config *cfg, int have_dur, FILE *err)
 {
-	if (cfg->nurls == 0) {
+	if (cfg->nurls == 0 && !cfg->nlist) {
 		fputs("blast: no URL given\nTry 'blast --help'.\n", err);
+		return CLI_ERROR;
+	}
+	if (cfg->nurls && cfg->nlist) {
+		fputs("blast: give either --urls FILE or URLs on the command line, not both\n", err);
 		return CLI_ERROR;
 	}
 	if (cfg->nurls > BLAST_MAX_URLS) {
@@ -391,7 +409,7 @@ int cli_parse(int argc, char **argv, struct blast_config *cfg, FILE *err)
 	set_defaults(cfg);
 	opterr = 1;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "t:c:d:n:R:H:qhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:c:d:n:R:H:m:D:kqhV", long_opts, NULL)) != -1) {
 		int r = apply_opt(c, optarg, cfg, &have_dur, err);
 		if (r != CLI_OK)
 			return r;
@@ -404,5 +422,10 @@ int cli_parse(int argc, char **argv, struct blast_config *cfg, FILE *err)
 void cli_free(struct blast_config *cfg)
 {
 	free(cfg->body);
+	free(cfg->list_text);
+	free(cfg->list);
 	cfg->body = NULL;
+	cfg->list_text = NULL;
+	cfg->list = NULL;
+	cfg->nlist = 0;
 }

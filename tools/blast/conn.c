@@ -58,13 +58,23 @@ static void count_error(struct worker *w, int kind, int err, uint64_t n, uint64_
 	w->iv_err += n;
 }
 
+uint64_t conn_backoff_ns(unsigned fails)
+{
+	if (fails == 0)
+		return 0;
+	uint64_t d = 1000000ull << (fails < 16 ? fails - 1 : 15);
+	return d < BACKOFF_MAX_NS ? d : BACKOFF_MAX_NS;
+}
+
 /* Close the socket and schedule the replacement: at once if this socket
  * served responses (keep-alive ended normally), otherwise with doubling
  * backoff so a server that refuses or drops us is not hammered. */
 static void conn_close(struct worker *w, struct conn *c, uint64_t now)
 {
-	if (c->state == C_CONNECTING)
+	if (c->state == C_CONNECTING || c->state == C_HANDSHAKE)
 		w->nconnecting--;
+	tls_conn_free(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
 	w->inflight -= c->inflight;
@@ -84,8 +94,7 @@ static void conn_close(struct worker *w, struct conn *c, uint64_t now)
 			w->recon[w->nrecon++] = c;
 		}
 	} else {
-		uint64_t d = 1000000ull << (c->fails - 1);
-		c->retry_at = now + (d < BACKOFF_MAX_NS ? d : BACKOFF_MAX_NS);
+		c->retry_at = now + conn_backoff_ns(c->fails);
 	}
 }
 
@@ -94,8 +103,8 @@ static void conn_close(struct worker *w, struct conn *c, uint64_t now)
 void conn_fail(struct worker *w, struct conn *c, int kind, int err, uint64_t now)
 {
 	uint64_t lost = c->inflight + c->requeue;
-	if (kind == ERR_CONNECT) {
-		count_error(w, ERR_CONNECT, err, 1, now);
+	if (kind == ERR_CONNECT || kind == ERR_TLS) {
+		count_error(w, kind, err, 1, now);
 		if (c->requeue)
 			count_error(w, ERR_CLOSED, 0, c->requeue, now);
 	} else {
@@ -124,7 +133,8 @@ void conn_connect(struct worker *w, struct conn *c, uint64_t now)
 		return;
 	}
 	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (tg->addr.ss_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->fd = fd;
 	c->state = C_CONNECTING;
 	c->since = now;
@@ -140,28 +150,35 @@ void conn_connect(struct worker *w, struct conn *c, uint64_t now)
 		conn_fail(w, c, ERR_CONNECT, errno, now);
 }
 
-/* Write whatever is unsent.  All queued requests are identical, so the
- * unsent bytes are always one contiguous range of the pre-formatted blob
- * of --pipeline copies: one send() however many requests it carries. */
+/* Write whatever is unsent (wire.c); a failed write fails the
+ * connection.  Returns -1 if it did. */
 static int conn_flush(struct worker *w, struct conn *c)
 {
-	const struct request *rq = &w->tg->req;
-	while (c->unsent) {
-		size_t len = (size_t)c->unsent * rq->len - c->wr_off;
-		ssize_t n = send(c->fd, rq->blob + c->wr_off, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return 0; /* EPOLLOUT edge will call us again */
-			conn_fail(w, c, ERR_WRITE, errno, now_ns());
-			return -1;
-		}
-		size_t done = c->wr_off + (size_t)n;
-		c->unsent -= (unsigned)(done / rq->len);
-		c->wr_off = done % rq->len;
+	int r = wire_flush(w, c);
+	if (r < 0) {
+		conn_fail(w, c, ERR_WRITE, -r, now_ns());
+		return -1;
 	}
 	return 0;
+}
+
+/* The next request of the set: in turn, or at random with --random. */
+static uint32_t next_request(struct worker *w)
+{
+	uint32_t n = w->tg->req.n;
+	if (n == 1)
+		return 0;
+	if (w->cfg->random) {
+		/* xorshift64*, then Lemire's multiply-shift onto [0, n) */
+		w->rng ^= w->rng >> 12;
+		w->rng ^= w->rng << 25;
+		w->rng ^= w->rng >> 27;
+		uint64_t x = (w->rng * 0x2545F4914F6CDD1Dull) >> 32;
+		return (uint32_t)((x * n) >> 32);
+	}
+	uint32_t i = w->next_req;
+	w->next_req = i + 1 == n ? 0 : i + 1;
+	return i;
 }
 
 static void push_request(struct worker *w, struct conn *c, uint64_t intended, uint64_t now)
@@ -171,6 +188,7 @@ static void push_request(struct worker *w, struct conn *c, uint64_t intended, ui
 		i -= w->cap;
 	c->intended[i] = intended;
 	c->sent[i] = now;
+	c->ridx[i] = next_request(w);
 	c->inflight++;
 	if (intended < w->measure)
 		return;
@@ -226,6 +244,10 @@ void conn_fill(struct worker *w, struct conn *c, uint64_t now, unsigned max)
 static void conn_opened(struct worker *w, struct conn *c, uint64_t now)
 {
 	w->nconnecting--;
+	if (c->tls && now >= w->measure) {
+		w->st.tls_handshakes++;
+		w->st.tls_resumed += (uint64_t)tls_resumed(c->tls);
+	}
 	c->state = C_OPEN;
 	if (now >= w->measure)
 		w->st.connects++;
@@ -344,15 +366,17 @@ static void conn_eof(struct worker *w, struct conn *c, uint64_t now)
  * peer also hung up, whose edge may already have been consumed. */
 static int conn_read(struct worker *w, struct conn *c, uint64_t now, uint32_t events)
 {
+	/* TLS: a short SSL_read says nothing about the socket (OpenSSL may
+	 * hold more records); tls_drained() knows. */
 	int drain = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
 	for (;;) {
-		ssize_t n = recv(c->fd, w->rbuf, RBUF_SIZE, 0);
+		ssize_t n = wire_recv(c, w->rbuf, RBUF_SIZE);
 		if (n > 0) {
 			if (now >= w->measure)
 				w->st.bytes_in += (uint64_t)n;
 			if (conn_parse(w, c, w->rbuf, (size_t)n, now) < 0)
 				return -1;
-			if ((size_t)n < RBUF_SIZE && !drain)
+			if (!drain && (c->tls ? tls_drained(c->tls) : (size_t)n < RBUF_SIZE))
 				break;
 			continue;
 		}
@@ -360,11 +384,9 @@ static int conn_read(struct worker *w, struct conn *c, uint64_t now, uint32_t ev
 			conn_eof(w, c, now);
 			return -1;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN)
+		if (n == -EAGAIN || n == -EWOULDBLOCK)
 			break;
-		conn_fail(w, c, ERR_READ, errno, now);
+		conn_fail(w, c, ERR_READ, (int)-n, now);
 		return -1;
 	}
 	if (c->state != C_OPEN)
@@ -383,6 +405,31 @@ static int conn_read(struct worker *w, struct conn *c, uint64_t now, uint32_t ev
 	return 0;
 }
 
+/* https: start or continue the handshake.  Edge-triggered epoll is
+ * enough: "would block" means OpenSSL read or wrote until the socket said
+ * so, and the next edge brings us back.  Returns 0 once open. */
+static int conn_handshake(struct worker *w, struct conn *c, uint64_t now)
+{
+	int r;
+	if (c->state == C_CONNECTING) {
+		r = tls_conn_new(w->tg->tls, c->fd, &w->tls_cache, &c->tls);
+		if (r < 0) {
+			conn_fail(w, c, ERR_TLS, -r, now);
+			return -1;
+		}
+		c->state = C_HANDSHAKE;
+	}
+	r = tls_handshake(c->tls);
+	if (r == -EAGAIN)
+		return -1;
+	if (r < 0) {
+		conn_fail(w, c, ERR_TLS, -r, now);
+		return -1;
+	}
+	conn_opened(w, c, now);
+	return 0;
+}
+
 void conn_event(struct worker *w, struct conn *c, uint32_t events)
 {
 	uint64_t now = now_ns();
@@ -397,8 +444,17 @@ void conn_event(struct worker *w, struct conn *c, uint32_t events)
 			conn_fail(w, c, ERR_CONNECT, err, now);
 			return;
 		}
-		conn_opened(w, c, now);
+		if (w->tg->tls) {
+			if (conn_handshake(w, c, now) < 0)
+				return;
+		} else {
+			conn_opened(w, c, now);
+		}
 		events &= ~(uint32_t)EPOLLOUT; /* opening already flushed */
+	} else if (c->state == C_HANDSHAKE) {
+		if (conn_handshake(w, c, now) < 0)
+			return;
+		events &= ~(uint32_t)EPOLLOUT;
 	}
 	if (c->state != C_OPEN)
 		return;
@@ -430,6 +486,8 @@ void conn_shutdown(struct worker *w, struct conn *c)
 		if (++i == w->cap)
 			i = 0;
 	}
+	tls_conn_free(c->tls);
+	c->tls = NULL;
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;

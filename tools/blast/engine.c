@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "tools/blast/busypoll.h"
 #include "tools/blast/clock.h"
 #include "tools/blast/worker.h"
 
@@ -49,37 +49,38 @@ static int sleep_events(struct worker *w, struct epoll_event *ev, uint64_t d)
 	return n < 0 ? 0 : n;
 }
 
-/* Before sleeping, poll for up to --busy-poll (50 us), yielding the CPU
- * between polls.  Sleeping in epoll_wait makes the next event pay for a
- * wake-up -- an inter-processor interrupt and, in a VM, an exit to the
- * hypervisor.  With the server on the same 2-vCPU VM, polling raised
- * throughput and, while the CPUs were half idle, even lowered blast's CPU
- * time per request (README, "Busy polling").  sched_yield() hands the CPU
- * to any runnable thread (the server's, say), so polling takes little from
- * others.  The cost: when events come sparsely, 50-100 us apart, much of
- * the wait is spent polling.  An idle thread polls once per 10 ms tick
- * (0.5 %).  Tried and measured worse: stopping to poll after polls came
- * back empty. */
+/* Before sleeping, poll for up to --busy-poll, yielding the CPU between
+ * polls, when the adaptive rules allow it (busypoll.h).  sched_yield()
+ * hands the CPU to any runnable thread, so a poll takes little from a
+ * server thread that is ready to run on this CPU. */
 static int busy_poll(struct worker *w, struct epoll_event *ev, uint64_t deadline, uint64_t now)
 {
 	uint64_t until = now + w->cfg->busy_poll_ns;
 	if (until > deadline)
 		until = deadline;
-	for (;;) {
-		int n = epoll_wait(w->epfd, ev, MAX_EVENTS, 0);
-		if (n > 0)
-			return n;
-		if (now_ns() >= until)
-			break;
-		sched_yield();
+	int n = epoll_wait(w->epfd, ev, MAX_EVENTS, 0);
+	if (n > 0) {
+		bp_thread_outcome(&w->bp, BP_READY);
+		return n;
 	}
+	while (now_ns() < until) {
+		sched_yield();
+		n = epoll_wait(w->epfd, ev, MAX_EVENTS, 0);
+		if (n > 0) {
+			bp_thread_outcome(&w->bp, BP_CAUGHT);
+			return n;
+		}
+	}
+	bp_thread_outcome(&w->bp, BP_MISSED);
 	return 0;
 }
 
 /* Wait until `deadline` (absolute ns) or an event. */
 static int wait_events(struct worker *w, struct epoll_event *ev, uint64_t deadline, uint64_t now)
 {
-	if (w->cfg->busy_poll_ns && deadline > now) {
+	if (w->cfg->busy_poll_ns && deadline > now &&
+	    atomic_load_explicit(&w->eng->poll_ok, memory_order_relaxed) &&
+	    bp_thread_poll(&w->bp)) {
 		int n = busy_poll(w, ev, deadline, now);
 		if (n > 0)
 			return n;
@@ -88,21 +89,35 @@ static int wait_events(struct worker *w, struct epoll_event *ev, uint64_t deadli
 	return sleep_events(w, ev, deadline > now ? deadline - now : 0);
 }
 
-/* Hand this thread's finished seconds to the series aggregator. */
+/* Hand this thread's finished seconds to the series aggregator.  At the
+ * end (`final`) the last, partial second is handed over only if the run
+ * lasted into it: a -d run of whole seconds ends exactly on a boundary,
+ * and publishing that empty second printed a phantom "3s 0 req/s" line
+ * and CSV row after a 2 s run. */
 static void series_tick(struct worker *w, uint64_t now, int final)
 {
 	if (!w->iv)
 		return;
-	uint64_t sec = now > w->measure ? (now - w->measure) / 1000000000u : 0;
+	uint64_t sec = now > w->measure ? (now - w->measure) / SERIES_SEC_NS : 0;
+	struct series_part p = {.h = w->iv, .inflight = w->inflight, .len_ns = SERIES_SEC_NS};
 	while (w->cur_sec < sec) {
-		series_publish(w->eng->ser, w->id, w->cur_sec, w->iv, w->iv_req, w->iv_err, 0);
+		p.req = w->iv_req;
+		p.err = w->iv_err;
+		series_publish(w->eng->ser, w->id, w->cur_sec, &p, 0);
 		if (w->iv->total)
 			hist_init(w->iv);
 		w->iv_req = w->iv_err = 0;
 		w->cur_sec++;
 	}
-	if (final)
-		series_publish(w->eng->ser, w->id, w->cur_sec, w->iv, w->iv_req, w->iv_err, 1);
+	if (!final)
+		return;
+	uint64_t from = w->measure + w->cur_sec * SERIES_SEC_NS;
+	p.req = w->iv_req;
+	p.err = w->iv_err;
+	p.len_ns = now > from ? now - from : 0;
+	if (!p.len_ns)
+		p.h = NULL;
+	series_publish(w->eng->ser, w->id, w->cur_sec, &p, 1);
 }
 
 static void process_recon(struct worker *w, uint64_t now)
@@ -131,8 +146,10 @@ static int tick(struct worker *w, uint64_t now)
 		open |= c->state == C_OPEN;
 		if (c->state == C_OPEN && c->inflight && now >= c->sent[c->head] + timeout)
 			conn_fail(w, c, ERR_TIMEOUT, 0, now);
-		else if (c->state == C_CONNECTING && now >= c->since + timeout)
-			conn_fail(w, c, ERR_CONNECT, ETIMEDOUT, now);
+		else if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE) &&
+			 now >= c->since + timeout)
+			conn_fail(w, c, c->state == C_HANDSHAKE ? ERR_TLS : ERR_CONNECT, ETIMEDOUT,
+				  now);
 		else if (c->state == C_WAIT && !c->in_recon && now >= c->retry_at)
 			conn_connect(w, c, now);
 	}
@@ -272,6 +289,11 @@ static int worker_init(struct worker *w, struct engine *eng, unsigned id, unsign
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->conns = calloc(nconns, sizeof *w->conns);
 	w->rings = calloc((size_t)nconns * w->cap * 2, sizeof *w->rings);
+	w->ridx_rings = calloc((size_t)nconns * w->cap, sizeof *w->ridx_rings);
+	if (eng->tg->tls)
+		w->gather = malloc(GATHER_SIZE);
+	w->next_req = request_first(eng->tg->req.n, id, t);
+	w->rng = 0x9E3779B97F4A7C15ull * (id + 1) ^ now_ns();
 	w->recon = calloc(nconns, sizeof *w->recon);
 	w->refill = calloc(nconns, sizeof *w->refill);
 	w->rbuf = malloc(RBUF_SIZE);
@@ -280,8 +302,8 @@ static int worker_init(struct worker *w, struct engine *eng, unsigned id, unsign
 		if (w->iv)
 			hist_init(w->iv);
 	}
-	if (w->epfd < 0 || !w->conns || !w->rings || !w->recon || !w->refill || !w->rbuf ||
-	    (eng->ser && !w->iv))
+	if (w->epfd < 0 || !w->conns || !w->rings || !w->ridx_rings || !w->recon || !w->refill ||
+	    !w->rbuf || (eng->tg->tls && !w->gather) || (eng->ser && !w->iv))
 		return -1;
 	for (unsigned i = 0; i < nconns; i++) {
 		struct conn *c = &w->conns[i];
@@ -290,6 +312,7 @@ static int worker_init(struct worker *w, struct engine *eng, unsigned id, unsign
 		c->w = w;
 		c->intended = w->rings + (size_t)i * w->cap * 2;
 		c->sent = c->intended + w->cap;
+		c->ridx = w->ridx_rings + (size_t)i * w->cap;
 	}
 	return 0;
 }
@@ -300,6 +323,9 @@ static void worker_free(struct worker *w)
 		close(w->epfd);
 	free(w->conns);
 	free(w->rings);
+	free(w->ridx_rings);
+	free(w->gather);
+	tls_cache_clear(&w->tls_cache);
 	free(w->recon);
 	free(w->refill);
 	free(w->rbuf);
@@ -323,7 +349,7 @@ static void collect(struct engine *eng, struct run_result *res)
 	res->target_rate = eng->cfg->rate;
 	res->interrupted = atomic_load(&blast_stop) != 0;
 	res->merged = 1;
-	snprintf(res->url, sizeof res->url, "%s", eng->tg->url_str);
+	snprintf(res->url, sizeof res->url, "%s", eng->tg->label);
 }
 
 /* Start the workers with SIGINT/SIGTERM blocked, so that Ctrl-C is
@@ -354,7 +380,13 @@ int engine_run(const struct blast_config *cfg, const struct target *tg, struct s
 	struct engine eng = {.cfg = cfg, .tg = tg, .ser = ser, .n = cfg->threads};
 	int rc = -1;
 
+	struct bp_policy bp;
+	struct cpu_sample sample;
+	int adapt = cfg->busy_poll_ns && cpu_sample_read(&sample) == 0;
 	atomic_init(&eng.done, 0);
+	/* Without /proc/stat the machine-wide rule cannot run: the per-thread
+	 * one alone decides. */
+	atomic_init(&eng.poll_ok, !adapt);
 	eng.workers = calloc(eng.n, sizeof *eng.workers);
 	if (!eng.workers)
 		goto out;
@@ -371,13 +403,23 @@ int engine_run(const struct blast_config *cfg, const struct target *tg, struct s
 	start_threads(&eng);
 	pthread_barrier_wait(&eng.barrier);
 	eng.start = now_ns();
+	if (ser)
+		series_started(ser, wall_ns() + cfg->warmup_ns);
 	pthread_barrier_wait(&eng.barrier);
 
+	if (adapt)
+		bp_policy_init(&bp, now_ns(), &sample);
+	int allow = 0;
 	while (atomic_load(&eng.done) < eng.n) {
 		struct timespec ts = {0, 20 * 1000000};
 		nanosleep(&ts, NULL); /* EINTR on Ctrl-C is fine: workers see it */
 		if (ser)
 			series_poll(ser, 0);
+		if (adapt && cpu_sample_read(&sample) == 0 &&
+		    bp_policy_step(&bp, now_ns(), &sample) != allow) {
+			allow = !allow;
+			atomic_store_explicit(&eng.poll_ok, allow, memory_order_relaxed);
+		}
 	}
 	for (unsigned i = 0; i < eng.n; i++)
 		pthread_join(eng.workers[i].tid, NULL);
@@ -392,26 +434,4 @@ out:
 			worker_free(&eng.workers[i]);
 	free(eng.workers);
 	return rc;
-}
-
-int probe_connect(const struct sockaddr *sa, socklen_t len, uint64_t timeout_ns)
-{
-	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errno;
-	int err = 0;
-	if (connect(fd, sa, len) < 0) {
-		err = errno;
-		if (err == EINPROGRESS) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			int r = poll(&pfd, 1, (int)(timeout_ns / 1000000));
-			socklen_t l = sizeof err;
-			if (r == 0)
-				err = ETIMEDOUT;
-			else if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
-				err = errno;
-		}
-	}
-	close(fd);
-	return err;
 }

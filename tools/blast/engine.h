@@ -7,22 +7,12 @@
 #include <sys/socket.h>
 
 #include "tools/blast/cli.h"
-#include "tools/blast/request.h"
 #include "tools/blast/series.h"
 #include "tools/blast/stats.h"
-#include "tools/blast/url.h"
-
-/* One URL, ready to load: resolved address and formatted request. */
-struct target {
-	const char *url_str;
-	struct url url;
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	struct request req;
-};
+#include "tools/blast/target.h"
 
 struct run_result {
-	char url[URL_PATH_MAX + URL_HOST_MAX + 16];
+	char url[TARGET_LABEL_MAX];
 	struct stats st;
 	uint64_t elapsed_ns; /* measured window (warmup excluded) */
 	double target_rate;  /* --rate, 0 for closed loop */
@@ -38,9 +28,5 @@ extern atomic_int blast_stop;
  * had (message printed). */
 int engine_run(const struct blast_config *cfg, const struct target *tg, struct series *ser,
 	       struct run_result *res);
-
-/* Blocking connect with a timeout, to tell "unreachable" apart before a
- * run starts.  Returns 0 or an errno value. */
-int probe_connect(const struct sockaddr *sa, socklen_t len, uint64_t timeout_ns);
 
 #endif

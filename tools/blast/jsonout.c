@@ -89,11 +89,12 @@ static void put_result(FILE *f, const struct blast_config *cfg, const struct run
 		   "     \"requests\": %llu, \"responses\": %llu, \"rps\": %.3f, "
 		   "\"bytes_read\": %llu,\n"
 		   "     \"connects\": %llu, \"reconnects\": %llu, \"retried\": %llu, "
-		   "\"unfinished\": %llu, \"gave_up\": %llu,\n",
+		   "\"unfinished\": %llu, \"gave_up\": %llu,\n"
+		   "     \"tls_handshakes\": %llu, \"tls_resumed\": %llu,\n",
 		r->interrupted ? "true" : "false", r->merged, U(r->elapsed_ns),
 		(double)r->elapsed_ns / 1e9, U(st->issued), U(st->responses), result_rps(r),
 		U(st->bytes_in), U(st->connects), U(st->reconnects), U(st->retried),
-		U(st->unfinished), U(st->gave_up));
+		U(st->unfinished), U(st->gave_up), U(st->tls_handshakes), U(st->tls_resumed));
 	fprintf(f, "     \"target_rate\": %.9g, \"rate_achieved\": %s, \"late_sends\": %llu, "
 		   "\"backlog\": %llu, \"send_lag_sum_ns\": %llu, \"send_lag_max_ns\": %llu,\n",
 		r->target_rate, rate_achieved(r) ? "true" : "false", U(st->late), U(st->backlog),

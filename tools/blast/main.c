@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "tools/blast/engine.h"
+#include "tools/blast/hdrlog.h"
 #include "tools/blast/merge.h"
 #include "tools/blast/output.h"
+#include "tools/blast/view.h"
 
 /* First Ctrl-C: stop and report.  SA_RESETHAND makes a second one kill
  * blast the usual way, in case the report itself hangs. */
@@ -44,80 +46,108 @@ static void raise_nofile(unsigned connections)
 	}
 }
 
-/* Parse, resolve and test-connect one URL, so that a typo or a dead
- * server is reported before any load is generated.  Exit status 2. */
-static int prepare_target(const struct blast_config *cfg, const char *s, struct target *tg)
+/* Target i: URL i of the command line, or the whole --urls list.  A
+ * typo, a dead server or a bad certificate is reported before any load
+ * is generated (exit status 2). */
+static int prepare(const struct blast_config *cfg, unsigned i, struct target *tg)
 {
-	char err[512], where[80] = "";
-	struct url_addrs addrs;
-	int e = 0;
-
-	memset(tg, 0, sizeof *tg);
-	tg->url_str = s;
-	if (url_parse(s, &tg->url, err, sizeof err) < 0 ||
-	    url_resolve(&tg->url, &addrs, err, sizeof err) < 0) {
+	char err[1024], label[TARGET_LABEL_MAX];
+	int rc;
+	if (cfg->nlist) {
+		snprintf(label, sizeof label, "%s (%u URL%s)", cfg->urls_file, cfg->nlist,
+			 cfg->nlist == 1 ? "" : "s");
+		rc = target_prepare(cfg, cfg->list, cfg->nlist, label, 1, tg, err, sizeof err);
+	} else {
+		rc = target_prepare(cfg, &cfg->urls[i], 1, cfg->urls[i], 1, tg, err, sizeof err);
+	}
+	if (rc < 0)
 		fprintf(stderr, "blast: %s\n", err);
-		return -1;
-	}
-	uint64_t probe = cfg->timeout_ns < 5000000000ull ? cfg->timeout_ns : 5000000000ull;
-	for (unsigned i = 0; i < addrs.n; i++) {
-		sockaddr_format((const struct sockaddr *)&addrs.addr[i], where, sizeof where);
-		e = probe_connect((const struct sockaddr *)&addrs.addr[i], addrs.len[i], probe);
-		if (e == 0) {
-			memcpy(&tg->addr, &addrs.addr[i], addrs.len[i]);
-			tg->addrlen = addrs.len[i];
-			break;
-		}
-	}
-	if (e) {
-		fprintf(stderr, "blast: cannot connect to %s (%s): %s\n", s, where, strerror(e));
-		return -1;
-	}
-	if (request_build(cfg, &tg->url, cfg->pipeline, &tg->req) < 0) {
-		fprintf(stderr, "blast: out of memory\n");
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
-static int run_one(const struct blast_config *cfg, const struct target *tg, FILE *csv,
-		   int progress, struct run_result *res)
+/* The run's outputs besides the report. */
+struct sinks {
+	FILE *csv;
+	struct hdrlog hdr;
+	int has_hdr;
+	enum view_mode view;
+};
+
+static int run_one(const struct blast_config *cfg, const struct target *tg, unsigned index,
+		   struct sinks *out, struct run_result *res)
 {
 	struct series ser, *sp = NULL;
-	if (csv || progress) {
-		if (series_init(&ser, cfg->threads, csv, tg->url_str, progress) < 0)
+	struct view view;
+	if (out->csv || out->has_hdr || out->view != VIEW_OFF) {
+		if (series_init(&ser, cfg->threads, out->csv, tg->label) < 0)
 			return -1;
 		sp = &ser;
+		ser.run_index = index;
+		ser.hdr = out->has_hdr ? &out->hdr : NULL;
+		if (out->view != VIEW_OFF) {
+			view_start(&view, out->view == VIEW_LIVE ? stdout : stderr, out->view,
+				   tg->label, cfg->duration_ns, cfg->requests);
+			ser.view = &view;
+		}
 	}
-	if (progress)
-		printf("blast: %s\n", tg->url_str);
 	int rc = engine_run(cfg, tg, sp, res);
 	if (sp) {
-		series_clear_line(sp);
+		if (sp->view)
+			view_end(sp->view);
 		series_destroy(sp);
 	}
 	return rc;
 }
 
-static int run_all(struct blast_config *cfg, struct target *tgs)
+static int open_sinks(const struct blast_config *cfg, struct sinks *out)
 {
-	struct run_result *res[cfg->nurls];
-	unsigned done = 0;
-	int progress = !cfg->quiet && isatty(STDOUT_FILENO), rc = 0;
-	FILE *csv = NULL;
-
+	char err[512];
+	memset(out, 0, sizeof *out);
+	out->view = cfg->quiet ? VIEW_OFF : isatty(STDOUT_FILENO) ? VIEW_LIVE : VIEW_LINES;
 	if (cfg->csv_path) {
-		csv = fopen(cfg->csv_path, "w");
-		if (!csv) {
+		out->csv = fopen(cfg->csv_path, "w");
+		if (!out->csv) {
 			fprintf(stderr, "blast: cannot write '%s': %s\n", cfg->csv_path,
 				strerror(errno));
-			return 2;
+			return -1;
 		}
-		series_csv_header(csv);
+		series_csv_header(out->csv);
 	}
-	for (unsigned i = 0; i < cfg->nurls && !atomic_load(&blast_stop); i++) {
+	if (cfg->hdr_log) {
+		if (hdrlog_open(&out->hdr, cfg->hdr_log, err, sizeof err) < 0) {
+			fprintf(stderr, "blast: --hdr-log: %s\n", err);
+			if (out->csv)
+				fclose(out->csv);
+			return -1;
+		}
+		out->has_hdr = 1;
+	}
+	return 0;
+}
+
+/* Returns 0, or -1 if an output file could not be written in full. */
+static int close_sinks(struct sinks *out)
+{
+	int rc = 0;
+	if (out->csv && fclose(out->csv) != 0)
+		rc = -1;
+	if (out->has_hdr && hdrlog_close(&out->hdr) < 0)
+		rc = -1;
+	return rc;
+}
+
+static int run_all(struct blast_config *cfg, struct target *tgs, unsigned ntargets)
+{
+	struct run_result *res[ntargets];
+	unsigned done = 0;
+	int rc = 0;
+	struct sinks out;
+
+	if (open_sinks(cfg, &out) < 0)
+		return 2;
+	for (unsigned i = 0; i < ntargets && !atomic_load(&blast_stop); i++) {
 		res[i] = malloc(sizeof *res[i]);
-		if (!res[i] || run_one(cfg, &tgs[i], csv, progress, res[i]) < 0) {
+		if (!res[i] || run_one(cfg, &tgs[i], i, &out, res[i]) < 0) {
 			free(res[i]);
 			rc = 1;
 			break;
@@ -130,7 +160,7 @@ static int run_all(struct blast_config *cfg, struct target *tgs)
 		else
 			output_human(stdout, cfg, res, done);
 	}
-	if (csv && fclose(csv) != 0)
+	if (close_sinks(&out) < 0)
 		rc = 1;
 	if (fflush(stdout) != 0)
 		rc = 1;
@@ -152,23 +182,25 @@ int main(int argc, char **argv)
 		cli_free(&cfg);
 		return r == CLI_EXIT ? 0 : 2;
 	}
-	struct target *tgs = calloc(cfg.nurls, sizeof *tgs);
+	unsigned ntargets = cfg.nlist ? 1 : cfg.nurls;
+	struct target *tgs = calloc(ntargets, sizeof *tgs);
 	if (!tgs)
 		return 1;
 	int rc = 0;
 	unsigned ready = 0;
-	for (; ready < cfg.nurls; ready++)
-		if (prepare_target(&cfg, cfg.urls[ready], &tgs[ready]) < 0) {
+	for (; ready < ntargets; ready++)
+		if (prepare(&cfg, ready, &tgs[ready]) < 0) {
+			target_free(&tgs[ready]);
 			rc = 2;
 			break;
 		}
 	if (rc == 0) {
 		raise_nofile(cfg.connections);
 		install_signals();
-		rc = run_all(&cfg, tgs);
+		rc = run_all(&cfg, tgs, ntargets);
 	}
 	for (unsigned i = 0; i < ready; i++)
-		request_free(&tgs[i].req);
+		target_free(&tgs[i]);
 	free(tgs);
 	cli_free(&cfg);
 	return rc;

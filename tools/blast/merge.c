@@ -14,45 +14,9 @@
 #include "tools/blast/json.h"
 #include "tools/blast/merge.h"
 #include "tools/blast/output.h"
+#include "tools/blast/parse.h"
 
-static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (!buf)
-			break;
-		if (n == cap) {
-			char *nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	int bad = ferror(f);
-	fclose(f);
-	if (!buf || bad) {
-		free(buf);
-		snprintf(err, errlen, "cannot read '%s'", path);
-		return -1;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
+#define MERGE_FILE_MAX (1u << 30)
 
 static int hist_from_json(const struct json *j, struct hist *h, char *err, size_t errlen)
 {
@@ -133,6 +97,8 @@ int result_from_json(const struct json *r, struct run_result *out, char *err, si
 	st->retried = json_get_u64(r, "retried", 0);
 	st->unfinished = json_get_u64(r, "unfinished", 0);
 	st->gave_up = json_get_u64(r, "gave_up", 0);
+	st->tls_handshakes = json_get_u64(r, "tls_handshakes", 0);
+	st->tls_resumed = json_get_u64(r, "tls_resumed", 0);
 	st->late = json_get_u64(r, "late_sends", 0);
 	st->backlog = json_get_u64(r, "backlog", 0);
 	st->lag_sum_ns = json_get_u64(r, "send_lag_sum_ns", 0);
@@ -277,7 +243,7 @@ int merge_main(int argc, char **argv)
 		char *text;
 		size_t len;
 		struct json *doc = NULL;
-		if (read_file(argv[i], &text, &len, err, sizeof err) == 0) {
+		if (read_whole_file(argv[i], MERGE_FILE_MAX, &text, &len, err, sizeof err) == 0) {
 			doc = json_parse(text, len, err, sizeof err);
 			free(text);
 		}

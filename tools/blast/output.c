@@ -3,12 +3,15 @@
 
 #include <string.h>
 
+#include "tools/blast/chart.h"
 #include "tools/blast/output.h"
 
 #define LABEL_W 26
 #define CELL_W 14
 #define RATIO_W 9
 #define CELL_LEN 40
+#define OUTPUT_CHART_ROWS 20
+#define OUTPUT_CHART_WIDTH 40
 
 double result_rps(const struct run_result *r)
 {
@@ -272,8 +275,20 @@ void output_human(FILE *out, const struct blast_config *cfg, struct run_result *
 	status_rows(out, res, n);
 	error_rows(out, res, n);
 	EACH_COUNT("connects", res[i]->st.connects, 0);
+	int tls = 0;
+	for (unsigned i = 0; i < n; i++)
+		tls |= res[i]->st.tls_handshakes != 0;
+	if (tls) {
+		EACH_COUNT("TLS handshakes", res[i]->st.tls_handshakes, 0);
+		EACH_COUNT("  resumed", res[i]->st.tls_resumed, 0);
+	}
 	EACH_COUNT("reconnects", res[i]->st.reconnects, 0);
 	EACH_COUNT("retried after close", res[i]->st.retried, 0);
 	EACH_COUNT("unfinished at end", res[i]->st.unfinished, 0);
 	notes(out, res, n);
+	for (unsigned i = 0; cfg->histogram && i < n; i++) {
+		fprintf(out, "\nlatency histogram #%u%s\n", i + 1,
+			open_loop ? " (corrected)" : "");
+		chart_print(out, &res[i]->st.lat, OUTPUT_CHART_ROWS, OUTPUT_CHART_WIDTH, "  ");
+	}
 }

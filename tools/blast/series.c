@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tools/blast/hdrlog.h"
 #include "tools/blast/series.h"
+#include "tools/blast/view.h"
 
-int series_init(struct series *s, unsigned nthreads, FILE *csv, const char *url, int progress)
+int series_init(struct series *s, unsigned nthreads, FILE *csv, const char *url)
 {
 	memset(s, 0, sizeof *s);
 	s->marker = calloc(nthreads, sizeof *s->marker);
@@ -18,7 +20,6 @@ int series_init(struct series *s, unsigned nthreads, FILE *csv, const char *url,
 	hist_init(&s->sofar);
 	s->csv = csv;
 	s->url = url;
-	s->progress = progress;
 	return 0;
 }
 
@@ -29,16 +30,27 @@ void series_destroy(struct series *s)
 	s->marker = NULL;
 }
 
-void series_publish(struct series *s, unsigned tid, uint64_t sec, const struct hist *h,
-		    uint64_t req, uint64_t err, int final)
+void series_started(struct series *s, uint64_t wall_ns)
+{
+	if (s->hdr)
+		hdrlog_run(s->hdr, s->run_index, s->url, wall_ns);
+}
+
+void series_publish(struct series *s, unsigned tid, uint64_t sec, const struct series_part *p,
+		    int final)
 {
 	pthread_mutex_lock(&s->mu);
-	if (sec >= s->next_sec && sec < s->next_sec + SERIES_RING) {
+	if (!p->h) {
+		/* final, with nothing in second `sec`: only "this thread is done" */
+	} else if (sec >= s->next_sec && sec < s->next_sec + SERIES_RING) {
 		struct series_slot *sl = &s->slot[sec % SERIES_RING];
-		if (h->total)
-			hist_merge(&sl->h, h);
-		sl->req += req;
-		sl->err += err;
+		if (p->h->total)
+			hist_merge(&sl->h, p->h);
+		sl->req += p->req;
+		sl->err += p->err;
+		sl->inflight += p->inflight;
+		if (p->len_ns > sl->len_ns)
+			sl->len_ns = p->len_ns;
 		if (sec + 1 > s->published)
 			s->published = sec + 1;
 	} else {
@@ -65,7 +77,7 @@ void series_csv_header(FILE *csv)
 	fputs("url,second,requests,errors,p50_ms,p99_ms\n", csv);
 }
 
-/* One finished second: CSV row, then the live line.  Called with mu held. */
+/* One finished second to every output.  Called with mu held. */
 static void emit(struct series *s, uint64_t sec)
 {
 	struct series_slot *sl = &s->slot[sec % SERIES_RING];
@@ -76,17 +88,17 @@ static void emit(struct series *s, uint64_t sec)
 	hist_merge(&s->sofar, &sl->h);
 	s->sofar_req += sl->req;
 	s->sofar_err += sl->err;
-	if (s->progress) {
-		char p99[32];
-		format_latency((double)hist_percentile(&s->sofar, 99), p99, sizeof p99);
-		printf("\r%4llus  %10llu req/s  p99 so far %-9s  errors %llu\033[K",
-		       (unsigned long long)sec + 1, (unsigned long long)sl->req, p99,
-		       (unsigned long long)s->sofar_err);
-		fflush(stdout);
-		s->line_shown = 1;
-	}
+	struct series_sec out = {
+		.index = sec, .len_ns = sl->len_ns ? sl->len_ns : SERIES_SEC_NS, .h = &sl->h,
+		.req = sl->req, .err = sl->err, .inflight = sl->inflight, .sofar = &s->sofar,
+		.sofar_req = s->sofar_req, .sofar_err = s->sofar_err,
+	};
+	if (s->view)
+		view_second(s->view, &out);
+	if (s->hdr)
+		hdrlog_second(s->hdr, &out);
 	hist_init(&sl->h);
-	sl->req = sl->err = 0;
+	sl->req = sl->err = sl->inflight = sl->len_ns = 0;
 }
 
 void series_poll(struct series *s, int all_done)
@@ -105,13 +117,4 @@ void series_poll(struct series *s, int all_done)
 	pthread_mutex_unlock(&s->mu);
 	if (s->csv)
 		fflush(s->csv);
-}
-
-void series_clear_line(struct series *s)
-{
-	if (s->line_shown) {
-		fputs("\r\033[K", stdout);
-		fflush(stdout);
-		s->line_shown = 0;
-	}
 }

@@ -7,6 +7,7 @@
 static const char *const kind_names[ERR_KINDS] = {
 	[ERR_CONNECT] = "connect", [ERR_READ] = "read",   [ERR_WRITE] = "write",
 	[ERR_TIMEOUT] = "timeout", [ERR_PARSE] = "parse", [ERR_CLOSED] = "closed",
+	[ERR_TLS] = "tls",
 };
 
 void stats_init(struct stats *s)
@@ -37,6 +38,8 @@ void stats_merge(struct stats *dst, const struct stats *src)
 	dst->late += src->late;
 	dst->lag_sum_ns += src->lag_sum_ns;
 	dst->gave_up += src->gave_up;
+	dst->tls_handshakes += src->tls_handshakes;
+	dst->tls_resumed += src->tls_resumed;
 	if (src->lag_max_ns > dst->lag_max_ns)
 		dst->lag_max_ns = src->lag_max_ns;
 }
@@ -54,7 +57,7 @@ uint64_t stats_request_errors(const struct stats *s)
 {
 	uint64_t n = stats_errors_total(s);
 	for (unsigned e = 0; e < ERRNO_SLOTS; e++)
-		n -= s->errors[ERR_CONNECT][e];
+		n -= s->errors[ERR_CONNECT][e] + s->errors[ERR_TLS][e];
 	return n;
 }
 

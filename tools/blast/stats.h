@@ -13,6 +13,7 @@ enum err_kind {
 	ERR_TIMEOUT,  /* no complete response within --timeout */
 	ERR_PARSE,    /* malformed response or unsolicited bytes */
 	ERR_CLOSED,   /* peer closed with requests outstanding */
+	ERR_TLS,      /* TLS handshake failed (certificate, protocol) */
 	ERR_KINDS
 };
 
@@ -37,6 +38,8 @@ struct stats {
 	uint64_t lag_sum_ns; /* open loop: sum of (actual - intended) send time */
 	uint64_t lag_max_ns;
 	uint64_t gave_up;    /* threads that stopped: server unreachable (-n) */
+	uint64_t tls_handshakes; /* completed TLS handshakes */
+	uint64_t tls_resumed;    /* ... that resumed a session */
 };
 
 void stats_init(struct stats *s);
@@ -59,7 +62,8 @@ static inline void stats_status(struct stats *s, unsigned code)
 }
 
 uint64_t stats_errors_total(const struct stats *s);
-/* Errors that lost a request (everything but connect failures). */
+/* Errors that lost a request (everything but connect and TLS handshake
+ * failures). */
 uint64_t stats_request_errors(const struct stats *s);
 const char *err_kind_name(enum err_kind k);
 int err_kind_from_name(const char *name);

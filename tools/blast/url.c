@@ -88,22 +88,28 @@ static int parse_authority(const char *a, size_t n, struct url *u, char *err, si
 	if (port && parse_port(port, pl, u) < 0)
 		return url_err(err, errlen, "bad port (1-65535)", s);
 	snprintf(u->port_str, sizeof u->port_str, "%u", (unsigned)u->port);
-	/* The Host header carries the port only when it is not the default. */
+	/* The Host header carries the port only when it is not the scheme's
+	 * default. */
+	int dflt = u->port == (u->tls ? 443 : 80);
 	snprintf(u->authority, sizeof u->authority, "%s%s%s%s%s", u->ipv6_literal ? "[" : "",
-		 u->host, u->ipv6_literal ? "]" : "", u->port == 80 ? "" : ":",
-		 u->port == 80 ? "" : u->port_str);
+		 u->host, u->ipv6_literal ? "]" : "", dflt ? "" : ":", dflt ? "" : u->port_str);
 	return 0;
 }
 
 int url_parse(const char *s, struct url *u, char *err, size_t errlen)
 {
 	memset(u, 0, sizeof *u);
-	u->port = 80;
-	if (strncasecmp(s, "https://", 8) == 0)
-		return url_err(err, errlen, "https is not supported, only http://", s);
-	if (strncasecmp(s, "http://", 7) != 0)
-		return url_err(err, errlen, "must start with http://", s);
-	const char *a = s + 7;
+	const char *a;
+	if (strncasecmp(s, "http://", 7) == 0) {
+		a = s + 7;
+		u->port = 80;
+	} else if (strncasecmp(s, "https://", 8) == 0) {
+		a = s + 8;
+		u->port = 443;
+		u->tls = 1;
+	} else {
+		return url_err(err, errlen, "must start with http:// or https://", s);
+	}
 	size_t alen = strcspn(a, "/?#");
 	if (parse_authority(a, alen, u, err, errlen, s) < 0)
 		return -1;
@@ -118,6 +124,11 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen)
 		return url_err(err, errlen, "path too long", s);
 	snprintf(u->path, sizeof u->path, "%s%.*s", need_slash ? "/" : "", (int)plen, path);
 	return 0;
+}
+
+int url_same_origin(const struct url *a, const struct url *b)
+{
+	return a->tls == b->tls && a->port == b->port && strcasecmp(a->host, b->host) == 0;
 }
 
 int url_resolve(const struct url *u, struct url_addrs *out, char *err, size_t errlen)

@@ -9,16 +9,21 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+#include "tools/blast/busypoll.h"
 #include "tools/blast/engine.h"
 #include "tools/blast/resp.h"
 #include "tools/blast/sched.h"
+#include "tools/blast/tls.h"
 
 #define RBUF_SIZE (64 * 1024) /* per-thread read buffer */
+#define GATHER_SIZE (16 * 1024) /* TLS: requests gathered into one record */
 
 enum conn_state {
 	C_NEW,        /* never connected */
 	C_CONNECTING, /* non-blocking connect in progress */
+	C_HANDSHAKE,  /* https: TLS handshake in progress */
 	C_OPEN,
 	C_WAIT,       /* closed; reconnect at retry_at */
 };
@@ -44,6 +49,8 @@ struct conn {
 	uint64_t attempts; /* connect attempts, >1 means reconnects */
 	uint64_t *intended; /* ring of --pipeline entries: intended send time */
 	uint64_t *sent;     /* ... and actual send time */
+	uint32_t *ridx;     /* ... and which request (struct request index) */
+	struct tls_conn *tls; /* https only */
 	struct conn *next_free;
 	struct worker *w;
 	struct resp_parser rp;
@@ -63,7 +70,14 @@ struct worker {
 	unsigned nconns;
 	unsigned cap;        /* ring size = --pipeline */
 	uint64_t *rings;
+	uint32_t *ridx_rings;
 	char *rbuf;
+	char *gather;        /* https: unsent requests copied into one record */
+	struct tls_cache tls_cache;
+
+	struct bp_thread bp; /* adaptive busy polling, this thread's part */
+	uint32_t next_req;   /* next request of the set, taken in turn */
+	uint64_t rng;        /* --random */
 
 	int running;         /* past the start barrier */
 	int open_loop;
@@ -98,9 +112,16 @@ struct engine {
 	pthread_barrier_t barrier;
 	uint64_t start;
 	atomic_uint done;
+	atomic_int poll_ok;  /* written by the main thread (busypoll.h) */
 	struct worker *workers;
 	unsigned n;
 };
+
+/* wire.c: bytes to and from the socket.  wire_flush writes what it can
+ * of the unsent requests: 0 (done, or the socket is full) or -errno.
+ * wire_recv is recv(): bytes, 0 at end of stream, or -errno. */
+int wire_flush(struct worker *w, struct conn *c);
+ssize_t wire_recv(struct conn *c, char *buf, size_t len);
 
 /* conn.c: the connection state machine. */
 void conn_connect(struct worker *w, struct conn *c, uint64_t now);
@@ -110,5 +131,8 @@ void conn_fail(struct worker *w, struct conn *c, int kind, int err, uint64_t now
 void conn_shutdown(struct worker *w, struct conn *c);
 void conn_refill_all(struct worker *w);
 struct conn *freeq_pop(struct worker *w);
+/* Delay before reconnecting after `fails` connections in a row served
+ * nothing: 0, then 1 ms doubling up to 250 ms. */
+uint64_t conn_backoff_ns(unsigned fails);
 
 #endif
