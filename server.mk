@@ -10,6 +10,7 @@ libmetricd_a_SOURCES = \
 	core/log.c core/log.h \
 	core/mem.h \
 	core/notify.c core/notify.h \
+	core/reclaim.c core/reclaim.h \
 	core/runtime.h \
 	core/sbuf.h \
 	core/stats.c core/stats.h \

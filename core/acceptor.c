@@ -58,6 +58,7 @@ int acceptor_listen(struct acceptor *a, struct cfg *cfg)
 	int one = 1, rc;
 
 	memset(a, 0, sizeof(*a));
+	reclaim_init(&a->reclaim);
 	a->cfg = cfg;
 	a->lfd = -1;
 	/* Socket activation: systemd bound the socket (metricd.socket). */
@@ -574,14 +575,6 @@ static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation,
 	return rt;
 }
 
-static void runtime_free(struct rcu_head *head)
-{
-	struct runtime *rt = caa_container_of(head, struct runtime, rcu);
-
-	TSAN_ACQUIRE(rt->readers);       /* every reader released it */
-	free(rt);
-}
-
 static void report_restart_needed(const struct cfg *old, const struct cfg *new)
 {
 	static const struct {
@@ -660,13 +653,9 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	sweep_arm(a);
 	TSAN_RELEASE(&a->rt);            /* publishes rt's contents */
 	old = rcu_xchg_pointer(&a->rt, rt);
-	/* Freed once every worker finished the batch that may still use it -
-	 * by liburcu's call_rcu thread, never by waiting here: a worker deep
-	 * in a long batch must not stall every connection.  call_rcu wants
-	 * the caller online; the acceptor is a reader only for this moment. */
-	urcu_qsbr_thread_online();
-	urcu_qsbr_call_rcu(&old->rcu, runtime_free);
-	urcu_qsbr_thread_offline();
+	/* Freed once every worker finished the batch that may still use it,
+	 * by the reclaim thread, never by waiting here. */
+	reclaim_retire(&a->reclaim, old);
 	log_info("reloaded %s: log-level=%s spin-us=%d header-timeout=%u idle-timeout=%u "
 		 "server-header='%s' (generation %llu)",
 		 next.config_path[0] ? next.config_path : "(no config file)",
@@ -923,10 +912,7 @@ int acceptor_run(struct acceptor *a)
 
 void acceptor_destroy(struct acceptor *a)
 {
-	/* Snapshots replaced by reloads are freed by call_rcu's thread:
-	 * let it finish before the process does (leak checkers). */
-	if (a->rt && a->rt->generation > 1)
-		urcu_qsbr_barrier();
+	reclaim_destroy(&a->reclaim);
 	for (unsigned i = 0; i < a->ninit; i++)
 		worker_destroy(&a->workers[i]);
 	free(a->workers);

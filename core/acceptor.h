@@ -9,6 +9,7 @@
 #include "core/cfg.h"
 #include "core/accesslog.h"
 #include "core/conn.h"
+#include "core/reclaim.h"
 #include "core/runtime.h"
 #include "core/stats.h"
 #include "queue/queue.h"
@@ -20,6 +21,7 @@ struct acceptor {
 	char **argv;
 	unsigned ncpus;
 	struct runtime *rt;          /* RCU-published to the workers */
+	struct reclaim reclaim;      /* frees the snapshots reloads replace */
 	struct alog alog;            /* access log: a ring per worker */
 	struct event_base *base;
 	int lfd;

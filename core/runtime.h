@@ -2,9 +2,10 @@
  * snapshot published with RCU (liburcu, QSBR flavour).
  *
  * Writer: the acceptor thread, on reload: builds a new snapshot, swaps the
- * pointer with rcu_xchg_pointer and hands the old one to call_rcu, whose
- * thread frees it after a grace period - the acceptor never waits for one,
- * so a worker busy with a long batch delays nobody's requests.
+ * pointer with rcu_xchg_pointer and retires the old one to the reclaim
+ * thread (core/reclaim.h), which frees it after a grace period - the
+ * acceptor never waits for one, so a worker busy with a long batch delays
+ * nobody's requests.
  * Readers: the workers.  Each reads the pointer once at the start of a
  * batch and uses it only until the batch is flushed, then announces a
  * quiescent state; before sleeping it goes offline, so a sleeping worker
@@ -15,8 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <urcu/urcu-qsbr.h>
-
 struct runtime {
 	uint64_t spin_ns;
 	uint64_t send_timeout_ms;     /* 0: none */
@@ -24,7 +23,7 @@ struct runtime {
 	char server[64];
 	uint64_t generation;      /* 1 at start, +1 per reload */
 	int access_log;           /* workers write access-log lines */
-	struct rcu_head rcu;      /* freed through call_rcu */
+	struct runtime *retired_next;   /* core/reclaim.c's list */
 	const void *readers;      /* where readers publish they are done
 				   * (the TSan annotations in worker.c) */
 };
