@@ -9,75 +9,104 @@
 
 /* ---- strict head scanner (RFC 9112 section 2-5) ------------------------ */
 
-/* tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
- *         "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
-static bool is_tchar(unsigned char c)
-{
-	static const char extra[] = "!#$%&'*+-.^_`|~";
+/* Character classes, one table lookup per byte (built at compile time):
+ *   tchar    = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+ *              "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA   (RFC 9110 5.6.2)
+ *   reg-name = unreserved / sub-delims, and "%" for pct-encoded (RFC 3986)
+ *   hex      = HEXDIG */
+enum { C_TCHAR = 1, C_REGNAME = 2, C_HEX = 4 };
 
-	if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-		return true;
-	return c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL;
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define IS_ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z'))
+#define CLASS(c) ( \
+	((IS_DIGIT(c) || IS_ALPHA(c) || (c) == '!' || (c) == '#' || (c) == '$' || \
+	  (c) == '%' || (c) == '&' || (c) == '\'' || (c) == '*' || (c) == '+' || \
+	  (c) == '-' || (c) == '.' || (c) == '^' || (c) == '_' || (c) == '`' || \
+	  (c) == '|' || (c) == '~') ? C_TCHAR : 0) | \
+	((IS_DIGIT(c) || IS_ALPHA(c) || (c) == '-' || (c) == '.' || (c) == '_' || \
+	  (c) == '~' || (c) == '!' || (c) == '$' || (c) == '&' || (c) == '\'' || \
+	  (c) == '(' || (c) == ')' || (c) == '*' || (c) == '+' || (c) == ',' || \
+	  (c) == ';' || (c) == '=') ? C_REGNAME : 0) | \
+	((IS_DIGIT(c) || ((c) >= 'a' && (c) <= 'f') || ((c) >= 'A' && (c) <= 'F')) ? C_HEX : 0))
+#define C4(b) CLASS(b), CLASS(b + 1), CLASS(b + 2), CLASS(b + 3)
+#define C16(b) C4(b), C4(b + 4), C4(b + 8), C4(b + 12)
+#define C64(b) C16(b), C16(b + 16), C16(b + 32), C16(b + 48)
+static const unsigned char char_class[256] = {
+	C64(0), C64(64), C64(128), C64(192)
+};
+#undef C64
+#undef C16
+#undef C4
+#undef CLASS
+#undef IS_ALPHA
+#undef IS_DIGIT
+
+static inline bool is_tchar(unsigned char c)
+{
+	return char_class[c] & C_TCHAR;
 }
 
-static bool ieq(const char *a, size_t alen, const char *lit)
+static inline bool is_reg_name(unsigned char c)
 {
-	size_t n = strlen(lit);
-
-	return alen == n && strncasecmp(a, lit, n) == 0;
+	return char_class[c] & C_REGNAME;
 }
 
-static bool is_hex(unsigned char c)
+static inline bool is_hex(unsigned char c)
 {
-	return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+	return char_class[c] & C_HEX;
 }
 
-/* reg-name = *( unreserved / pct-encoded / sub-delims )  (RFC 3986 3.2.2) */
-static bool is_reg_name(unsigned char c)
+/* a (alen bytes) equals the lower-case literal, ignoring case.  ORing
+ * 0x20 folds only upper-case letters onto literal characters here: the
+ * bytes compared are tchars or field-value bytes (no CTL but HTAB), and the
+ * literals hold lower-case letters, digits and '-' only. */
+static inline bool ieq(const char *a, size_t alen, const char *lit, size_t n)
 {
-	static const char extra[] = "-._~!$&'()*+,;=";
-
-	if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))
-		return true;
-	return c != 0 && memchr(extra, c, sizeof(extra) - 1) != NULL;
+	if (alen != n)
+		return false;
+	for (size_t k = 0; k < n; k++)
+		if ((a[k] | 0x20) != lit[k] && a[k] != lit[k])
+			return false;
+	return true;
 }
+
+#define IEQ(a, alen, lit) ieq(a, alen, lit, sizeof(lit) - 1)
 
 /* uri-host [ ":" port ] (RFC 9110 7.2): an IP literal in brackets or a
  * reg-name, then digits after a colon.  Empty is invalid too: an "http"
  * URI always has a host, and nginx answers an empty Host with 400. */
 static bool host_valid(const char *v, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)v;
 	size_t i = 0;
 
 	if (n == 0)
 		return false;
-	if (v[0] == '[') {
-		for (i = 1; i < n && v[i] != ']'; i++)
-			if (!is_reg_name((unsigned char)v[i]) && v[i] != ':')
+	if (u[0] == '[') {
+		for (i = 1; i < n && u[i] != ']'; i++)
+			if (!is_reg_name(u[i]) && u[i] != ':')
 				return false;
 		if (i == n || i == 1)
 			return false;
 		i++;
 	} else {
-		for (; i < n && v[i] != ':'; i++) {
-			if (v[i] == '%') {
-				if (i + 2 >= n || !is_hex((unsigned char)v[i + 1]) ||
-				    !is_hex((unsigned char)v[i + 2]))
-					return false;
-				i += 2;
-			} else if (!is_reg_name((unsigned char)v[i])) {
+		for (;;) {
+			while (i < n && is_reg_name(u[i]))
+				i++;
+			if (i == n || u[i] != '%')
+				break;
+			if (i + 2 >= n || !is_hex(u[i + 1]) || !is_hex(u[i + 2]))
 				return false;
-			}
+			i += 3;
 		}
 		if (i == 0)
 			return false;
 	}
-	if (i < n && v[i++] != ':')
+	if (i < n && u[i++] != ':')
 		return false;
-	for (; i < n; i++)
-		if (v[i] < '0' || v[i] > '9')
-			return false;
-	return true;
+	while (i < n && u[i] >= '0' && u[i] <= '9')
+		i++;
+	return i == n;
 }
 
 /* The request target's forms (RFC 9112 3.2): origin-form "/path?query";
@@ -152,7 +181,7 @@ static bool te_ends_chunked(const char *v, size_t n)
 		s--;
 	while (s < n && (v[s] == ' ' || v[s] == '\t'))
 		s++;
-	return ieq(v + s, n - s, "chunked");
+	return IEQ(v + s, n - s, "chunked");
 }
 
 /* One field line, in one pass: the name's characters, the colon, the
@@ -183,21 +212,31 @@ static enum http_err scan_header_line(struct http_framer *f, const char *l,
 		v++, vn--;
 	while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
 		vn--;
-	if (ieq(l, i, "content-length")) {
-		if (f->sc_cl++)
+	switch (i) {           /* the fields that frame or route, by length */
+	case 14:
+		if (IEQ(l, i, "content-length") && f->sc_cl++)
 			return HERR_BAD_REQUEST;     /* duplicate Content-Length */
-	} else if (ieq(l, i, "transfer-encoding")) {
-		if (f->sc_te++)
-			return HERR_BAD_REQUEST;
-		f->sc_te_chunked = te_ends_chunked(v, vn);
-	} else if (head && ieq(l, i, "host")) {
-		if (f->sc_host++ || !host_valid(v, vn))
+		break;
+	case 17:
+		if (IEQ(l, i, "transfer-encoding")) {
+			if (f->sc_te++)
+				return HERR_BAD_REQUEST;
+			f->sc_te_chunked = te_ends_chunked(v, vn);
+		}
+		break;
+	case 4:
+		if (head && IEQ(l, i, "host") &&
+		    (f->sc_host++ || !host_valid(v, vn)))
 			return HERR_BAD_REQUEST;     /* RFC 9112 3.2 */
-	} else if (head && ieq(l, i, "expect")) {
-		if (ieq(v, vn, "100-continue"))
-			f->sc_expect_continue = true;
-		else
-			f->sc_expect_other = true;
+		break;
+	case 6:
+		if (head && IEQ(l, i, "expect")) {
+			if (IEQ(v, vn, "100-continue"))
+				f->sc_expect_continue = true;
+			else
+				f->sc_expect_other = true;
+		}
+		break;
 	}
 	return HERR_NONE;
 }
