@@ -67,10 +67,10 @@ int acceptor_listen(struct acceptor *a, struct cfg *cfg)
 		log_info("using the listening socket passed by the service manager");
 		return 0;
 	}
-	snprintf(port, sizeof(port), "%u", cfg->listen_port);
-	rc = getaddrinfo(cfg->listen_host, port, &hints, &res);
+	snprintf(port, sizeof(port), "%u", cfg->listen.port);
+	rc = getaddrinfo(cfg->listen.host, port, &hints, &res);
 	if (rc) {
-		log_error("cannot resolve listen address '%s': %s", cfg->listen_host,
+		log_error("cannot resolve listen address '%s': %s", cfg->listen.host,
 			  gai_strerror(rc));
 		return -EINVAL;
 	}
@@ -85,7 +85,7 @@ int acceptor_listen(struct acceptor *a, struct cfg *cfg)
 	return 0;
 Error:
 	rc = -errno;
-	log_error("cannot listen on %s:%u: %s", cfg->listen_host, cfg->listen_port,
+	log_error("cannot listen on %s:%u: %s", cfg->listen.host, cfg->listen.port,
 		  strerror(errno));
 	freeaddrinfo(res);
 	if (a->lfd >= 0)
@@ -575,32 +575,10 @@ static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation,
 	return rt;
 }
 
-static void report_restart_needed(const struct cfg *old, const struct cfg *new)
+static void restart_required(const char *name)
 {
-	static const struct {
-		const char *name;
-		size_t off, len;
-	} fixed[] = {
-#define F(name, field) { name, offsetof(struct cfg, field), sizeof(((struct cfg *)0)->field) }
-		F("listen", listen_host), F("listen", listen_port),
-		F("workers", workers), F("cpus", cpus), F("cpus", cpus_given),
-		F("no-pin", no_pin), F("ring-size", ring_size),
-		F("max-conns", max_conns), F("max-header-bytes", max_header_bytes),
-		F("max-pipeline", max_pipeline),
-		F("max-unsent-bytes", max_unsent_bytes),
-		F("max-body-bytes", max_body_bytes),
-#undef F
-	};
-	const char *last = "";
-
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		if (memcmp((const char *)old + fixed[i].off, (const char *)new + fixed[i].off,
-			   fixed[i].len) == 0 || strcmp(last, fixed[i].name) == 0)
-			continue;
-		last = fixed[i].name;
-		log_warn("reload: %s changed: restart required (keeping the running value)",
-			 fixed[i].name);
-	}
+	log_warn("reload: %s changed: restart required (keeping the running value)",
+		 name);
 }
 
 static void on_reload(evutil_socket_t sig, short what, void *arg)
@@ -623,33 +601,31 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	if (!ncpus)                                /* --no-pin: as at start */
 		ncpus = sched_getaffinity(0, sizeof(set), &set) == 0
 			? (unsigned)CPU_COUNT(&set) : 1;
-	cfg_resolve(&next, ncpus);
-	report_restart_needed(a->cfg, &next);
-	/* Auto settings follow the running worker count, not the file's. */
-	next.workers = a->cfg->workers;
-	next.spin_us = spin_asked;
-	cfg_resolve(&next, ncpus);
+	cfg_resolve(&next, ncpus);                 /* as a start would */
+	if (spin_asked < 0) {
+		/* Auto spinning follows the workers that run, not the file's. */
+		unsigned workers = next.workers;
+
+		next.workers = a->cfg->workers;
+		next.spin_us = -1;
+		cfg_resolve(&next, ncpus);
+		next.workers = workers;
+	}
 	rt = runtime_new(&next, a->rt->generation + 1, &a->rt);
 	if (!rt) {
 		log_error("reload failed: out of memory");
 		notify_ready("reload failed; running configuration kept");
 		return;
 	}
-	/* Runtime settings. */
-	log_set_level(next.log_level);
-	a->cfg->log_level = next.log_level;
-	a->cfg->spin_us = next.spin_us;
-	a->cfg->header_timeout_ms = next.header_timeout_ms;
-	a->cfg->idle_timeout_ms = next.idle_timeout_ms;
-	a->cfg->shutdown_timeout_ms = next.shutdown_timeout_ms;
-	a->cfg->send_timeout_ms = next.send_timeout_ms;
-	memcpy(a->cfg->server_header, next.server_header, sizeof(next.server_header));
+	/* The options the table marks live change now; the others are
+	 * reported and keep their running value. */
+	cfg_reload(a->cfg, &next, restart_required);
+	log_set_level(a->cfg->log_level);
 	/* The access log: a new path, or the same one reopened (logrotate).
 	 * Lines go to the ring first; the logger writes them to the file it
 	 * has open, so none is lost across the switch. */
-	if (next.access_log[0])
-		alog_open(&a->alog, next.access_log);
-	memcpy(a->cfg->access_log, next.access_log, sizeof(next.access_log));
+	if (a->cfg->access_log[0])
+		alog_open(&a->alog, a->cfg->access_log);
 	sweep_arm(a);
 	TSAN_RELEASE(&a->rt);            /* publishes rt's contents */
 	old = rcu_xchg_pointer(&a->rt, rt);
@@ -657,10 +633,11 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	 * by the reclaim thread, never by waiting here. */
 	reclaim_retire(&a->reclaim, old);
 	log_info("reloaded %s: log-level=%s spin-us=%d header-timeout=%u idle-timeout=%u "
-		 "server-header='%s' (generation %llu)",
+		 "send-timeout=%u server-header='%s' (generation %llu)",
 		 next.config_path[0] ? next.config_path : "(no config file)",
-		 log_level_name(next.log_level), next.spin_us, next.header_timeout_ms,
-		 next.idle_timeout_ms, next.server_header,
+		 log_level_name(a->cfg->log_level), a->cfg->spin_us,
+		 a->cfg->header_timeout_ms, a->cfg->idle_timeout_ms,
+		 a->cfg->send_timeout_ms, a->cfg->server_header,
 		 (unsigned long long)rt->generation);
 	notify_ready(NULL);
 }

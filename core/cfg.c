@@ -13,72 +13,11 @@
 
 #include "core/cfg.h"
 
-static const char usage_text[] =
-"Usage: metricd [OPTION]...\n"
-"An HTTP/1.1 worker-pool server that makes the cost of the heap visible.\n"
-"\n"
-"Endpoints: /metric-stack?id=N  /metric-heap?id=N  (optional &work=K)\n"
-"           /stats-value?id=N   /stats-pointer?id=N  /healthz\n"
-"\n"
-"  -l, --listen HOST:PORT     address to listen on (default 127.0.0.1:8080;\n"
-"                             port 0 picks a free port; [::1]:PORT for IPv6)\n"
-"  -w, --workers N            worker threads (default: one per allowed CPU,\n"
-"                             less one for the acceptor thread)\n"
-"      --cpus LIST            CPUs to pin workers to, in order, e.g. 0-3,6\n"
-"                             (default: the process's affinity mask)\n"
-"      --no-pin               do not pin workers to CPUs\n"
-"      --ring-size N          requests queued per worker, a power of two\n"
-"                             from 4 to 1048576 (default 1024)\n"
-"      --max-conns N          open connections at most (default 10240)\n"
-"      --max-header-bytes N   request head limit; larger heads get 431\n"
-"                             (default 8192, 256..1048576)\n"
-"      --max-body-bytes N     request body limit (bodies are read and\n"
-"                             discarded); larger ones get 413 (default\n"
-"                             1048576, 0..1073741824)\n"
-"      --max-pipeline N       requests in flight per connection before the\n"
-"                             server stops reading it (default 64)\n"
-"      --spin-us N            microseconds an idle worker polls its queue\n"
-"                             before sleeping (0 = sleep at once; default 50\n"
-"                             when workers + acceptor fit the CPUs, else 0)\n"
-"      --header-timeout MS    a request head must arrive within MS of its\n"
-"                             first byte, else 408 and close (default 10000;\n"
-"                             0 = no limit)\n"
-"      --idle-timeout MS      close keep-alive connections idle this long\n"
-"                             (default 60000; 0 = never)\n"
-"      --send-timeout MS      close a connection whose unsent answers make\n"
-"                             no progress this long (default 60000; 0 = never)\n"
-"      --max-unsent-bytes N   unsent answer bytes per connection before the\n"
-"                             server stops working on its requests until the\n"
-"                             client reads (default 262144)\n"
-"      --shutdown-timeout MS  on SIGTERM, how long to wait for busy\n"
-"                             connections (default 10000)\n"
-"      --log-level LEVEL      error, warn, info or debug (default info)\n"
-"      --access-log FILE      one line per request to FILE ('-' = stderr);\n"
-"                             reopened on SIGHUP (default: none)\n"
-"      --server-header TEXT   the Server header (default metricd/VERSION)\n"
-"      --config FILE          key = value lines, keys are these long flag\n"
-"                             names; flags given here override the file\n"
-"                             (default /etc/metricd/metricd.conf if it exists)\n"
-"  -h, --help                 show this help and exit\n"
-"  -V, --version              show the version and exit\n"
-"\n"
-"Signals: SIGINT/SIGTERM stop accepting, answer every request already\n"
-"received (past --shutdown-timeout the rest get 503), then exit 0.  SIGHUP\n"
-"re-reads the config file; log-level, spin-us, header-timeout,\n"
-"idle-timeout, send-timeout, shutdown-timeout, access-log and\n"
-"server-header change live, the others need a restart.\n";
-
-void cfg_print_usage(int fd)
-{
-	ssize_t w = write(fd, usage_text, sizeof(usage_text) - 1);
-	(void)w;
-}
-
 void cfg_defaults(struct cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	strcpy(c->listen_host, "127.0.0.1");
-	c->listen_port = 8080;
+	strcpy(c->listen.host, "127.0.0.1");
+	c->listen.port = 8080;
 	c->ring_size = 1024;
 	c->max_conns = 10240;
 	c->spin_us = -1;
@@ -191,10 +130,10 @@ int cfg_check_system(const struct cfg *c, char *err, size_t errlen)
 {
 	cpu_set_t allowed;
 
-	if (c->cpus_given && !c->no_pin &&
+	if (c->cpus.given && !c->no_pin &&
 	    sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
 		for (int i = 0; i < CPU_SETSIZE; i++)
-			if (CPU_ISSET(i, &c->cpus) && !CPU_ISSET(i, &allowed))
+			if (CPU_ISSET(i, &c->cpus.set) && !CPU_ISSET(i, &allowed))
 				return fail(err, errlen, "--cpus: CPU %d does not exist "
 					    "or this process may not run on it (%d allowed)",
 					    i, CPU_COUNT(&allowed));
@@ -226,7 +165,9 @@ void cfg_resolve(struct cfg *c, unsigned ncpus)
 /* ---- options by name ------------------------------------------------------
  *
  * One table drives the command line, the config file (keys are the long
- * flag names) and reload: each entry parses its value into struct cfg. */
+ * flag names), --help, and reload: each row names the one field it sets,
+ * whether a reload applies it live, and its help text.  Adding a flag is
+ * adding a row (and its field in struct cfg). */
 
 enum opt_kind { O_UINT, O_FLAG, O_FUNC };
 
@@ -234,52 +175,59 @@ struct cfg_option {
 	const char *name;
 	int short_name;
 	enum opt_kind kind;
-	bool runtime;              /* may change on SIGHUP */
-	size_t off;                /* O_UINT: the unsigned field */
-	unsigned long min, max;
+	bool runtime;              /* a reload (SIGHUP) applies it at once */
+	size_t off, size;          /* the field it sets */
+	unsigned long min, max;    /* O_UINT */
+	int (*set)(void *field, const char *v);   /* O_FUNC */
 	const char *what;          /* O_FUNC: what a good value looks like */
-	int (*set)(struct cfg *c, const char *v);
+	const char *arg;           /* --help: the value's name */
+	const char *help;          /* --help: lines separated by '\n' */
 };
 
-#define FIELD(f) offsetof(struct cfg, f)
+#define FIELD(f) offsetof(struct cfg, f), sizeof(((struct cfg *)0)->f)
 
-static int set_listen(struct cfg *c, const char *v)
+static int set_listen(void *f, const char *v)
 {
-	return cfg_parse_listen(v, c->listen_host, sizeof(c->listen_host),
-				&c->listen_port);
+	struct cfg_listen *l = f;
+
+	return cfg_parse_listen(v, l->host, sizeof(l->host), &l->port);
 }
 
-static int set_cpus(struct cfg *c, const char *v)
+static int set_cpus(void *f, const char *v)
 {
-	c->cpus_given = true;
-	return cfg_parse_cpus(v, &c->cpus);
+	struct cfg_cpus *c = f;
+
+	c->given = true;
+	return cfg_parse_cpus(v, &c->set);
 }
 
-static int set_ring_size(struct cfg *c, const char *v)
+static int set_ring_size(void *f, const char *v)
 {
 	unsigned long n;
 
 	if (parse_uint(v, 4, 1u << 20, &n) || (n & (n - 1)))
 		return -EINVAL;
-	c->ring_size = (unsigned)n;
+	*(unsigned *)f = (unsigned)n;
 	return 0;
 }
 
-static int set_spin_us(struct cfg *c, const char *v)
+static int set_spin_us(void *f, const char *v)
 {
 	unsigned long n;
 
 	if (parse_uint(v, 0, 1000000, &n))
 		return -EINVAL;
-	c->spin_us = (int)n;
+	*(int *)f = (int)n;
 	return 0;
 }
 
-static int set_log_level(struct cfg *c, const char *v)
+static int set_log_level(void *f, const char *v)
 {
-	return log_level_parse(v, &c->log_level);
+	return log_level_parse(v, f);
 }
 
+/* A string field of cap bytes: no control characters (nothing can put a
+ * CR or LF into a header or a path); empty only where allowed. */
 static int set_string(char *dst, size_t cap, const char *v, bool allow_empty)
 {
 	size_t n = strlen(v);
@@ -288,53 +236,96 @@ static int set_string(char *dst, size_t cap, const char *v, bool allow_empty)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return -EINVAL;          /* no CR/LF into headers or paths */
+			return -EINVAL;
 	memcpy(dst, v, n + 1);
 	return 0;
 }
 
-static int set_access_log(struct cfg *c, const char *v)
+static int set_path_or_empty(void *f, const char *v)
 {
-	return set_string(c->access_log, sizeof(c->access_log), v, true);
+	return set_string(f, PATH_MAX, v, true);
 }
 
-static int set_server_header(struct cfg *c, const char *v)
+static int set_path(void *f, const char *v)
 {
-	return set_string(c->server_header, sizeof(c->server_header), v, false);
+	return set_string(f, PATH_MAX, v, false);
 }
 
-static int set_config(struct cfg *c, const char *v)
+static int set_server_header(void *f, const char *v)
 {
-	return set_string(c->config_path, sizeof(c->config_path), v, false);
+	return set_string(f, sizeof(((struct cfg *)0)->server_header), v, false);
 }
+
+#define UINT(name, field, min, max, rt, arg, help) \
+	{ name, 0, O_UINT, rt, FIELD(field), min, max, NULL, NULL, arg, help }
+#define FUNC(name, sh, field, set, what, rt, arg, help) \
+	{ name, sh, O_FUNC, rt, FIELD(field), 0, 0, set, what, arg, help }
 
 static const struct cfg_option options[] = {
-	{ "listen", 'l', O_FUNC, false, 0, 0, 0,
-	  "HOST:PORT (port 0-65535; IPv6 as [::1]:PORT)", set_listen },
-	{ "workers", 'w', O_UINT, false, FIELD(workers), 1, CFG_MAX_WORKERS, NULL, NULL },
-	{ "cpus", 0, O_FUNC, false, 0, 0, 0, "a CPU list such as 0-3,6", set_cpus },
-	{ "no-pin", 0, O_FLAG, false, FIELD(no_pin), 0, 0, NULL, NULL },
-	{ "ring-size", 0, O_FUNC, false, 0, 0, 0,
-	  "a power of two from 4 to 1048576", set_ring_size },
-	{ "max-conns", 0, O_UINT, false, FIELD(max_conns), 1, 1u << 20, NULL, NULL },
-	{ "max-header-bytes", 0, O_UINT, false, FIELD(max_header_bytes), 256, 1u << 20, NULL, NULL },
-	{ "max-body-bytes", 0, O_UINT, false, FIELD(max_body_bytes), 0, 1u << 30, NULL, NULL },
-	{ "max-pipeline", 0, O_UINT, false, FIELD(max_pipeline), 1, 4096, NULL, NULL },
-	{ "max-unsent-bytes", 0, O_UINT, false, FIELD(max_unsent_bytes), 16384, 1u << 30, NULL, NULL },
-	{ "spin-us", 0, O_FUNC, true, 0, 0, 0, "a whole number from 0 to 1000000",
-	  set_spin_us },
-	{ "header-timeout", 0, O_UINT, true, FIELD(header_timeout_ms), 0, 3600000, NULL, NULL },
-	{ "idle-timeout", 0, O_UINT, true, FIELD(idle_timeout_ms), 0, 86400000, NULL, NULL },
-	{ "send-timeout", 0, O_UINT, true, FIELD(send_timeout_ms), 0, 3600000, NULL, NULL },
-	{ "shutdown-timeout", 0, O_UINT, true, FIELD(shutdown_timeout_ms), 0, 3600000, NULL, NULL },
-	{ "log-level", 0, O_FUNC, true, 0, 0, 0, "one of error, warn, info, debug",
-	  set_log_level },
-	{ "access-log", 0, O_FUNC, true, 0, 0, 0,
-	  "a file path, '-' for stderr, or empty for none", set_access_log },
-	{ "server-header", 0, O_FUNC, true, 0, 0, 0,
-	  "1 to 63 printable characters", set_server_header },
-	{ "config", 0, O_FUNC, false, 0, 0, 0, "a file path", set_config },
+	FUNC("listen", 'l', listen, set_listen,
+	     "HOST:PORT (port 0-65535; IPv6 as [::1]:PORT)", false, "HOST:PORT",
+	     "address to listen on (default 127.0.0.1:8080;\n"
+	     "port 0 picks a free port; [::1]:PORT for IPv6)"),
+	{ "workers", 'w', O_UINT, false, FIELD(workers), 1, CFG_MAX_WORKERS, NULL, NULL, "N",
+	  "worker threads (default: one per allowed CPU,\n"
+	  "less one for the acceptor thread)" },
+	FUNC("cpus", 0, cpus, set_cpus, "a CPU list such as 0-3,6", false, "LIST",
+	     "CPUs to pin workers to, in order, e.g. 0-3,6\n"
+	     "(default: the process's affinity mask)"),
+	{ "no-pin", 0, O_FLAG, false, FIELD(no_pin), 0, 0, NULL, NULL, NULL,
+	  "do not pin workers to CPUs" },
+	FUNC("ring-size", 0, ring_size, set_ring_size, "a power of two from 4 to 1048576",
+	     false, "N", "requests queued per worker, a power of two\n"
+	     "from 4 to 1048576 (default 1024)"),
+	UINT("max-conns", max_conns, 1, 1u << 20, false, "N",
+	     "open connections at most (default 10240); more\n"
+	     "are accepted and closed at once"),
+	UINT("max-header-bytes", max_header_bytes, 256, 1u << 20, false, "N",
+	     "request head limit; larger heads get 431\n(default 8192)"),
+	UINT("max-body-bytes", max_body_bytes, 0, 1u << 30, false, "N",
+	     "request body limit (bodies are read and\n"
+	     "discarded); larger ones get 413 (default 1048576)"),
+	UINT("max-pipeline", max_pipeline, 1, 4096, false, "N",
+	     "requests in flight per connection before the\n"
+	     "server stops reading it (default 64)"),
+	UINT("max-unsent-bytes", max_unsent_bytes, 16384, 1u << 30, false, "N",
+	     "unsent answer bytes per connection before its\n"
+	     "next requests wait, uncomputed, until the client\n"
+	     "reads (default 262144)"),
+	FUNC("spin-us", 0, spin_us, set_spin_us, "a whole number from 0 to 1000000",
+	     true, "N", "microseconds an idle worker polls its queue\n"
+	     "before sleeping (0 = sleep at once; default 50\n"
+	     "when workers + acceptor fit the CPUs, else 0)"),
+	UINT("header-timeout", header_timeout_ms, 0, 3600000, true, "MS",
+	     "a request must arrive within MS of its first\n"
+	     "byte, else 408 and close (default 10000; 0 = none)"),
+	UINT("idle-timeout", idle_timeout_ms, 0, 86400000, true, "MS",
+	     "close keep-alive connections idle this long\n"
+	     "(default 60000; 0 = never)"),
+	UINT("send-timeout", send_timeout_ms, 0, 3600000, true, "MS",
+	     "close a connection whose unsent answers make\n"
+	     "no progress this long (default 60000; 0 = never)"),
+	UINT("shutdown-timeout", shutdown_timeout_ms, 0, 3600000, true, "MS",
+	     "on SIGTERM, how long to wait for busy\n"
+	     "connections; then their queued requests get 503\n"
+	     "(default 10000)"),
+	FUNC("log-level", 0, log_level, set_log_level, "one of error, warn, info, debug",
+	     true, "LEVEL", "error, warn, info or debug (default info)"),
+	FUNC("access-log", 0, access_log, set_path_or_empty,
+	     "a file path, '-' for stderr, or empty for none", true, "FILE",
+	     "one line per request to FILE ('-' = stderr);\n"
+	     "reopened on SIGHUP (default: none)"),
+	FUNC("server-header", 0, server_header, set_server_header,
+	     "1 to 63 printable characters", true, "TEXT",
+	     "the Server header (default metricd/VERSION)"),
+	FUNC("config", 0, config_path, set_path, "a file path", false, "FILE",
+	     "key = value lines, keys are these long flag\n"
+	     "names; flags given here override the file\n"
+	     "(default " CFG_DEFAULT_FILE " if it exists)"),
 };
+
+#undef UINT
+#undef FUNC
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -346,16 +337,102 @@ static const struct cfg_option *find(const char *name)
 	return NULL;
 }
 
-bool cfg_is_key(const char *name)
+static void *field_of(struct cfg *c, const struct cfg_option *o)
 {
-	return find(name) != NULL;
+	return (char *)c + o->off;
 }
 
-bool cfg_is_runtime(const char *name)
+unsigned cfg_reload(struct cfg *run, const struct cfg *next,
+		    void (*restart)(const char *name))
 {
-	const struct cfg_option *o = find(name);
+	unsigned applied = 0;
 
-	return o && o->runtime;
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		const struct cfg_option *o = &options[i];
+		const char *now = (const char *)next + o->off;
+
+		if (memcmp(field_of(run, o), now, o->size) == 0 ||
+		    strcmp(o->name, "config") == 0)
+			continue;
+		if (o->runtime) {
+			memcpy(field_of(run, o), now, o->size);
+			applied++;
+		} else if (restart) {
+			restart(o->name);
+		}
+	}
+	return applied;
+}
+
+/* Writes --help from the table: the flags, then which ones a reload
+ * applies.  Plain write(2)s: nothing here allocates. */
+static void put(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+void cfg_print_usage(int fd)
+{
+	char line[128];
+
+	put(fd, "Usage: metricd [OPTION]...\n"
+		"An HTTP/1.1 worker-pool server that makes the cost of the heap visible.\n\n"
+		"Endpoints: /metric-stack?id=N  /metric-heap?id=N  (optional &work=K)\n"
+		"           /stats-value?id=N   /stats-pointer?id=N  /healthz\n"
+		"           /stats (JSON)  /metrics (Prometheus)\n\n");
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		const struct cfg_option *o = &options[i];
+		const char *h = o->help;
+		int n;
+
+		if (o->short_name)
+			n = snprintf(line, sizeof(line), "  -%c, --%s%s%s", o->short_name,
+				     o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			n = snprintf(line, sizeof(line), "      --%s%s%s", o->name,
+				     o->arg ? " " : "", o->arg ? o->arg : "");
+		put(fd, line);
+		for (bool first = true; *h; first = false) {
+			const char *nl = strchr(h, '\n');
+			size_t len = nl ? (size_t)(nl - h) : strlen(h);
+			int pad = first ? 29 - n : 29;
+
+			if (pad < 1) {
+				put(fd, "\n");
+				pad = 29;
+			}
+			snprintf(line, sizeof(line), "%*s%.*s\n", pad, "", (int)len, h);
+			put(fd, line);
+			h += len + (nl ? 1 : 0);
+		}
+	}
+	put(fd, "  -h, --help                 show this help and exit\n"
+		"  -V, --version              show the version and exit\n\n"
+		"Signals: SIGINT/SIGTERM stop accepting, answer every request already\n"
+		"received (past --shutdown-timeout the rest get 503), then exit 0.\n"
+		"SIGHUP re-reads the config file; these change live, the others\n"
+		"need a restart:\n ");
+	for (size_t i = 0, col = 1; i < NOPTIONS; i++) {
+		if (!options[i].runtime)
+			continue;
+		if (col + strlen(options[i].name) + 2 > 72) {
+			put(fd, "\n ");
+			col = 1;
+		}
+		put(fd, " ");
+		put(fd, options[i].name);
+		col += strlen(options[i].name) + 1;
+	}
+	put(fd, "\n");
 }
 
 /* A boolean in a config file: true/false, yes/no, on/off, 1/0. */
@@ -391,17 +468,17 @@ int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 
 		if (value && parse_bool(value, &b))
 			return fail(err, errlen, "%s: '%s' is not true or false", name, value);
-		*(bool *)((char *)c + o->off) = b;
+		*(bool *)field_of(c, o) = b;
 		return 0;
 	}
 	case O_UINT:
 		if (!value || parse_uint(value, o->min, o->max, &n))
 			return fail(err, errlen, "%s: '%s' is not a whole number from %lu to %lu",
 				    name, value ? value : "", o->min, o->max);
-		*(unsigned *)((char *)c + o->off) = (unsigned)n;
+		*(unsigned *)field_of(c, o) = (unsigned)n;
 		return 0;
 	case O_FUNC:
-		if (value && o->set(c, value) == 0)
+		if (value && o->set(field_of(c, o), value) == 0)
 			return 0;
 		if (value && o->set == set_ring_size &&
 		    parse_uint(value, 5, 1u << 20, &n) == 0)

@@ -13,12 +13,22 @@
 
 #define CFG_MAX_WORKERS 256
 
+struct cfg_listen {
+	char host[256];
+	uint16_t port;
+};
+
+struct cfg_cpus {
+	cpu_set_t set;             /* valid when given */
+	bool given;
+};
+
+/* Every field is set by exactly one option (core/cfg.c's table), so a
+ * reload can copy or compare an option's field without knowing it. */
 struct cfg {
-	char listen_host[256];
-	uint16_t listen_port;
+	struct cfg_listen listen;
 	unsigned workers;          /* 0 = one per allowed CPU */
-	cpu_set_t cpus;            /* --cpus, valid when cpus_given */
-	bool cpus_given;
+	struct cfg_cpus cpus;      /* --cpus */
 	bool no_pin;
 	unsigned ring_size;        /* power of two, per worker */
 	unsigned max_conns;
@@ -57,9 +67,11 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
  * wrong" (or "unknown key 'name'") in err. */
 int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 	    size_t errlen);
-bool cfg_is_key(const char *name);
-/* True for the options a SIGHUP reload can change without a restart. */
-bool cfg_is_runtime(const char *name);
+/* A reload: copies into *run the options that change live ("runtime" in
+ * the table) and calls restart(name) for each other option whose value
+ * differs.  Returns how many live options changed. */
+unsigned cfg_reload(struct cfg *run, const struct cfg *next,
+		    void (*restart)(const char *name));
 /* The checks that need the running system, done at start (and by a config
  * test): every --cpus CPU is one this process may run on, and the access
  * log can be opened for appending.  Returns 0 or -EINVAL with a message. */

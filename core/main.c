@@ -25,8 +25,8 @@ static unsigned pick_cpus(const struct cfg *cfg, int *cpus)
 
 	if (cfg->no_pin)
 		return 0;
-	if (cfg->cpus_given)
-		set = cfg->cpus;
+	if (cfg->cpus.given)
+		set = cfg->cpus.set;
 	else if (sched_getaffinity(0, sizeof(set), &set))
 		return 0;
 	for (int i = 0; i < CPU_SETSIZE && n < CPU_SETSIZE; i++)

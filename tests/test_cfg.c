@@ -72,10 +72,10 @@ static const char *parse_captured(const char *const *args, int *rc)
 START_TEST(defaults)
 {
 	cfg_defaults(&c);
-	ck_assert_str_eq(c.listen_host, "127.0.0.1");
-	ck_assert_uint_eq(c.listen_port, 8080);
+	ck_assert_str_eq(c.listen.host, "127.0.0.1");
+	ck_assert_uint_eq(c.listen.port, 8080);
 	ck_assert_uint_eq(c.workers, 0);
-	ck_assert(!c.cpus_given);
+	ck_assert(!c.cpus.given);
 	ck_assert(!c.no_pin);
 	ck_assert_uint_eq(c.ring_size, 1024);
 	ck_assert_uint_eq(c.max_conns, 10240);
@@ -86,7 +86,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
 	/* No flags: the defaults stand. */
 	ck_assert_int_eq(parse_v((const char *const[]){ NULL }), CFG_OK);
-	ck_assert_uint_eq(c.listen_port, 8080);
+	ck_assert_uint_eq(c.listen.port, 8080);
 	ck_assert_uint_eq(c.ring_size, 1024);
 }
 END_TEST
@@ -99,12 +99,12 @@ START_TEST(every_flag)
 			       "--max-pipeline", "8", "--spin-us", "0",
 			       "--shutdown-timeout", "250", "--log-level", "debug"),
 			 CFG_OK);
-	ck_assert_str_eq(c.listen_host, "10.1.2.3");
-	ck_assert_uint_eq(c.listen_port, 81);
+	ck_assert_str_eq(c.listen.host, "10.1.2.3");
+	ck_assert_uint_eq(c.listen.port, 81);
 	ck_assert_uint_eq(c.workers, 3);
-	ck_assert(c.cpus_given);
-	ck_assert_int_eq(CPU_COUNT(&c.cpus), 2);
-	ck_assert(CPU_ISSET(1, &c.cpus) && CPU_ISSET(2, &c.cpus));
+	ck_assert(c.cpus.given);
+	ck_assert_int_eq(CPU_COUNT(&c.cpus.set), 2);
+	ck_assert(CPU_ISSET(1, &c.cpus.set) && CPU_ISSET(2, &c.cpus.set));
 	ck_assert(c.no_pin);
 	ck_assert_uint_eq(c.ring_size, 64);
 	ck_assert_uint_eq(c.max_conns, 100);
@@ -116,13 +116,13 @@ START_TEST(every_flag)
 
 	/* short forms and --flag=value */
 	ck_assert_int_eq(PARSE("-l", ":9000", "-w", "2"), CFG_OK);
-	ck_assert_str_eq(c.listen_host, "0.0.0.0");
-	ck_assert_uint_eq(c.listen_port, 9000);
+	ck_assert_str_eq(c.listen.host, "0.0.0.0");
+	ck_assert_uint_eq(c.listen.port, 9000);
 	ck_assert_uint_eq(c.workers, 2);
 	ck_assert_int_eq(PARSE("--workers=5", "--listen=[::1]:8081", "-w7"), CFG_OK);
 	ck_assert_uint_eq(c.workers, 7);           /* the last one wins */
-	ck_assert_str_eq(c.listen_host, "::1");
-	ck_assert_uint_eq(c.listen_port, 8081);
+	ck_assert_str_eq(c.listen.host, "::1");
+	ck_assert_uint_eq(c.listen.port, 8081);
 
 	/* each log level */
 	ck_assert_int_eq(PARSE("--log-level", "error"), CFG_OK);
@@ -226,7 +226,7 @@ START_TEST(listen_forms)
 
 	/* through cfg_parse */
 	ck_assert_int_eq(PARSE("--listen", "127.0.0.1:0"), CFG_OK);
-	ck_assert_uint_eq(c.listen_port, 0);
+	ck_assert_uint_eq(c.listen.port, 0);
 	REJECT("--listen", "--listen", "127.0.0.1");
 	REJECT("'127.0.0.1:70000'", "--listen", "127.0.0.1:70000");
 	REJECT("--listen", "--listen", "[::1]8080");
@@ -260,8 +260,8 @@ START_TEST(cpu_lists)
 			      "'%s' accepted", bad[i]);
 
 	ck_assert_int_eq(PARSE("--cpus", "0-3,6"), CFG_OK);
-	ck_assert(c.cpus_given);
-	ck_assert_int_eq(CPU_COUNT(&c.cpus), 5);
+	ck_assert(c.cpus.given);
+	ck_assert_int_eq(CPU_COUNT(&c.cpus.set), 5);
 	REJECT("--cpus", "--cpus", "3-1");
 	REJECT("'x'", "--cpus", "x");
 }
