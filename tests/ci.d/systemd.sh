@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The systemd units as systemd itself reads them: `systemd-analyze verify`
-# of the generated metricd.service and of metricd.socket (ExecStart pointed
-# at the built binary, since verify checks it exists; the man page from the
+# of the generated metricd.service and of metricd.socket (ExecStart=,
+# ExecStartPre= and ExecReload= pointed at the built binary, since verify
+# checks it exists; the man page from the
 # tree, since verify checks Documentation=), and the sandbox score of
 # `systemd-analyze security --offline=true`, which must be 2.0 or lower.
 # Usage: tests/ci.d/systemd.sh BUILDDIR   (exit 0 pass, 77 skip, else fail)
@@ -24,7 +25,7 @@ make -C "$build" -s dist/metricd.service || { echo "FAIL: cannot build dist/metr
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/units" "$tmp/man/man8"
-sed "s|^ExecStart=[^ ]*/metricd |ExecStart=$build/metricd |" \
+sed "s|^\(Exec[A-Za-z]*=\)[^ ]*/metricd |\1$build/metricd |" \
 	"$build/dist/metricd.service" >"$tmp/units/metricd.service"
 cp "$top/dist/metricd.socket" "$tmp/units/"
 cp "$top/dist/metricd.8" "$tmp/man/man8/"
