@@ -88,6 +88,7 @@ int main(int argc, char **argv)
 	}
 	if (rc == CFG_CHECK)
 		return startup_config_test(&cfg);
+	startup_check_nofile(&cfg);
 	if (ncpus && cfg.workers > ncpus)
 		log_info("more workers (%u) than CPUs (%u): workers share CPUs",
 			 cfg.workers, ncpus);
