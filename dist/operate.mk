@@ -1,0 +1,11 @@
+# What operators use around the server: monitoring (Prometheus rules and
+# an example scrape configuration, a Grafana dashboard), shipped in the
+# tarball and checked by tests/ci.d/prometheus.sh.
+EXTRA_DIST += \
+	dist/prometheus/prometheus.yml \
+	dist/prometheus/metricd.rules.yml \
+	dist/prometheus/metricd.alerts.yml \
+	dist/grafana/metricd.json \
+	tests/prometheus/metricd.test.yml \
+	tests/prometheus/promql_names.py \
+	tests/ci.d/prometheus.sh
