@@ -92,6 +92,10 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
  * file error is -EINVAL with its message. */
 int cfg_build(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
 
-#define CFG_DEFAULT_FILE "/etc/metricd/metricd.conf"
+/* configure's sysconfdir, passed by the Makefile. */
+#ifndef METRICD_SYSCONFDIR
+#define METRICD_SYSCONFDIR "/etc"
+#endif
+#define CFG_DEFAULT_FILE METRICD_SYSCONFDIR "/metricd/metricd.conf"
 
 #endif

@@ -1,21 +1,17 @@
 # Running metricd as a system service: the systemd units, the
 # /etc/default file, an example config file, the man page, and their tests.
-# metricd, blast and alloccount(-report) install through their own
-# fragments (bin_PROGRAMS, pkglib_LTLIBRARIES), blast.1 through
-# tools/blast/local.mk.
+# metricd, blast and alloccount install through their own fragments,
+# blast.1 and alloccount.1 too.  The unit and the man page are made from
+# their .in at build time ($(edit_in), Makefile.am).
 
-man_MANS += dist/metricd.8
-
-# The unit is made from its .in at build time, not by configure, so that
-# @bindir@ is fully expanded (configure would leave ${exec_prefix} in it)
-# and follows `make bindir=...`.
-dist_edit = sed \
-	-e 's|@bindir[@]|$(bindir)|g' \
-	-e 's|@sysconfdir[@]|$(sysconfdir)|g'
+nodist_man_MANS += dist/metricd.8
+dist/metricd.8: $(srcdir)/dist/metricd.8.in Makefile
+	$(AM_V_GEN)$(do_edit_in) $(srcdir)/dist/metricd.8.in >$@.tmp && \
+	chmod a-w $@.tmp && mv $@.tmp $@
+CLEANFILES += dist/metricd.8 dist/metricd.8.tmp
 
 dist/metricd.service: $(srcdir)/dist/metricd.service.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) $(@D) && rm -f $@ $@.tmp && \
-	$(dist_edit) $(srcdir)/dist/metricd.service.in >$@.tmp && \
+	$(AM_V_GEN)$(do_edit_in) $(srcdir)/dist/metricd.service.in >$@.tmp && \
 	chmod a-w $@.tmp && mv $@.tmp $@
 
 if INSTALL_SYSTEMD_UNITS
@@ -62,7 +58,7 @@ EXTRA_DIST += \
 	dist/metricd.socket \
 	dist/metricd.default \
 	dist/metricd.conf.example \
-	dist/metricd.8 \
+	dist/metricd.8.in \
 	docs/DEPLOY.md \
 	tests/ci.d/systemd.sh \
 	tests/ci.d/haproxy.sh \

@@ -16,8 +16,8 @@ live=$(printf '%s\n' "$help" | sed -n '/these change live/,$p' | tail -n +3 | tr
 bad=0
 for o in $opts; do
 	grep -q -- "--$o" "$top/README.md" || { echo "FAIL: README.md does not list --$o"; bad=1; }
-	grep -q -- "\\\\-\\\\-$(printf '%s' "$o" | sed 's/-/\\\\-/g')" "$top/dist/metricd.8" ||
-		{ echo "FAIL: dist/metricd.8 does not document --$o"; bad=1; }
+	grep -q -- "\\\\-\\\\-$(printf '%s' "$o" | sed 's/-/\\\\-/g')" "$top/dist/metricd.8.in" ||
+		{ echo "FAIL: dist/metricd.8.in does not document --$o"; bad=1; }
 	[ "$o" = config ] && continue
 	grep -q -E "^#?$o = " "$top/dist/metricd.conf.example" ||
 		{ echo "FAIL: dist/metricd.conf.example has no '$o = ' line"; bad=1; }

@@ -19,7 +19,8 @@ command -v man >/dev/null 2>&1 ||
 	missing_tool "man not found, which systemd-analyze verify needs for Documentation= (apt-get install man-db)"
 systemd-analyze --version | head -1
 
-make -C "$build" -s dist/metricd.service || { echo "FAIL: cannot build dist/metricd.service"; exit 1; }
+make -C "$build" -s dist/metricd.service dist/metricd.8 ||
+	{ echo "FAIL: cannot build dist/metricd.service and dist/metricd.8"; exit 1; }
 [ -x "$build/metricd" ] || { echo "FAIL: $build/metricd is not built"; exit 1; }
 
 tmp=$(mktemp -d)
@@ -28,7 +29,7 @@ mkdir -p "$tmp/units" "$tmp/man/man8"
 sed "s|^\(Exec[A-Za-z]*=\)[^ ]*/metricd |\1$build/metricd |" \
 	"$build/dist/metricd.service" >"$tmp/units/metricd.service"
 cp "$top/dist/metricd.socket" "$tmp/units/"
-cp "$top/dist/metricd.8" "$tmp/man/man8/"
+cp "$build/dist/metricd.8" "$tmp/man/man8/"
 grep -q "^ExecStart=$build/metricd " "$tmp/units/metricd.service" ||
 	{ echo "FAIL: no ExecStart=.../metricd line in the generated unit"; exit 1; }
 status=0
