@@ -10,17 +10,29 @@ dist/metricd.8: $(srcdir)/dist/metricd.8.in Makefile
 	chmod a-w $@.tmp && mv $@.tmp $@
 CLEANFILES += dist/metricd.8 dist/metricd.8.tmp
 
+# metricd.service and the template metricd@.service from one file: the
+# @instance_...@ marks are empty in the first and name the instance's
+# config file, default file, log directory and description in the second.
 dist/metricd.service: $(srcdir)/dist/metricd.service.in Makefile
-	$(AM_V_GEN)$(do_edit_in) $(srcdir)/dist/metricd.service.in >$@.tmp && \
+	$(AM_V_GEN)$(do_edit_in) -e '/@instance_envfile@/d' -e 's|@instance_[a-z]*@||g' \
+	  $(srcdir)/dist/metricd.service.in >$@.tmp && \
+	chmod a-w $@.tmp && mv $@.tmp $@
+dist/metricd@.service: $(srcdir)/dist/metricd.service.in Makefile
+	$(AM_V_GEN)$(do_edit_in) \
+	  -e 's|@instance_envfile@|EnvironmentFile=-$(sysconfdir)/default/metricd@%i|' \
+	  -e 's|@instance_config@|--config $(sysconfdir)/metricd/%i.conf |g' \
+	  -e 's|@instance_dir@|/%i|g' -e 's|@instance_desc@| (instance %i)|g' \
+	  $(srcdir)/dist/metricd.service.in >$@.tmp && \
 	chmod a-w $@.tmp && mv $@.tmp $@
 
 if INSTALL_SYSTEMD_UNITS
-systemdsystemunit_DATA = dist/metricd.service dist/metricd.socket
+systemdsystemunit_DATA = dist/metricd.service dist/metricd@.service dist/metricd.socket
 else
-# Still built: tests/ci.d/systemd.sh verifies it.
-noinst_DATA = dist/metricd.service
+# Still built: tests/ci.d/systemd.sh verifies them.
+noinst_DATA = dist/metricd.service dist/metricd@.service
 endif
-CLEANFILES += dist/metricd.service dist/metricd.service.tmp
+CLEANFILES += dist/metricd.service dist/metricd.service.tmp \
+	dist/metricd@.service dist/metricd@.service.tmp
 
 # $(sysconfdir)/default/metricd is the admin's file once installed: it is
 # installed only where none exists, and uninstalled only while it is still

@@ -34,7 +34,7 @@ expected=(
 	"$mandir/man8/metricd.8" "$mandir/man1/blast.1" "$mandir/man1/alloccount.1"
 	"$sysconfdir/default/metricd" "$sysconfdir/metricd/metricd.conf.example"
 )
-[ "$units" = yes ] && expected+=("$unitdir/metricd.service" "$unitdir/metricd.socket")
+[ "$units" = yes ] && expected+=("$unitdir/metricd.service" "$unitdir/metricd@.service" "$unitdir/metricd.socket")
 
 installed() { (cd "$dest" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort); }
 
