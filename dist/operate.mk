@@ -9,3 +9,8 @@ EXTRA_DIST += \
 	tests/prometheus/metricd.test.yml \
 	tests/prometheus/promql_names.py \
 	tests/ci.d/prometheus.sh
+
+# logrotate: the access logs under /var/log/metricd (tests/ci.d/logrotate.sh).
+logrotatedir = $(sysconfdir)/logrotate.d
+dist_logrotate_DATA = dist/logrotate/metricd
+EXTRA_DIST += tests/ci.d/logrotate.sh

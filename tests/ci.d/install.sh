@@ -33,6 +33,7 @@ expected=(
 	"$pkglibdir/alloccount.so" "$pkglibexecdir/alloccount-report"
 	"$mandir/man8/metricd.8" "$mandir/man1/blast.1" "$mandir/man1/alloccount.1"
 	"$sysconfdir/default/metricd" "$sysconfdir/metricd/metricd.conf.example"
+	"$sysconfdir/logrotate.d/metricd"
 )
 [ "$units" = yes ] && expected+=("$unitdir/metricd.service" "$unitdir/metricd@.service" "$unitdir/metricd.socket")
 

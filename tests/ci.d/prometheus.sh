@@ -60,7 +60,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 echo "--- metricd"
 "$build/metricd" --listen 127.0.0.1:0 --no-pin --workers 1 >"$tmp/metricd.log" 2>&1 &
 mpid=$!
-port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/metricd.log" | head -1; }
+port() { sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/metricd.log" 2>/dev/null | head -1; }
 started() { [ -n "$(port)" ]; }
 wait_for 30 started || { cat "$tmp/metricd.log"; echo "FAIL: metricd did not start"; exit 1; }
 mport=$(port)
