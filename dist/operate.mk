@@ -14,3 +14,14 @@ EXTRA_DIST += \
 logrotatedir = $(sysconfdir)/logrotate.d
 dist_logrotate_DATA = dist/logrotate/metricd
 EXTRA_DIST += tests/ci.d/logrotate.sh
+
+# The Debian package (dpkg-buildpackage -us -uc -b; tests/ci.d/deb.sh).
+EXTRA_DIST += \
+	debian/changelog \
+	debian/control \
+	debian/copyright \
+	debian/metricd.docs \
+	debian/metricd.examples \
+	debian/rules \
+	debian/source/format \
+	tests/ci.d/deb.sh
