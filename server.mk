@@ -13,6 +13,7 @@ libmetricd_a_SOURCES = \
 	core/reclaim.c core/reclaim.h \
 	core/runtime.h \
 	core/sbuf.h \
+	core/startup.c core/startup.h \
 	core/stats.c core/stats.h \
 	core/tsan.h \
 	http/framing.c http/framing.h \

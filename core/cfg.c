@@ -415,7 +415,10 @@ void cfg_print_usage(int fd)
 			h += len + (nl ? 1 : 0);
 		}
 	}
-	put(fd, "  -h, --help                 show this help and exit\n"
+	put(fd, "  -t, --check-config         check the flags, the config file and what they\n"
+		"                             name (CPUs, access log), print the result,\n"
+		"                             exit 0 (ok) or 2; starts nothing\n"
+		"  -h, --help                 show this help and exit\n"
 		"  -V, --version              show the version and exit\n\n"
 		"Signals: SIGINT/SIGTERM stop accepting, answer every request already\n"
 		"received (past --shutdown-timeout the rest get 503), then exit 0.\n"
@@ -492,10 +495,11 @@ int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 
 int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 {
-	struct option longs[NOPTIONS + 3];
-	char shorts[64] = ":hV";
-	size_t ns = 3;
+	struct option longs[NOPTIONS + 4];
+	char shorts[64] = ":hVt";
+	size_t ns = 4;
 	int opt, idx, rc = 0;
+	bool check = false;
 
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		longs[i] = (struct option){ options[i].name,
@@ -509,7 +513,8 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 	shorts[ns] = '\0';
 	longs[NOPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
 	longs[NOPTIONS + 1] = (struct option){ "version", no_argument, NULL, 'V' };
-	longs[NOPTIONS + 2] = (struct option){ NULL, 0, NULL, 0 };
+	longs[NOPTIONS + 2] = (struct option){ "check-config", no_argument, NULL, 't' };
+	longs[NOPTIONS + 3] = (struct option){ NULL, 0, NULL, 0 };
 
 	optind = 0;     /* glibc: 0 also forgets a half-read option cluster */
 	opterr = 0;
@@ -535,6 +540,9 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 		case 'V':
 			printf("metricd %s\n", PACKAGE_VERSION);
 			return CFG_EXIT;
+		case 't':
+			check = true;
+			break;
 		case ':':
 			rc = fail(err, errlen, "option '%s' needs a value",
 				  argv[optind - 1]);
@@ -550,5 +558,5 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 	}
 	if (rc == 0 && optind < argc)
 		rc = fail(err, errlen, "unexpected argument '%s'", argv[optind]);
-	return rc;
+	return rc == 0 && check ? CFG_CHECK : rc;
 }

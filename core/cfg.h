@@ -50,6 +50,7 @@ struct cfg {
 enum cfg_result {
 	CFG_OK = 0,        /* run the server */
 	CFG_EXIT = 1,      /* --help or --version was printed: exit 0 */
+	CFG_CHECK = 2,     /* -t / --check-config: check the settings, start nothing */
 };
 
 void cfg_defaults(struct cfg *c);
@@ -59,7 +60,8 @@ void cfg_defaults(struct cfg *c);
  * shared CPU only steals it from the thread that would produce work).
  * ncpus: the CPUs the workers may use. */
 void cfg_resolve(struct cfg *c, unsigned ncpus);
-/* Parses argv into *c.  Returns CFG_OK, CFG_EXIT, or -EINVAL with a message
+/* Parses argv into *c.  Returns CFG_OK, CFG_EXIT, CFG_CHECK (-t, with every
+ * flag valid), or -EINVAL with a message
  * (naming the flag and what is wrong with it) in err. */
 int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
 /* Sets one option by its long name (a config-file key); value is NULL for
@@ -90,6 +92,10 @@ int cfg_load_file(struct cfg *c, const char *path, char *err, size_t errlen);
  * file error is -EINVAL with its message. */
 int cfg_build(struct cfg *c, int argc, char **argv, char *err, size_t errlen);
 
-#define CFG_DEFAULT_FILE "/etc/metricd/metricd.conf"
+/* configure's sysconfdir, passed by the Makefile. */
+#ifndef METRICD_SYSCONFDIR
+#define METRICD_SYSCONFDIR "/etc"
+#endif
+#define CFG_DEFAULT_FILE METRICD_SYSCONFDIR "/metricd/metricd.conf"
 
 #endif

@@ -107,7 +107,7 @@ int cfg_build(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 	/* First pass: validate the flags and learn --config. */
 	cfg_defaults(&probe);
 	rc = cfg_parse(&probe, argc, argv, err, errlen);
-	if (rc)
+	if (rc != CFG_OK && rc != CFG_CHECK)
 		return rc;
 	cfg_defaults(c);
 	if (probe.config_path[0])

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,9 +20,27 @@ static int log_journal;
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const char level_syslog[] = { '3', '4', '6', '7' };
 
+/* systemd sets JOURNAL_STREAM=DEV:INO (decimal) for the stream it
+ * connects to stdout/stderr.  The variable is inherited by children whose
+ * stderr was redirected (a script run from the unit, `metricd 2>file`), so
+ * systemd.exec(5) says to compare it with the fd's own st_dev:st_ino. */
+bool log_stream_is_journal(const char *journal_stream, int fd)
+{
+	unsigned long long dev, ino;
+	struct stat st;
+	int end = 0;
+
+	if (!journal_stream ||
+	    sscanf(journal_stream, "%llu:%llu%n", &dev, &ino, &end) != 2 ||
+	    journal_stream[end] != '\0' || fstat(fd, &st))
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
 void log_init(void)
 {
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = log_stream_is_journal(getenv("JOURNAL_STREAM"), STDERR_FILENO);
 }
 
 void log_set_level(enum log_level lvl)

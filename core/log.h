@@ -1,13 +1,18 @@
-/* Logging: one line per event on stderr, with a level.  When started by
- * systemd (JOURNAL_STREAM set) lines carry a syslog priority prefix and no
- * timestamp; otherwise an ISO-8601 UTC timestamp.  Safe from any thread:
+/* Logging: one line per event on stderr, with a level.  When stderr is
+ * the journal (JOURNAL_STREAM names its device and inode) lines carry a
+ * syslog priority prefix and no timestamp; otherwise an ISO-8601 UTC
+ * timestamp.  Safe from any thread:
  * each line is formatted on the caller's stack and written with one write(2). */
 #ifndef METRICD_CORE_LOG_H
 #define METRICD_CORE_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_init(void);
+/* True when fd is the stream JOURNAL_STREAM's "DEV:INO" names. */
+bool log_stream_is_journal(const char *journal_stream, int fd);
 void log_set_level(enum log_level lvl);
 enum log_level log_get_level(void);
 /* Returns 0 and sets *out, or -EINVAL for an unknown name. */

@@ -14,6 +14,7 @@
 #include "core/cfg.h"
 #include "core/log.h"
 #include "core/notify.h"
+#include "core/startup.h"
 #include "core/stats.h"
 #include "http/framing.h"
 
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 			err);
 		return 2;
 	}
-	if (cfg_check_system(&cfg, err, sizeof(err))) {
+	if (rc != CFG_CHECK && cfg_check_system(&cfg, err, sizeof(err))) {
 		fprintf(stderr, "metricd: %s\n", err);
 		return 2;
 	}
@@ -85,6 +86,9 @@ int main(int argc, char **argv)
 		cfg_resolve(&cfg, sched_getaffinity(0, sizeof(set), &set) == 0
 				? (unsigned)CPU_COUNT(&set) : 1);
 	}
+	if (rc == CFG_CHECK)
+		return startup_config_test(&cfg);
+	startup_check_nofile(&cfg);
 	if (ncpus && cfg.workers > ncpus)
 		log_info("more workers (%u) than CPUs (%u): workers share CPUs",
 			 cfg.workers, ncpus);

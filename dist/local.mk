@@ -1,30 +1,38 @@
 # Running metricd as a system service: the systemd units, the
 # /etc/default file, an example config file, the man page, and their tests.
-# metricd, blast and alloccount(-report) install through their own
-# fragments (bin_PROGRAMS, pkglib_LTLIBRARIES), blast.1 through
-# tools/blast/local.mk.
+# metricd, blast and alloccount install through their own fragments,
+# blast.1 and alloccount.1 too.  The unit and the man page are made from
+# their .in at build time ($(edit_in), Makefile.am).
 
-man_MANS += dist/metricd.8
+nodist_man_MANS += dist/metricd.8
+dist/metricd.8: $(srcdir)/dist/metricd.8.in Makefile
+	$(AM_V_GEN)$(do_edit_in) $(srcdir)/dist/metricd.8.in >$@.tmp && \
+	chmod a-w $@.tmp && mv $@.tmp $@
+CLEANFILES += dist/metricd.8 dist/metricd.8.tmp
 
-# The unit is made from its .in at build time, not by configure, so that
-# @bindir@ is fully expanded (configure would leave ${exec_prefix} in it)
-# and follows `make bindir=...`.
-dist_edit = sed \
-	-e 's|@bindir[@]|$(bindir)|g' \
-	-e 's|@sysconfdir[@]|$(sysconfdir)|g'
-
+# metricd.service and the template metricd@.service from one file: the
+# @instance_...@ marks are empty in the first and name the instance's
+# config file, default file, log directory and description in the second.
 dist/metricd.service: $(srcdir)/dist/metricd.service.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) $(@D) && rm -f $@ $@.tmp && \
-	$(dist_edit) $(srcdir)/dist/metricd.service.in >$@.tmp && \
+	$(AM_V_GEN)$(do_edit_in) -e '/@instance_envfile@/d' -e 's|@instance_[a-z]*@||g' \
+	  $(srcdir)/dist/metricd.service.in >$@.tmp && \
+	chmod a-w $@.tmp && mv $@.tmp $@
+dist/metricd@.service: $(srcdir)/dist/metricd.service.in Makefile
+	$(AM_V_GEN)$(do_edit_in) \
+	  -e 's|@instance_envfile@|EnvironmentFile=-$(sysconfdir)/default/metricd@%i|' \
+	  -e 's|@instance_config@|--config $(sysconfdir)/metricd/%i.conf |g' \
+	  -e 's|@instance_dir@|/%i|g' -e 's|@instance_desc@| (instance %i)|g' \
+	  $(srcdir)/dist/metricd.service.in >$@.tmp && \
 	chmod a-w $@.tmp && mv $@.tmp $@
 
 if INSTALL_SYSTEMD_UNITS
-systemdsystemunit_DATA = dist/metricd.service dist/metricd.socket
+systemdsystemunit_DATA = dist/metricd.service dist/metricd@.service dist/metricd.socket
 else
-# Still built: tests/ci.d/systemd.sh verifies it.
-noinst_DATA = dist/metricd.service
+# Still built: tests/ci.d/systemd.sh verifies them.
+noinst_DATA = dist/metricd.service dist/metricd@.service
 endif
-CLEANFILES += dist/metricd.service dist/metricd.service.tmp
+CLEANFILES += dist/metricd.service dist/metricd.service.tmp \
+	dist/metricd@.service dist/metricd@.service.tmp
 
 # $(sysconfdir)/default/metricd is the admin's file once installed: it is
 # installed only where none exists, and uninstalled only while it is still
@@ -62,7 +70,7 @@ EXTRA_DIST += \
 	dist/metricd.socket \
 	dist/metricd.default \
 	dist/metricd.conf.example \
-	dist/metricd.8 \
+	dist/metricd.8.in \
 	docs/DEPLOY.md \
 	tests/ci.d/systemd.sh \
 	tests/ci.d/haproxy.sh \

@@ -51,6 +51,7 @@ EXTRA_DIST += tests/sanitizer-env.sh
 TESTS += tests/test_stats.py tests/test_access_log.py
 EXTRA_DIST += tests/test_stats.py tests/test_access_log.py
 include $(top_srcdir)/tests/unit.mk
+include $(top_srcdir)/tests/operate.mk
 
 # The extra checks tools/check-all runs (their own fragments list the
 # others) and what they share.

@@ -423,6 +423,20 @@ START_TEST(parse_twice)
 }
 END_TEST
 
+START_TEST(check_config)
+{
+	ck_assert_int_eq(PARSE("-t"), CFG_CHECK);
+	ck_assert_int_eq(PARSE("--check-config", "-w", "2"), CFG_CHECK);
+	ck_assert_uint_eq(c.workers, 2);
+	ck_assert_int_eq(PARSE("-tw", "3"), CFG_CHECK);
+	ck_assert_uint_eq(c.workers, 3);
+	/* a bad flag is the test's answer, whichever comes first */
+	REJECT("--bogus", "-t", "--bogus");
+	REJECT("--workers", "--workers", "0", "-t");
+	REJECT("check-config", "--check-config=yes");
+}
+END_TEST
+
 static Suite *cfg_suite(void)
 {
 	Suite *s = suite_create("cfg");
@@ -443,6 +457,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, usage_to_fd);
 	tcase_add_test(tc, parse_twice);
 	tcase_add_test(tc, regression_parse_twice_after_cluster);
+	tcase_add_test(tc, check_config);
 	suite_add_tcase(s, tc);
 	return s;
 }

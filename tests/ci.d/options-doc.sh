@@ -10,14 +10,14 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/ci.d/common.bash"
 help=$("$build/metricd" --help) || { echo "FAIL: metricd --help"; exit 1; }
 opts=$(printf '%s\n' "$help" | sed -n 's/^ *\(-., \)\{0,1\}--\([a-z-]*\).*/\2/p' |
-	grep -v -x -e help -e version)
+	grep -v -x -e help -e version -e check-config)
 live=$(printf '%s\n' "$help" | sed -n '/these change live/,$p' | tail -n +3 | tr ' ' '\n' | grep .)
 [ -n "$opts" ] && [ -n "$live" ] || { echo "FAIL: could not read the options from --help"; exit 1; }
 bad=0
 for o in $opts; do
 	grep -q -- "--$o" "$top/README.md" || { echo "FAIL: README.md does not list --$o"; bad=1; }
-	grep -q -- "\\\\-\\\\-$(printf '%s' "$o" | sed 's/-/\\\\-/g')" "$top/dist/metricd.8" ||
-		{ echo "FAIL: dist/metricd.8 does not document --$o"; bad=1; }
+	grep -q -- "\\\\-\\\\-$(printf '%s' "$o" | sed 's/-/\\\\-/g')" "$top/dist/metricd.8.in" ||
+		{ echo "FAIL: dist/metricd.8.in does not document --$o"; bad=1; }
 	[ "$o" = config ] && continue
 	grep -q -E "^#?$o = " "$top/dist/metricd.conf.example" ||
 		{ echo "FAIL: dist/metricd.conf.example has no '$o = ' line"; bad=1; }

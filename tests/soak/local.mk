@@ -21,7 +21,8 @@ SOAK_TESTS = \
 	tests/soak/test_shutdown_deadline.py \
 	tests/soak/test_rfc9110.py \
 	tests/soak/test_connect_flood.py \
-	tests/soak/test_limits_misc.py
+	tests/soak/test_limits_misc.py \
+	tests/soak/test_nofile.py
 TESTS += $(SOAK_TESTS)
 EXTRA_DIST += $(SOAK_TESTS) tests/soak/soaklib.py
 CLEANFILES += tests/soak/soak.lock

@@ -136,14 +136,16 @@ def raise_nofile(need):
 
 
 class Server:
-    """metricd on 127.0.0.1:0.  stderr is read by a thread into .log."""
+    """metricd on 127.0.0.1:0.  stderr is read by a thread into .log.
+    nofile: RLIMIT_NOFILE for metricd, N (soft and hard) or (SOFT, HARD)."""
 
     def __init__(self, *args, nofile=None):
         cmd = [METRICD, "--listen", f"{HOST}:0", "--no-pin", *args]
+        limits = nofile if isinstance(nofile, tuple) else (nofile, nofile)
 
         def preexec():
             if nofile is not None:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
         self.args = args
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,

@@ -1,6 +1,11 @@
 # tools/alloccount: LD_PRELOAD interposer counting malloc-family calls,
-# its reader library, the alloccount-report CLI and their tests.
+# its reader library, the alloccount-report CLI, the alloccount command
+# that runs a program under the interposer, and their tests.
 # Included from the top-level Makefile.am (non-recursive build).
+#
+# Installed: alloccount (bin) and its man page; alloccount.so in
+# $(pkglibdir) without its libtool .la (nothing links against it); the
+# report program in $(pkglibexecdir), run as `alloccount report`.
 
 # The interposer.  Built without $(SAN_CFLAGS)/$(SAN_LDFLAGS): it replaces
 # malloc and must not drag a sanitizer runtime into the programs it is
@@ -22,11 +27,29 @@ tools_alloccount_libacread_la_SOURCES = \
 	tools/alloccount/alloccount.h \
 	tools/alloccount/acmaps.h
 
-bin_PROGRAMS += alloccount-report
+pkglibexec_PROGRAMS += alloccount-report
 alloccount_report_SOURCES = tools/alloccount/report.c
 alloccount_report_LDADD = tools/alloccount/libacread.la
 
 EXTRA_DIST += tools/alloccount/README.md
+
+bin_SCRIPTS += tools/alloccount/alloccount
+tools/alloccount/alloccount: $(srcdir)/tools/alloccount/alloccount.in Makefile
+	$(AM_V_GEN)$(do_edit_in) $(srcdir)/tools/alloccount/alloccount.in >$@.tmp && \
+	chmod a-w,a+x $@.tmp && mv $@.tmp $@
+nodist_man_MANS += tools/alloccount/alloccount.1
+tools/alloccount/alloccount.1: $(srcdir)/tools/alloccount/alloccount.1.in Makefile
+	$(AM_V_GEN)$(do_edit_in) $(srcdir)/tools/alloccount/alloccount.1.in >$@.tmp && \
+	chmod a-w $@.tmp && mv $@.tmp $@
+CLEANFILES += tools/alloccount/alloccount tools/alloccount/alloccount.tmp \
+	tools/alloccount/alloccount.1 tools/alloccount/alloccount.1.tmp
+EXTRA_DIST += tools/alloccount/alloccount.in tools/alloccount/alloccount.1.in
+
+install-exec-hook:
+	rm -f '$(DESTDIR)$(pkglibdir)/alloccount.la'
+# libtool uninstalls through the .la, which is gone: remove the module.
+uninstall-hook:
+	rm -f '$(DESTDIR)$(pkglibdir)/alloccount.so'
 
 # Tests.  victim is a helper run by alloccount_test, not a test itself.
 # In sanitizer builds the test is built but exits 77 (SKIP): an
@@ -47,4 +70,5 @@ endif
 tests_alloccount_alloccount_test_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_alloccount_alloccount_test_LDADD = tools/alloccount/libacread.la $(CHECK_LIBS) \
 	$(PTHREAD_LIBS)
-TESTS += tests/alloccount/alloccount_test
+TESTS += tests/alloccount/alloccount_test tests/alloccount/wrapper.sh
+EXTRA_DIST += tests/alloccount/wrapper.sh

@@ -37,8 +37,12 @@ blast_SOURCES = tools/blast/main.c
 blast_CFLAGS = $(AM_CFLAGS)
 blast_LDADD = tools/blast/libblast.la $(PTHREAD_LIBS) -lm
 
-man_MANS += tools/blast/blast.1
-EXTRA_DIST += tools/blast/blast.1 tools/blast/README.md
+nodist_man_MANS += tools/blast/blast.1
+tools/blast/blast.1: $(srcdir)/tools/blast/blast.1.in Makefile
+	$(AM_V_GEN)$(do_edit_in) $(srcdir)/tools/blast/blast.1.in >$@.tmp && \
+	chmod a-w $@.tmp && mv $@.tmp $@
+CLEANFILES += tools/blast/blast.1 tools/blast/blast.1.tmp
+EXTRA_DIST += tools/blast/blast.1.in tools/blast/README.md
 
 # Tests: one Check suite per source file, an in-process stall server for
 # the end-to-end suites, and a shell test of the binary itself.
