@@ -36,4 +36,8 @@ PY_LOG_COMPILER = $(PYTHON3)
 AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD;
 TESTS += tests/test_stats.py
 EXTRA_DIST += tests/test_stats.py
+
+# Coverage (a build of its own: ./configure --enable-coverage), run by
+# tools/check-all; tests/ci.d/coverage.py holds the floors.
+EXTRA_DIST += tests/ci.d/coverage.sh tests/ci.d/coverage.py
 include $(top_srcdir)/tests/unit.mk
