@@ -35,3 +35,42 @@ tests_test_cfg_LDADD = $(UNIT_LDADD)
 tests_test_metric_SOURCES = tests/test_metric.c
 tests_test_metric_CFLAGS = $(UNIT_CFLAGS)
 tests_test_metric_LDADD = $(UNIT_LDADD)
+
+# Link-time interposition (tests/wrap.h): allocator calls counted per
+# thread, chosen malloc/mmap calls made to fail.
+LDWRAP_FLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=mmap
+noinst_LIBRARIES += tests/libwrap.a
+tests_libwrap_a_SOURCES = tests/wrap.c tests/wrap.h
+tests_libwrap_a_CFLAGS = $(UNIT_CFLAGS)
+
+check_PROGRAMS += tests/test_tail tests/test_conn tests/test_cfgfile \
+	tests/test_log tests/test_accesslog tests/test_stats
+TESTS += tests/test_tail tests/test_conn tests/test_cfgfile \
+	tests/test_log tests/test_accesslog tests/test_stats
+
+tests_test_tail_SOURCES = tests/test_tail.c
+tests_test_tail_CFLAGS = $(UNIT_CFLAGS)
+tests_test_tail_LDFLAGS = $(LDWRAP_FLAGS)
+tests_test_tail_LDADD = tests/libwrap.a $(UNIT_LDADD)
+
+tests_test_conn_SOURCES = tests/test_conn.c
+tests_test_conn_CFLAGS = $(UNIT_CFLAGS)
+tests_test_conn_LDADD = $(UNIT_LDADD)
+
+tests_test_cfgfile_SOURCES = tests/test_cfgfile.c
+tests_test_cfgfile_CFLAGS = $(UNIT_CFLAGS)
+tests_test_cfgfile_LDADD = $(UNIT_LDADD)
+
+tests_test_log_SOURCES = tests/test_log.c
+tests_test_log_CFLAGS = $(UNIT_CFLAGS)
+tests_test_log_LDADD = $(UNIT_LDADD)
+
+tests_test_accesslog_SOURCES = tests/test_accesslog.c
+tests_test_accesslog_CFLAGS = $(UNIT_CFLAGS)
+tests_test_accesslog_LDADD = $(UNIT_LDADD)
+
+# The JSON is read back with blast's parser: code independent of the writer.
+tests_test_stats_SOURCES = tests/test_stats.c
+tests_test_stats_CFLAGS = $(UNIT_CFLAGS)
+tests_test_stats_LDADD = tools/blast/libblast.la $(UNIT_LDADD) -lm
+
