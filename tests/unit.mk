@@ -39,9 +39,12 @@ tests_test_metric_LDADD = $(UNIT_LDADD)
 # Link-time interposition (tests/wrap.h): allocator calls counted per
 # thread, chosen malloc/mmap calls made to fail.
 LDWRAP_FLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=mmap
-noinst_LIBRARIES += tests/libwrap.a
+noinst_LIBRARIES += tests/libwrap.a tests/libworkerharness.a
 tests_libwrap_a_SOURCES = tests/wrap.c tests/wrap.h
 tests_libwrap_a_CFLAGS = $(UNIT_CFLAGS)
+# A real worker thread fed through its ring (worker, stack and heap suites).
+tests_libworkerharness_a_SOURCES = tests/worker_harness.c tests/worker_harness.h
+tests_libworkerharness_a_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
 
 check_PROGRAMS += tests/test_tail tests/test_conn tests/test_cfgfile \
 	tests/test_log tests/test_accesslog tests/test_stats
@@ -73,4 +76,24 @@ tests_test_accesslog_LDADD = $(UNIT_LDADD)
 tests_test_stats_SOURCES = tests/test_stats.c
 tests_test_stats_CFLAGS = $(UNIT_CFLAGS)
 tests_test_stats_LDADD = tools/blast/libblast.la $(UNIT_LDADD) -lm
+
+# Worker, stack and heap paths through a real worker thread.
+check_PROGRAMS += tests/test_worker tests/test_stack tests/test_heap
+TESTS += tests/test_worker tests/test_stack tests/test_heap
+HARNESS_LDADD = tests/libworkerharness.a tests/libtestlib.a tests/libwrap.a $(UNIT_LDADD)
+
+tests_test_worker_SOURCES = tests/test_worker.c
+tests_test_worker_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
+tests_test_worker_LDFLAGS = $(LDWRAP_FLAGS)
+tests_test_worker_LDADD = $(HARNESS_LDADD)
+
+tests_test_stack_SOURCES = tests/test_stack.c
+tests_test_stack_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
+tests_test_stack_LDFLAGS = $(LDWRAP_FLAGS)
+tests_test_stack_LDADD = $(HARNESS_LDADD)
+
+tests_test_heap_SOURCES = tests/test_heap.c
+tests_test_heap_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
+tests_test_heap_LDFLAGS = $(LDWRAP_FLAGS)
+tests_test_heap_LDADD = $(HARNESS_LDADD)
 
