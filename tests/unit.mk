@@ -97,3 +97,11 @@ tests_test_heap_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
 tests_test_heap_LDFLAGS = $(LDWRAP_FLAGS)
 tests_test_heap_LDADD = $(HARNESS_LDADD)
 
+# The acceptor with its workers, in process on an ephemeral port.  The
+# suite includes core/acceptor.c (see the file's head comment), so it is
+# compiled with the server's flags and takes the rest from libmetricd.a.
+check_PROGRAMS += tests/test_acceptor
+TESTS += tests/test_acceptor
+tests_test_acceptor_SOURCES = tests/test_acceptor.c
+tests_test_acceptor_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+tests_test_acceptor_LDADD = tests/libtestlib.a $(UNIT_LDADD)
