@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "http/route.h"
+#include "tests/covdump.h"
 #include "tests/testlib.h"
 #include "tests/worker_harness.h"
 #include "tests/wrap.h"
@@ -126,18 +127,24 @@ START_TEST(partial_write_parks_and_resumes)
 	struct wh *h = wh_start(NULL);
 	uint32_t s = wh_open(h, 1, 1);
 	enum { N = 400 };
-	static struct http_req r[N];
+	static struct http_req r[N + 1];
 
 	for (unsigned i = 0; i < N; i++)
 		r[i] = wh_req(h, s, ROUTE_STATS_VALUE, i, 0);
+	r[N] = wh_close_req(h, s);
 	wh_push_n(h, r, N);
 	ck_assert_uint_ge(wh_wait_stat(&h->w.st.w.partial_writes, 1, WAIT_MS), 1);
+	/* REQ_CLOSE while answers wait for the client: it closes once the
+	 * last of them has left. */
+	wh_push(h, &r[N]);
 	for (unsigned i = 0; i < N; i++) {
 		read_resp(h->client[s], false);
 		ck_assert_int_eq(resp.status, 200);
 		ck_assert_uint_eq(body_id(&resp), i);
 	}
-	close_and_check(h, s);
+	ck_assert(tl_wait_eof(&rd, WAIT_MS));
+	ck_assert(wh_wait_closed(h, s, WAIT_MS));
+	ck_assert_uint_eq(inflight(h, s), 0);
 	wh_stop(h);
 }
 END_TEST
@@ -195,6 +202,49 @@ START_TEST(dead_peer_requests_dropped)
 	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_STACK].requests), 0);
 	/* The dropped heap request's object was freed. */
 	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_HEAP].frees), 1);
+	wh_stop(h);
+}
+END_TEST
+
+/* A dropped request that was the connection's last (Connection: close)
+ * still closes it. */
+START_TEST(dropped_last_request_closes)
+{
+	struct wh *h = wh_start(NULL);
+	uint32_t s = wh_open(h, 0, 0);
+	struct http_req r[2] = { wh_req(h, s, ROUTE_METRIC_STACK, 1, 0),
+				 wh_req(h, s, ROUTE_METRIC_STACK, 2, REQF_CLOSE) };
+
+	ck_pr_store_uint(&h->conns.slots[s].gone, 1);
+	wh_push_n(h, r, 2);
+	ck_assert(wh_wait_closed(h, s, WAIT_MS));
+	ck_assert_uint_eq(STAT_GET(h->w.st.w.dropped), 2);
+	ck_assert_uint_eq(inflight(h, s), 0);
+	wh_stop(h);
+}
+END_TEST
+
+/* A heavy request first pushes out what is queued for its connection; if
+ * that write finds the peer gone, the heavy one is dropped uncomputed -
+ * and, being the last, closes the connection. */
+START_TEST(heavy_request_after_a_dead_peer)
+{
+	struct wh_opts o = { .defer_start = true };
+	struct wh *h = wh_start(&o);
+	uint32_t s = wh_open(h, 0, 0);
+	struct http_req r[2] = { wh_req(h, s, ROUTE_METRIC_STACK, 1, 0),
+				 wh_req(h, s, ROUTE_METRIC_STACK, 2, REQF_HEAVY | REQF_CLOSE) };
+
+	r[1].work = HTTP_WORK_MAX;                /* seconds, were it computed */
+	close(h->client[s]);
+	h->client[s] = -1;
+	wh_push_n(h, r, 2);
+	wh_run(h);
+	ck_assert(wh_wait_closed(h, s, WAIT_MS));
+	ck_assert_uint_eq(STAT_GET(h->w.st.w.write_errors), 1);
+	ck_assert_uint_eq(STAT_GET(h->w.st.w.dropped), 1);
+	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_STACK].requests), 1);
+	ck_assert_uint_eq(inflight(h, s), 0);
 	wh_stop(h);
 }
 END_TEST
@@ -288,7 +338,9 @@ static void expect_stats_answer(int status, const char *ctype, bool closes)
 
 START_TEST(stats_and_metrics)
 {
-	struct wh *h = wh_start(NULL);
+	struct wh_opts o = { .defer_start = true };     /* one batch: the slab
+							 * fills and is flushed */
+	struct wh *h = wh_start(&o);
 	uint32_t s = wh_open(h, 0, 0);
 	struct http_req r[4] = {
 		wh_req(h, s, ROUTE_STATS, 0, 0),
@@ -298,6 +350,7 @@ START_TEST(stats_and_metrics)
 	};
 
 	wh_push_n(h, r, 4);
+	wh_run(h);
 	read_resp(h->client[s], false);
 	expect_stats_answer(200, "application/json", false);
 	ck_assert(strncmp(resp.body, "{\"uptime_s\":", 12) == 0);
@@ -501,10 +554,15 @@ START_TEST(no_memory_for_unsent_bytes)
 	enum { N = 300 };
 	static struct http_req r[N];
 
+	/* Heap answers too: their body is queued after their head, so the
+	 * body finds the connection already dead. */
+	for (unsigned i = 0; i < N; i++) {
+		r[i] = wh_req(h, s, i % 2 ? ROUTE_STATS_POINTER : ROUTE_STATS_VALUE, i, 0);
+		if (i % 2)
+			wh_wrap_heap(h, &r[i]);
+	}
 	wrap_watch(NULL);
 	wrap_fail_mmap(TAIL_BLOCK_SIZE, 1u << 30);
-	for (unsigned i = 0; i < N; i++)
-		r[i] = wh_req(h, s, ROUTE_STATS_VALUE, i, 0);
 	wh_push_n(h, r, N);
 	ck_assert_uint_eq(wh_wait_stat(&h->w.st.w.write_errors, 1, WAIT_MS), 1);
 	close_and_check(h, s);
@@ -544,8 +602,16 @@ END_TEST
 
 /* A descriptor naming a connection that is not open is a broken
  * invariant: the worker aborts rather than write to a reused fd. */
+static void dump_and_die(int sig)
+{
+	COVERAGE_DUMP();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 START_TEST(stale_descriptor_aborts)
 {
+	signal(SIGABRT, dump_and_die);
 	struct wh *h = wh_start(NULL);
 	uint32_t s = wh_open(h, 0, 0);
 	struct http_req r = wh_req(h, s, ROUTE_METRIC_STACK, 1, 0);
@@ -570,6 +636,8 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, max_unsent_holds_then_releases);
 	tcase_add_test(tc, dead_peer_requests_dropped);
 	tcase_add_test(tc, write_error_kills_the_connection);
+	tcase_add_test(tc, dropped_last_request_closes);
+	tcase_add_test(tc, heavy_request_after_a_dead_peer);
 	tcase_add_test(tc, past_deadline_503_and_close);
 	tcase_add_test(tc, send_timeout_closes);
 	tcase_add_test(tc, stats_and_metrics);

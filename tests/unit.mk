@@ -14,7 +14,8 @@ tests_test_slab_LDADD = $(UNIT_LDADD)
 
 tests_test_queue_SOURCES = tests/test_queue.c
 tests_test_queue_CFLAGS = $(UNIT_CFLAGS)
-tests_test_queue_LDADD = $(UNIT_LDADD)
+tests_test_queue_LDFLAGS = $(LDWRAP_FLAGS)
+tests_test_queue_LDADD = tests/libwrap.a $(UNIT_LDADD)
 
 tests_test_framing_SOURCES = tests/test_framing.c
 tests_test_framing_CFLAGS = $(UNIT_CFLAGS)
@@ -41,6 +42,7 @@ tests_test_metric_LDADD = $(UNIT_LDADD)
 LDWRAP_FLAGS = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free,--wrap=mmap
 noinst_LIBRARIES += tests/libwrap.a tests/libworkerharness.a
 tests_libwrap_a_SOURCES = tests/wrap.c tests/wrap.h
+EXTRA_DIST += tests/covdump.h
 tests_libwrap_a_CFLAGS = $(UNIT_CFLAGS)
 # A real worker thread fed through its ring (worker, stack and heap suites).
 tests_libworkerharness_a_SOURCES = tests/worker_harness.c tests/worker_harness.h
