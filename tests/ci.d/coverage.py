@@ -15,50 +15,51 @@ import os
 import sys
 
 # Set from a run of the whole `make check` with --enable-coverage, a little
-# below what it reached (threads make a few lines timing-dependent).
-# Every server file: at least 90 % of its lines.
+# below what it reached (threads make a few lines timing-dependent); a file
+# not listed gets SERVER_LINE_FLOOR (server) or nothing (blast).  Every
+# server file: at least 90 % of its lines.
 FLOORS = {
-    # server
-    "core/acceptor.c": (90, 70),
-    "core/accesslog.c": (90, 70),
-    "core/cfg.c": (90, 75),
-    "core/cfgfile.c": (70, 55),
-    "core/conn.c": (90, 60),
-    "core/log.c": (80, 70),
-    "core/main.c": (80, 70),
-    "core/mem.h": (90, 80),
-    "core/notify.c": (85, 65),
-    "core/sbuf.h": (90, 60),
-    "core/stats.c": (95, 85),
-    "core/stats.h": (80, 80),
-    "http/framing.c": (95, 88),
-    "http/response.c": (98, 95),
-    "http/route.c": (95, 90),
-    "queue/queue.c": (88, 65),
-    "queue/queue.h": (98, 95),
-    "workers/heap.c": (80, 50),
-    "workers/metric.c": (98, 95),
-    "workers/slab.c": (98, 95),
-    "workers/slab.h": (98, 70),
-    "workers/stack.c": (90, 80),
-    "workers/tail.c": (90, 75),
-    "workers/worker.c": (88, 75),
+    # server                   reached (lines/branches %, make check)
+    "core/acceptor.c": (92, 77),       # 93.4 / 79.8
+    "core/accesslog.c": (92, 80),      # 94.9 / 83.9
+    "core/cfg.c": (95, 86),            # 96.9 / 89.2
+    "core/cfgfile.c": (96, 93),        # 98.6 / 97.0
+    "core/conn.c": (98, 75),           # 100 / 79.2
+    "core/log.c": (98, 95),            # 100 / 100
+    "core/main.c": (90, 80),           # 91.2 / 84.2
+    "core/mem.h": (95, 85),            # 96.7 / 87.5
+    "core/notify.c": (93, 80),         # 95.3 / 84.1
+    "core/sbuf.h": (98, 95),           # 100 / 100
+    "core/stats.c": (97, 92),          # 99.2 / 94.7
+    "core/stats.h": (98, 95),          # 100 / 100
+    "http/framing.c": (97, 89),        # 98.8 / 91.2
+    "http/response.c": (98, 98),       # 100 / 100
+    "http/route.c": (97, 92),          # 98.6 / 94.9
+    "queue/queue.c": (96, 80),         # 98.8 / 85.3
+    "queue/queue.h": (98, 95),         # 100 / 100
+    "workers/heap.c": (98, 95),        # 100 / 100
+    "workers/metric.c": (98, 95),      # 100 / 100
+    "workers/slab.c": (98, 95),        # 100 / 100
+    "workers/slab.h": (98, 70),        # 100 / 75
+    "workers/stack.c": (98, 95),       # 100 / 100
+    "workers/tail.c": (98, 90),        # 100 / 95.5
+    "workers/worker.c": (94, 84),      # 96.4 / 87.8
     # blast (its tests are tests/blast/)
-    "tools/blast/cli.c": (90, 75),
-    "tools/blast/conn.c": (84, 70),
-    "tools/blast/engine.c": (92, 75),
-    "tools/blast/hist.c": (95, 90),
-    "tools/blast/json.c": (88, 75),
-    "tools/blast/jsonout.c": (95, 90),
-    "tools/blast/main.c": (84, 75),
-    "tools/blast/merge.c": (80, 64),
-    "tools/blast/output.c": (90, 82),
-    "tools/blast/request.c": (95, 90),
-    "tools/blast/resp.c": (92, 80),
-    "tools/blast/sched.c": (84, 65),
-    "tools/blast/series.c": (92, 80),
-    "tools/blast/stats.c": (95, 85),
-    "tools/blast/url.c": (92, 82),
+    "tools/blast/cli.c": (91, 77),     # 93.2 / 79.8
+    "tools/blast/conn.c": (84, 72),    # 86.6 / 75.5
+    "tools/blast/engine.c": (92, 75),  # 94.5 / 77.5
+    "tools/blast/hist.c": (95, 90),    # 97.0 / 92.1
+    "tools/blast/json.c": (88, 75),    # 90.4 / 77.5
+    "tools/blast/jsonout.c": (96, 90), # 98.8 / 93.2
+    "tools/blast/main.c": (84, 78),    # 86.6 / 80.8
+    "tools/blast/merge.c": (80, 64),   # 82.2 / 66.2
+    "tools/blast/output.c": (90, 82),  # 92.9 / 85.0
+    "tools/blast/request.c": (95, 92), # 97.3 / 95.0
+    "tools/blast/resp.c": (92, 81),    # 94.7 / 83.8
+    "tools/blast/sched.c": (84, 65),   # 86.7 / 70.0
+    "tools/blast/series.c": (93, 81),  # 95.3 / 84.2
+    "tools/blast/stats.c": (95, 85),   # 98.0 / 87.5
+    "tools/blast/url.c": (92, 82),     # 94.8 / 84.9
 }
 SERVER_LINE_FLOOR = 90
 

@@ -61,12 +61,20 @@ fi
 echo "=== make check"
 t0=$(date +%s)
 make -C "$work/build" -j"$jobs" check >"$work/check.out" 2>&1
-echo "make check: $(( $(date +%s) - t0 )) s; $(grep -cE '^PASS:' "$work/check.out") passed"
+echo "make check: $(( $(date +%s) - t0 )) s;" \
+	$(sed -n 's/^# \(TOTAL\|PASS\|SKIP\|FAIL\|ERROR\): *\([0-9]*\)/\1 \2/p' "$work/check.out")
 if grep -qE '^(FAIL|ERROR):' "$work/check.out"; then
 	echo "note: tests that failed in the coverage build (judged by the -Werror build):"
 	grep -E '^(FAIL|ERROR):' "$work/check.out" | sed 's/^/  /'
 fi
-grep -E '^SKIP:' "$work/check.out" | sed 's/^/note: /'
+# A skip names its reason (the test's log says why).
+grep -E '^SKIP:' "$work/check.out" | while read -r _ t; do
+	why=$(grep -m1 -iE '^SKIP|skip' "$work/build/${t%.*}.log" 2>/dev/null)
+	echo "note: SKIP $t: ${why:-no reason given}"
+done
+# tools/check-all tallies every .trs under its build directory; these runs
+# are this check's, not tests of their own (the logs stay).
+find "$work/build" -name '*.trs' -delete
 
 # gcovr 5.2 refuses to merge one source file compiled twice with different
 # functions at a line (core/notify.c is built with and without libsystemd);
