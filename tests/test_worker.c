@@ -521,6 +521,66 @@ START_TEST(access_log_lines)
 }
 END_TEST
 
+/* The access-log line of a connection's last request names that
+ * connection's peer, even when its slot is handed back (NOTE_CLOSED) and
+ * reused by the acceptor before the batch's log lines are written.  Here
+ * the slot is closed by an early flush in the middle of a batch (a third
+ * large /metrics answer does not fit the slab), and heavy requests of
+ * another connection keep the batch going while the test, as the acceptor
+ * would, gives the slot to a new client from 10.9.8.7.  Before, the line
+ * was written from the slot after the flush and named the new client. */
+START_TEST(regression_access_log_peer_after_slot_reuse)
+{
+	struct wh_opts o = { .access_log = true, .defer_start = true, .stats_workers = 150 };
+	struct wh *h = wh_start(&o);
+	uint32_t a = wh_open(h, 0, 0), b = wh_open(h, 0, 0);
+	struct sockaddr_in *sin = (struct sockaddr_in *)&h->conns.slots[a].peer;
+	struct http_req r[6] = {
+		wh_req(h, a, ROUTE_METRIC_STACK, 1, REQF_CLOSE),
+		wh_req(h, b, ROUTE_METRICS, 0, 0),
+		wh_req(h, b, ROUTE_METRICS, 0, 0),
+		wh_req(h, b, ROUTE_METRICS, 0, 0),
+		wh_req(h, b, ROUTE_METRIC_STACK, 4, REQF_HEAVY),
+		wh_req(h, b, ROUTE_METRIC_STACK, 5, REQF_HEAVY),
+	};
+	struct alog_ring *ring = &h->alog.rings[0];
+	struct queue_note n;
+	long spins = 0;
+
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0x7f000001);
+	r[4].work = r[5].work = HTTP_WORK_MAX;
+	wh_push_n(h, r, 6);
+	wh_run(h);
+	/* The note, as soon as it is in the ring (not waiting for the bell). */
+	while (!queue_note_pop(&h->w.notes, &n))
+		if (++spins % 1024 == 0)
+			usleep(100);
+	ck_assert_uint_eq(n.kind, NOTE_CLOSED);
+	ck_assert_uint_eq(n.slot, a);
+	/* The acceptor's conn_open() for the next client in this slot. */
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0x0a090807);
+	/* Six lines once the batch ends (b's answers wait in its tail). */
+	unsigned lines = 0;
+	for (int tries = 0; lines < 6 && tries < 4000; tries++) {
+		uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+
+		lines = 0;
+		for (uint64_t i = 0; i < tail; i++)
+			lines += ring->buf[i] == '\n';
+		if (lines < 6)
+			usleep(5000);
+	}
+	ck_assert_uint_eq(lines, 6);
+	ck_assert_msg(strncmp(ring->buf, "127.0.0.1 - - [", 15) == 0, "first line: %.60s",
+		      ring->buf);
+	wh_stop(h);
+}
+END_TEST
+
 /* REQ_STOP while a client owes reads: the worker closes the connection
  * and hands the slot back before it exits. */
 START_TEST(stop_closes_waiting_connections)
@@ -645,6 +705,7 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, continue_before_the_answer);
 	tcase_add_test(tc, heavy_request_in_a_batch);
 	tcase_add_test(tc, access_log_lines);
+	tcase_add_test(tc, regression_access_log_peer_after_slot_reuse);
 	tcase_add_test(tc, stop_closes_waiting_connections);
 	tcase_add_test(tc, no_memory_for_unsent_bytes);
 	tcase_add_test(tc, no_memory_to_hold);
