@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,6 +582,80 @@ START_TEST(regression_access_log_peer_after_slot_reuse)
 }
 END_TEST
 
+/* A client that never reads, with its close held behind its requests
+ * (over --max-unsent-bytes): the send timeout drops what is held, and the
+ * held close still closes the connection and hands the slot back. */
+START_TEST(send_timeout_with_a_held_close)
+{
+	struct wh_opts o = { .send_timeout_ms = 50, .max_unsent = 4096 };
+	struct wh *h = wh_start(&o);
+	uint32_t s = wh_open(h, 1, 1);
+	enum { N = 300 };
+	static struct http_req r[N + 1];
+
+	for (unsigned i = 0; i < N; i++)
+		r[i] = wh_req(h, s, ROUTE_STATS_VALUE, i, 0);
+	r[N] = wh_close_req(h, s);
+	wh_push_n(h, r, N + 1);
+	ck_assert_uint_ge(wh_wait_stat(&h->w.st.w.held, 1, WAIT_MS), 1);
+	ck_assert(wh_wait_closed(h, s, WAIT_MS));
+	ck_assert_uint_eq(STAT_GET(h->w.st.w.send_timeouts), 1);
+	ck_assert_uint_ge(STAT_GET(h->w.st.w.dropped), 1);
+	ck_assert_uint_eq(inflight(h, s), 0);
+	tl_reader_init(&rd, h->client[s]);
+	ck_assert(tl_wait_eof(&rd, WAIT_MS));
+	wh_stop(h);
+}
+END_TEST
+
+/* What worker_init needs and cannot get - ring, note ring or slab memory,
+ * an fd for its epoll set - fails it cleanly, with the error; a CPU that
+ * does not exist fails worker_start. */
+START_TEST(init_and_start_failures)
+{
+	struct conn_table conns;
+	struct queue_doorbell bell;
+	struct worker *w = aligned_alloc(64, sizeof(*w));
+	struct worker_cfg wc = { .ring_size = 64, .note_ring_size = 32,
+				 .max_unsent = 1u << 20, .cpu = -1 };
+	static const size_t sizes[] = { 64 * sizeof(struct http_req),
+					32 * sizeof(struct queue_note), WORKER_SLAB_SIZE };
+	struct rlimit rl, low;
+	pthread_t self = pthread_self();
+	int fd, rc;
+
+	ck_assert_int_eq(conn_table_init(&conns, 4, 4096), 0);
+	ck_assert_int_eq(queue_doorbell_init(&bell), 0);
+	wrap_watch(&self);
+	for (int i = 0; i < 3; i++) {
+		wrap_fail_mmap(sizes[i], 1);
+		rc = worker_init(w, 0, &wc, &conns, &bell, NULL, NULL, NULL, NULL);
+		ck_assert_msg(rc == -ENOMEM, "allocation %d: %d", i, rc);
+		ck_assert_int_eq(w->epfd, -1);
+		ck_assert_ptr_null(w->slab.base);
+	}
+	/* No fd for the epoll set. */
+	fd = dup(0);
+	close(fd);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)fd + 1;           /* room for the ring's eventfd */
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rc = worker_init(w, 0, &wc, &conns, &bell, NULL, NULL, NULL, NULL);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(rc, -EMFILE);
+	ck_assert_int_eq(w->epfd, -1);
+	/* A CPU this machine does not have. */
+	wc.cpu = CPU_SETSIZE - 1;
+	ck_assert_int_eq(worker_init(w, 0, &wc, &conns, &bell, NULL, NULL, NULL, NULL), 0);
+	ck_assert_int_eq(worker_start(w), -EINVAL);
+	worker_destroy(w);
+	queue_doorbell_destroy(&bell);
+	conn_table_destroy(&conns);
+	free(w);
+}
+END_TEST
+
 /* REQ_STOP while a client owes reads: the worker closes the connection
  * and hands the slot back before it exits. */
 START_TEST(stop_closes_waiting_connections)
@@ -707,6 +782,8 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, access_log_lines);
 	tcase_add_test(tc, regression_access_log_peer_after_slot_reuse);
 	tcase_add_test(tc, stop_closes_waiting_connections);
+	tcase_add_test(tc, send_timeout_with_a_held_close);
+	tcase_add_test(tc, init_and_start_failures);
 	tcase_add_test(tc, no_memory_for_unsent_bytes);
 	tcase_add_test(tc, no_memory_to_hold);
 	tcase_add_test_raise_signal(tc, stale_descriptor_aborts, SIGABRT);
