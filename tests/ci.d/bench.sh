@@ -22,6 +22,7 @@ libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 [ -e "$libdir/libmimalloc.so.2" ] || missing+=(libmimalloc2.0)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "SKIP: missing ${missing[*]} (tools/setup-deps --bench installs them)"
+	[ -n "${CI:-}" ] && { echo "FAIL: in CI a missing tool is a failure"; exit 1; }
 	exit 77
 fi
 for b in metricd blast allocbench; do

@@ -11,7 +11,8 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-}
 
-skip() { echo "SKIP: $*"; exit 77; }
+# In CI a missing tool is a failure, not a skip.
+skip() { echo "SKIP: $*"; [ -n "${CI:-}" ] && { echo "FAIL: in CI"; exit 1; }; exit 77; }
 
 [ -n "$build" ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 [ -d "$build" ] || { echo "$build: no such build directory" >&2; exit 2; }

@@ -12,6 +12,7 @@ max_score=2.0
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "SKIP: systemd-analyze not found (apt-get install systemd)"
+	[ -n "${CI:-}" ] && { echo "FAIL: in CI a missing tool is a failure"; exit 1; }
 	exit 77
 fi
 systemd-analyze --version | head -1
