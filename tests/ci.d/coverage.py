@@ -20,7 +20,7 @@ import sys
 # server file: at least 90 % of its lines.
 FLOORS = {
     # server                   reached (lines/branches %, make check)
-    "core/acceptor.c": (92, 77),       # 93.4 / 79.8
+    "core/acceptor.c": (92, 77),       # 93.4 / 79.5
     "core/accesslog.c": (92, 80),      # 94.9 / 83.9
     "core/cfg.c": (95, 86),            # 96.9 / 89.2
     "core/cfgfile.c": (96, 93),        # 98.6 / 97.0
@@ -35,7 +35,7 @@ FLOORS = {
     "http/framing.c": (97, 89),        # 98.8 / 91.2
     "http/response.c": (98, 98),       # 100 / 100
     "http/route.c": (97, 92),          # 98.6 / 94.9
-    "queue/queue.c": (96, 80),         # 98.8 / 85.3
+    "queue/queue.c": (96, 85),         # 98.8 / 91.2
     "queue/queue.h": (98, 95),         # 100 / 100
     "workers/heap.c": (98, 95),        # 100 / 100
     "workers/metric.c": (98, 95),      # 100 / 100
@@ -43,7 +43,7 @@ FLOORS = {
     "workers/slab.h": (98, 70),        # 100 / 75
     "workers/stack.c": (98, 95),       # 100 / 100
     "workers/tail.c": (98, 90),        # 100 / 95.5
-    "workers/worker.c": (94, 84),      # 96.4 / 87.8
+    "workers/worker.c": (96, 87),      # 98.1 / 90.2
     # blast (its tests are tests/blast/)
     "tools/blast/cli.c": (91, 77),     # 93.2 / 79.8
     "tools/blast/conn.c": (84, 72),    # 86.6 / 75.5
