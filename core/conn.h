@@ -3,10 +3,11 @@
  * Ownership (DESIGN.md invariants 1-3): the acceptor thread owns the read
  * side (fields under "acceptor"), the connection's worker owns the write
  * side (fields under "worker").  The two halves sit on separate cache
- * lines.  `fd`, `gen` and `worker` are written by the acceptor before the
- * connection's first descriptor is enqueued and not changed until the worker
- * hands the slot back (NOTE_CLOSED), so the worker may read them; the ring's
- * release/acquire ordering publishes them.  Only the worker closes the fd.
+ * lines.  `fd`, `gen`, `worker` and `peer` are written by the acceptor
+ * before the connection's first descriptor is enqueued and not changed
+ * until the worker hands the slot back (NOTE_CLOSED), so the worker may read
+ * them until then, never after; the ring's release/acquire ordering
+ * publishes them.  Only the worker closes the fd.
  *
  * `inflight`, `want_resume` and `gone` are the only fields both threads
  * write: inflight counts requests enqueued but not yet handed to the kernel

@@ -50,6 +50,10 @@ AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD; \
 EXTRA_DIST += tests/sanitizer-env.sh
 TESTS += tests/test_stats.py tests/test_access_log.py
 EXTRA_DIST += tests/test_stats.py tests/test_access_log.py
+
+# Coverage (a build of its own: ./configure --enable-coverage), run by
+# tools/check-all; tests/ci.d/coverage.py holds the floors.
+EXTRA_DIST += tests/ci.d/coverage.sh tests/ci.d/coverage.py
 include $(top_srcdir)/tests/unit.mk
 include $(top_srcdir)/tests/operate.mk
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/notify.h"
+#include "tests/covdump.h"
 
 static char tmpdir[64];
 static char sock_path[128];
@@ -337,8 +338,12 @@ static void run_listen_case(enum listen_case lc)
 	pid_t pid = fork();
 
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		_exit(listen_child(lc));
+	if (pid == 0) {
+		int rc = listen_child(lc);
+
+		COVERAGE_DUMP();          /* _exit runs no exit handlers */
+		_exit(rc);
+	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st), "child died by signal %d", WTERMSIG(st));
 	ck_assert_msg(WEXITSTATUS(st) == 0, "case %d: check %d failed", (int)lc,

@@ -10,9 +10,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "queue/queue.h"
+#include "tests/wrap.h"
 
 /* Reads an eventfd without blocking: its counter, or 0 when it is unset. */
 static uint64_t efd_take(int fd)
@@ -312,6 +314,48 @@ START_TEST(regression_destroy_closes_fd_zero)
 }
 END_TEST
 
+/* Out of memory or of fds: init fails with the error and holds nothing. */
+START_TEST(init_failures_hold_nothing)
+{
+	struct queue_req q;
+	struct queue_notes n;
+	struct queue_doorbell d;
+	struct rlimit rl, low;
+	pthread_t self = pthread_self();
+	int fd, rq, rn, rd;
+
+	wrap_watch(&self);
+	wrap_fail_mmap(1024 * sizeof(struct http_req), 1);
+	rq = queue_req_init(&q, 1024);
+	wrap_fail_mmap(1024 * sizeof(struct queue_note), 1);
+	rn = queue_notes_init(&n, 1024);
+	ck_assert_int_eq(rq, -ENOMEM);
+	ck_assert_ptr_null(q.slots);
+	ck_assert_int_eq(q.wake_fd, -1);
+	ck_assert_int_eq(rn, -ENOMEM);
+	ck_assert_ptr_null(n.slots);
+
+	/* No fd left: the limit is the lowest free fd number. */
+	fd = dup(0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)fd;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rq = queue_req_init(&q, 16);
+	rd = queue_doorbell_init(&d);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_int_eq(rq, -EMFILE);
+	ck_assert_ptr_null(q.slots);
+	ck_assert_int_eq(q.wake_fd, -1);
+	ck_assert_int_eq(rd, -EMFILE);
+	/* And it works again. */
+	ck_assert_int_eq(queue_req_init(&q, 16), 0);
+	queue_req_destroy(&q);
+}
+END_TEST
+
 /* ---- two-thread SPSC stress ---------------------------------------------- */
 
 #define STRESS_N 1000000u
@@ -449,6 +493,7 @@ static Suite *queue_suite(void)
 	tcase_add_test(tc, notes_fifo);
 	tcase_add_test(tc, doorbell_arm_and_ring);
 	tcase_add_test(tc, regression_destroy_closes_fd_zero);
+	tcase_add_test(tc, init_failures_hold_nothing);
 	suite_add_tcase(s, tc);
 
 	/* The timeouts guard against hangs, nothing else: a stress run takes

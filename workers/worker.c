@@ -602,6 +602,8 @@ static void serve(struct worker *w, const struct http_req *r, unsigned i,
 		STAT_ADD(sr->status[stats_status_index(w->last_status)], 1);
 		w->bstatus[i] = (uint16_t)w->last_status;
 		w->bbytes[i] = (uint32_t)w->last_body;
+		if (w->alog_on)
+			w->bpeer[i] = c->peer;
 		break;
 	}
 	case REQ_CONTINUE:
@@ -629,17 +631,17 @@ static void access_log_batch(struct worker *w, const struct http_req *batch,
 	}
 	for (unsigned i = 0; i < n; i++) {
 		const struct http_req *r = &batch[i];
-		const struct conn *c = &w->conns->slots[r->slot];
+		const struct sockaddr_in6 *peer = &w->bpeer[i];
 		char line[512], host[INET6_ADDRSTRLEN];
 		struct sbuf b;
 
 		if (r->kind != REQ_HTTP || !w->bstatus[i])
 			continue;
-		if (c->peer.sin6_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)&c->peer)->sin_addr,
+		if (peer->sin6_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
 				  host, sizeof(host));
 		else
-			inet_ntop(AF_INET6, &c->peer.sin6_addr, host, sizeof(host));
+			inet_ntop(AF_INET6, &peer->sin6_addr, host, sizeof(host));
 		sbuf_init(&b, line, sizeof(line));
 		sbuf_puts(&b, host);
 		sbuf_puts(&b, " - - ");
@@ -671,6 +673,7 @@ static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 	w->date.server_len = rt->server_len;
 	w->spin_ns = rt->spin_ns;
 	w->send_timeout_ms = rt->send_timeout_ms;
+	w->alog_on = rt->access_log;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	http_date_update(&w->date, now.tv_sec);
 	*sec = now.tv_sec;

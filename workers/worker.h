@@ -75,6 +75,10 @@ struct worker {
 	size_t last_body;             /* its body bytes */
 	uint16_t bstatus[WORKER_BATCH];   /* per request of the batch (0: not */
 	uint32_t bbytes[WORKER_BATCH];    /* answered), for latency and log */
+	/* and its peer, copied while the connection is ours: once it closes
+	 * (NOTE_CLOSED) the acceptor may reuse the slot before the log */
+	struct sockaddr_in6 bpeer[WORKER_BATCH];
+	bool alog_on;                 /* this batch is logged */
 	struct alog_ring *alog;
 	time_t alog_sec;
 	char alog_date[32];           /* "[27/Nov/2026:18:06:47 +0000]" */

@@ -26,3 +26,12 @@ SOAK_TESTS = \
 TESTS += $(SOAK_TESTS)
 EXTRA_DIST += $(SOAK_TESTS) tests/soak/soaklib.py
 CLEANFILES += tests/soak/soak.lock
+
+# Paths the coverage report showed no test took: start and stop with idle
+# connections, IPv6, reloads (warnings, and under load), answers that
+# close their connection.
+SOAK_TESTS += \
+	tests/soak/test_lifecycle.py \
+	tests/soak/test_ipv6.py \
+	tests/soak/test_reload.py \
+	tests/soak/test_close_answers.py

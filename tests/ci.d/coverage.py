@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""Judges a gcovr JSON report (tests/ci.d/coverage.sh makes it).
+
+Prints, per file of the server and of blast, lines and branches covered,
+then fails (exit 1) when
+  - a file is below its floor (FLOORS: lines %, branches %), or a file the
+    table names has no coverage data at all;
+  - a path named in MUST_RUN never executed.  Each is found by a piece of
+    its source text (unique in the file) and a line offset from it, so a
+    change to the code that moves or removes it fails here loudly and the
+    entry is updated with the code.
+Usage: coverage.py REPORT.json SRCDIR"""
+import json
+import os
+import sys
+
+# Set from a run of the whole `make check` with --enable-coverage, a little
+# below what it reached (threads make a few lines timing-dependent); a file
+# not listed gets SERVER_LINE_FLOOR (server) or nothing (blast).  Every
+# server file: at least 90 % of its lines.
+FLOORS = {
+    # server                   reached (lines/branches %, make check)
+    "core/acceptor.c": (92, 77),       # 93.4 / 79.5
+    "core/accesslog.c": (92, 80),      # 94.9 / 83.9
+    "core/cfg.c": (95, 86),            # 96.9 / 89.2
+    "core/cfgfile.c": (96, 93),        # 98.6 / 97.0
+    "core/conn.c": (98, 75),           # 100 / 79.2
+    "core/log.c": (98, 95),            # 100 / 100
+    "core/main.c": (90, 80),           # 91.2 / 84.2
+    "core/mem.h": (95, 85),            # 96.7 / 87.5
+    "core/notify.c": (93, 80),         # 95.3 / 84.1
+    "core/sbuf.h": (98, 95),           # 100 / 100
+    "core/stats.c": (97, 92),          # 99.2 / 94.7
+    "core/stats.h": (98, 95),          # 100 / 100
+    "http/framing.c": (97, 89),        # 98.8 / 91.2
+    "http/response.c": (98, 98),       # 100 / 100
+    "http/route.c": (97, 92),          # 98.6 / 94.9
+    "queue/queue.c": (96, 85),         # 98.8 / 91.2
+    "queue/queue.h": (98, 95),         # 100 / 100
+    "workers/heap.c": (98, 95),        # 100 / 100
+    "workers/metric.c": (98, 95),      # 100 / 100
+    "workers/slab.c": (98, 95),        # 100 / 100
+    "workers/slab.h": (98, 70),        # 100 / 75
+    "workers/stack.c": (98, 95),       # 100 / 100
+    "workers/tail.c": (98, 90),        # 100 / 95.5
+    "workers/worker.c": (96, 87),      # 98.1 / 90.2
+    # blast (its tests are tests/blast/)
+    "tools/blast/cli.c": (91, 77),     # 93.2 / 79.8
+    "tools/blast/conn.c": (84, 72),    # 86.6 / 75.5
+    "tools/blast/engine.c": (92, 75),  # 94.5 / 77.5
+    "tools/blast/hist.c": (95, 90),    # 97.0 / 92.1
+    "tools/blast/json.c": (88, 75),    # 90.4 / 77.5
+    "tools/blast/jsonout.c": (96, 90), # 98.8 / 93.2
+    "tools/blast/main.c": (84, 78),    # 86.6 / 80.8
+    "tools/blast/merge.c": (80, 64),   # 82.2 / 66.2
+    "tools/blast/output.c": (90, 82),  # 92.9 / 85.0
+    "tools/blast/request.c": (95, 92), # 97.3 / 95.0
+    "tools/blast/resp.c": (92, 81),    # 94.7 / 83.8
+    "tools/blast/sched.c": (84, 65),   # 86.7 / 70.0
+    "tools/blast/series.c": (93, 81),  # 95.3 / 84.2
+    "tools/blast/stats.c": (95, 85),   # 98.0 / 87.5
+    "tools/blast/url.c": (92, 82),     # 94.8 / 84.9
+}
+SERVER_LINE_FLOOR = 90
+
+# (file, unique source text, line offset from it, what it is)
+MUST_RUN = [
+    ("core/acceptor.c", "ck_pr_load_uint(&c->inflight) < a->cfg->max_pipeline &&", 2,
+     "pipeline-pause race: the worker drained between the check and the pause"),
+    ("core/acceptor.c", "if (c->gen != nt.gen || c->state != CONN_OPEN)", 1,
+     "a stale note (its connection is gone) is ignored"),
+    ("core/acceptor.c", "ck_pr_store_uint(&a->past_deadline, 1);", 0,
+     "the shutdown timeout"),
+    ("core/acceptor.c", "if (!c->blocked && !c->wait_resume)", 1,
+     "SIGTERM with a connection open"),
+    ("core/acceptor.c", "/* No worker ever saw it: close it here. */", 1,
+     "a connection that never sent a whole request is closed by the acceptor"),
+    ("core/acceptor.c", "STAT_ADD(a->ctr.read_budget_yields, 1);", 0,
+     "a connection yields after FRAME_BUDGET requests in one turn"),
+    ("core/acceptor.c", "STAT_ADD(a->ctr.ring_full, 1);", 0,
+     "a full ring: the connection waits in line"),
+    ("core/acceptor.c", "log_warn(\"reload: %s changed: restart required", 0,
+     "reload warnings (restart required)"),
+    ("core/acceptor.c", "alog_open(&a->alog, next.access_log);", 0,
+     "the access log switched or reopened on reload"),
+    ("core/acceptor.c", "log_warn(\"access log: %llu line(s) dropped", 0,
+     "dropped access-log lines are warned about"),
+    ("core/acceptor.c", "snprintf(out, len, \"[%s]:%u\", host, ntohs(s6->sin6_port));", 0,
+     "IPv6 listen"),
+    ("core/accesslog.c", "__atomic_store_n(&r->dropped, r->dropped + 1, __ATOMIC_RELAXED);", 0,
+     "access-log ring full: the line is dropped and counted"),
+    ("core/accesslog.c", "int fd = open_path(path);", 0,
+     "the logger reopens its file"),
+    ("core/accesslog.c", "if (w < 0 && errno == EAGAIN)", 1,
+     "a log reader that stopped reading: the logger does not wait"),
+    ("workers/worker.c", "bl = sizeof(too_big) - 1;", 0,
+     "/stats that does not fit its buffer: 500"),
+    ("workers/worker.c", "STAT_ADD(w->st.w.shutdown_refused, 1);", 0,
+     "past the shutdown timeout: 503 and close"),
+    ("workers/worker.c", "STAT_ADD(w->st.w.send_timeouts, 1);", 0,
+     "the send timeout closes a connection"),
+    ("workers/worker.c", "STAT_ADD(w->st.w.dropped, 1);", 0,
+     "a dead peer's requests are dropped"),
+    ("workers/worker.c", "STAT_ADD(w->st.w.held, 1);", 0,
+     "requests held over --max-unsent-bytes"),
+    ("workers/worker.c", "STAT_ADD(w->st.w.partial_writes, 1);", 0,
+     "a partial write parks the rest"),
+]
+
+
+def pct(n, d):
+    return 100.0 * n / d if d else 100.0
+
+
+def summarize(entry):
+    lines = [l for l in entry["lines"] if not l.get("gcovr/noncode") and
+             not l.get("gcovr/excluded")]
+    lt, lc = len(lines), sum(1 for l in lines if l["count"] > 0)
+    br = [b for l in lines for b in l["branches"] if not b.get("throw")]
+    bt, bc = len(br), sum(1 for b in br if b["count"] > 0)
+    return lc, lt, bc, bt
+
+
+def find_line(srcdir, path, text, offset):
+    try:
+        with open(os.path.join(srcdir, path)) as f:
+            src = f.read().splitlines()
+    except OSError as e:
+        return None, f"cannot read {path}: {e}"
+    hits = [i + 1 for i, l in enumerate(src) if text in l]
+    if len(hits) != 1:
+        return None, f"'{text}' occurs {len(hits)} times in {path} (update MUST_RUN)"
+    return hits[0] + offset, None
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    with open(sys.argv[1]) as f:
+        report = json.load(f)
+    srcdir = sys.argv[2]
+    files = {e["file"]: e for e in report["files"]}
+    failures = []
+
+    print(f"{'file':<26} {'lines':>13} {'%':>6} {'branches':>13} {'%':>6}   floor")
+    total = [0, 0, 0, 0]
+    for group in ("core/", "http/", "queue/", "workers/", "tools/blast/"):
+        for name in sorted(n for n in set(files) | set(FLOORS) if n.startswith(group)):
+            floor = FLOORS.get(name)
+            if name not in files:
+                print(f"{name:<26} {'no data':>13}")
+                failures.append(f"{name}: no coverage data")
+                continue
+            lc, lt, bc, bt = summarize(files[name])
+            if lt == 0:
+                continue
+            for i, v in enumerate((lc, lt, bc, bt)):
+                total[i] += v
+            lp, bp = pct(lc, lt), pct(bc, bt)
+            mark = ""
+            if floor is None:
+                if not name.startswith("tools/"):
+                    floor = (SERVER_LINE_FLOOR, 0)
+                else:
+                    floor = (0, 0)
+            if lp < floor[0] or bp < floor[1]:
+                mark = "  << below"
+                failures.append(f"{name}: lines {lp:.1f}% (floor {floor[0]}), "
+                                f"branches {bp:.1f}% (floor {floor[1]})")
+            if not name.startswith("tools/") and floor[0] < SERVER_LINE_FLOOR:
+                mark += "  (server floor < 90%)"
+            print(f"{name:<26} {lc:>6}/{lt:<6} {lp:5.1f}% {bc:>6}/{bt:<6} {bp:5.1f}%"
+                  f"   {floor[0]}/{floor[1]}{mark}")
+    print(f"{'total':<26} {total[0]:>6}/{total[1]:<6} {pct(total[0], total[1]):5.1f}% "
+          f"{total[2]:>6}/{total[3]:<6} {pct(total[2], total[3]):5.1f}%")
+
+    print("\npaths that must run:")
+    for path, text, offset, what in MUST_RUN:
+        line, err = find_line(srcdir, path, text, offset)
+        if err:
+            failures.append(err)
+            print(f"  ??  {what}: {err}")
+            continue
+        entry = files.get(path)
+        counts = [l["count"] for l in entry["lines"] if l["line_number"] == line
+                  and not l.get("gcovr/noncode")] if entry else []
+        if not counts:
+            failures.append(f"{path}:{line} ({what}) is not code")
+            print(f"  ??  {path}:{line} {what}: not code")
+            continue
+        ok = max(counts) > 0
+        print(f"  {'ran' if ok else 'NOT':>4} {max(counts):>8}x  {path}:{line}  {what}")
+        if not ok:
+            failures.append(f"{path}:{line} never ran: {what}")
+
+    if failures:
+        print("\nFAIL:")
+        for f in failures:
+            print("  " + f)
+        return 1
+    print("\nPASS: every file at or above its floor, every named path ran")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+/* Unit tests for core/accesslog.c: workers' lines through per-worker byte
+ * rings to the logger thread and its file; a full ring drops and counts;
+ * the file is reopened on request; a reader that stops never blocks it. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/accesslog.h"
+
+static char dir[64];
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void mkdir_tmp(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/metricd-alog-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static const char *in_dir(const char *name)
+{
+	static char p[2][128];
+	static int k;
+
+	k ^= 1;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
+}
+
+/* Line i of a test stream: distinct, and of varying length. */
+static size_t line(char *buf, size_t cap, unsigned ring, unsigned i)
+{
+	return (size_t)snprintf(buf, cap, "ring %u line %u %.*s\n", ring, i,
+				(int)(i % 37), "abcdefghijklmnopqrstuvwxyz0123456789");
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *p;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	rewind(f);
+	p = malloc(*len + 1);
+	ck_assert_uint_eq(fread(p, 1, *len, f), *len);
+	p[*len] = '\0';
+	fclose(f);
+	return p;
+}
+
+static off_t size_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? -1 : st.st_size;
+}
+
+/* Waits until path holds at least n bytes (a hang guard, not a timing
+ * assertion: the logger writes every 100 ms). */
+static bool wait_size(const char *path, off_t n)
+{
+	long deadline = now_ms() + 20000;
+
+	while (size_of(path) < n) {
+		if (now_ms() > deadline)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+/* With no logger draining it, a ring takes ALOG_RING_SIZE bytes of lines
+ * and then refuses, counting each refused line. */
+START_TEST(ring_full_drops_and_counts)
+{
+	struct alog l;
+	char buf[100];
+	unsigned fit = ALOG_RING_SIZE / sizeof(buf);
+
+	memset(buf, 'x', sizeof(buf));
+	ck_assert_int_eq(alog_init(&l, 2), 0);
+	for (unsigned i = 0; i < fit; i++)
+		ck_assert_msg(alog_put(&l.rings[0], buf, sizeof(buf)), "line %u", i);
+	ck_assert(!alog_put(&l.rings[0], buf, sizeof(buf)));
+	ck_assert(!alog_put(&l.rings[0], buf, sizeof(buf)));
+	/* What is left is smaller than a line: a short line still fits. */
+	ck_assert(alog_put(&l.rings[0], buf, ALOG_RING_SIZE % sizeof(buf)));
+	ck_assert(!alog_put(&l.rings[0], buf, 1));
+	/* Each ring is its own: the other one is empty. */
+	ck_assert(alog_put(&l.rings[1], buf, sizeof(buf)));
+	ck_assert_uint_eq(alog_dropped(&l), 3);
+	alog_destroy(&l);
+}
+END_TEST
+
+/* The logger writes every line of every ring, whole and in each ring's
+ * order; the rings wrap around several times meanwhile. */
+START_TEST(logger_writes_every_line)
+{
+	struct alog l;
+	char buf[128];
+	unsigned per_ring = 60000, next[2] = { 0, 0 }, refused = 0;
+	size_t len, total = 0;
+	long deadline = now_ms() + 60000;
+
+	mkdir_tmp();
+	ck_assert_int_eq(alog_init(&l, 2), 0);
+	ck_assert_int_eq(alog_open(&l, in_dir("access.log")), 0);
+	while (next[0] < per_ring || next[1] < per_ring) {
+		for (unsigned r = 0; r < 2; r++) {
+			if (next[r] == per_ring)
+				continue;
+			size_t n = line(buf, sizeof(buf), r, next[r]);
+
+			if (alog_put(&l.rings[r], buf, n)) {
+				next[r]++;
+				total += n;
+			} else {
+				refused++;
+				ck_assert_msg(now_ms() < deadline, "the logger does not drain");
+				usleep(1000);    /* full: the logger catches up */
+			}
+		}
+	}
+	/* Every refused put was counted (and retried here). */
+	ck_assert_uint_eq(alog_dropped(&l), refused);
+	/* Destroying stops the logger after a last drain. */
+	alog_destroy(&l);
+	char *text = slurp(in_dir("access.log"), &len);
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_uint_eq(len, total);
+	/* Checked line by line, asserted once (an assertion per line would
+	 * cost more than the logger). */
+	unsigned seen[2] = { 0, 0 }, bad = 0;
+	for (char *p = text, *e; *p && !bad; p = e + 1) {
+		unsigned r, i;
+
+		e = strchr(p, '\n');
+		if (e)
+			*e = '\0';       /* sscanf would scan the whole rest */
+		if (!e || sscanf(p, "ring %u line %u ", &r, &i) != 2 || r > 1 || i != seen[r] ||
+		    memcmp(p, buf, line(buf, sizeof(buf), r, i) - 1) != 0 ||
+		    p + line(buf, sizeof(buf), r, i) != e + 1) {
+			bad = 1;
+			ck_abort_msg("line %u/%u of the file: '%.60s'", seen[0], seen[1], p);
+		}
+		seen[r]++;
+	}
+	ck_assert_uint_eq(seen[0], per_ring);
+	ck_assert_uint_eq(seen[1], per_ring);
+	free(text);
+}
+END_TEST
+
+/* A new path: lines go there once the logger has opened it (logrotate
+ * moves the old file and asks for a reopen). */
+START_TEST(reopen_switches_files)
+{
+	struct alog l;
+	const char *a, *b;
+	char buf[128];
+	size_t n, la, lb;
+
+	mkdir_tmp();
+	a = in_dir("a.log");
+	b = in_dir("b.log");
+	ck_assert_int_eq(alog_init(&l, 1), 0);
+	ck_assert_int_eq(alog_open(&l, a), 0);
+	n = line(buf, sizeof(buf), 0, 1);
+	ck_assert(alog_put(&l.rings[0], buf, n));
+	ck_assert(wait_size(a, (off_t)n));
+	ck_assert_int_eq(alog_open(&l, b), 0);
+	/* The logger creates b when it switches; lines after that go to b. */
+	ck_assert(wait_size(b, 0));
+	n = line(buf, sizeof(buf), 0, 2);
+	ck_assert(alog_put(&l.rings[0], buf, n));
+	alog_destroy(&l);
+	char *ta = slurp(a, &la), *tb = slurp(b, &lb);
+
+	ck_assert_str_eq(ta, "ring 0 line 1 a\n");
+	ck_assert_str_eq(tb, "ring 0 line 2 ab\n");
+	free(ta);
+	free(tb);
+}
+END_TEST
+
+/* A path that cannot be opened on reopen: an error is logged and lines
+ * keep going to the old file. */
+START_TEST(reopen_failure_keeps_the_old_file)
+{
+	struct alog l;
+	const char *a;
+	char buf[128], errbuf[1024] = "";
+	size_t n, la;
+	int saved = dup(STDERR_FILENO), pfd[2];
+
+	mkdir_tmp();
+	a = in_dir("a.log");
+	ck_assert_int_eq(pipe2(pfd, O_NONBLOCK), 0);
+	ck_assert_int_eq(alog_init(&l, 1), 0);
+	ck_assert_int_eq(alog_open(&l, a), 0);
+	dup2(pfd[1], STDERR_FILENO);
+	ck_assert_int_eq(alog_open(&l, "/nonexistent/dir/access.log"), 0);
+	/* The logger tries on its next turn and says so. */
+	long deadline = now_ms() + 20000;
+	size_t got = 0;
+
+	while (!strstr(errbuf, "keeping the old file") && now_ms() < deadline) {
+		ssize_t r = read(pfd[0], errbuf + got, sizeof(errbuf) - 1 - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			errbuf[got] = '\0';
+		} else {
+			usleep(5000);
+		}
+	}
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ck_assert_msg(strstr(errbuf, "access log: cannot open '/nonexistent/dir/access.log': "
+			     "No such file or directory; keeping the old file"), "%s", errbuf);
+	n = line(buf, sizeof(buf), 0, 3);
+	ck_assert(alog_put(&l.rings[0], buf, n));
+	alog_destroy(&l);
+	char *ta = slurp(a, &la);
+
+	ck_assert_str_eq(ta, "ring 0 line 3 abc\n");
+	free(ta);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+END_TEST
+
+START_TEST(first_open_failure_is_an_error)
+{
+	struct alog l;
+
+	ck_assert_int_eq(alog_init(&l, 1), 0);
+	ck_assert_int_eq(alog_open(&l, "/nonexistent/dir/access.log"), -ENOENT);
+	ck_assert(!l.started);
+	alog_destroy(&l);
+}
+END_TEST
+
+/* A FIFO whose reader never reads: the logger fills the pipe, then the
+ * ring, then lines are dropped and counted; nothing blocks, destroy
+ * returns, and what the reader can read is the start of the stream. */
+START_TEST(fifo_reader_stops)
+{
+	struct alog l;
+	const char *fifo;
+	char buf[128];
+	size_t sent = 0, cap = 8u << 20;
+	char *stream = malloc(cap);
+	unsigned i = 0;
+	int rfd;
+
+	mkdir_tmp();
+	fifo = in_dir("fifo");
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+	ck_assert_int_ge(rfd, 0);
+	ck_assert_int_eq(alog_init(&l, 1), 0);
+	ck_assert_int_eq(alog_open(&l, fifo), 0);
+	/* More than the pipe and the ring hold together. */
+	while (alog_dropped(&l) == 0) {
+		size_t n = line(buf, sizeof(buf), 0, i);
+
+		ck_assert_uint_lt(sent + n, cap);
+		if (alog_put(&l.rings[0], buf, n)) {
+			memcpy(stream + sent, buf, n);
+			sent += n;
+			i++;
+		}
+	}
+	ck_assert_uint_ge(sent, ALOG_RING_SIZE - sizeof(buf));
+	alog_destroy(&l);
+	/* The reader gets a prefix of the stream (maybe a partial line). */
+	size_t got = 0;
+	ssize_t r;
+
+	while ((r = read(rfd, buf, sizeof(buf))) > 0) {
+		ck_assert_uint_le(got + (size_t)r, sent);
+		ck_assert(memcmp(stream + got, buf, (size_t)r) == 0);
+		got += (size_t)r;
+	}
+	ck_assert_uint_gt(got, 0);
+	ck_assert_uint_lt(got, sent);
+	close(rfd);
+	free(stream);
+}
+END_TEST
+
+/* A file that takes nothing (disk full): lines are lost, the logger
+ * keeps going and the ring empties. */
+START_TEST(write_errors_lose_lines)
+{
+	struct alog l;
+	char buf[128];
+	long deadline = now_ms() + 20000;
+
+	if (access("/dev/full", W_OK) != 0)
+		return;
+	ck_assert_int_eq(alog_init(&l, 1), 0);
+	ck_assert_int_eq(alog_open(&l, "/dev/full"), 0);
+	for (unsigned i = 0; i < 1000; i++) {
+		size_t n = line(buf, sizeof(buf), 0, i);
+
+		ck_assert(alog_put(&l.rings[0], buf, n));
+	}
+	while (__atomic_load_n(&l.rings[0].head, __ATOMIC_ACQUIRE) !=
+	       __atomic_load_n(&l.rings[0].tail, __ATOMIC_ACQUIRE)) {
+		ck_assert_msg(now_ms() < deadline, "the ring does not empty");
+		usleep(5000);
+	}
+	ck_assert_uint_eq(alog_dropped(&l), 0);
+	alog_destroy(&l);
+	ck_assert_uint_eq(l.written, 0);
+}
+END_TEST
+
+/* "-": the process's stderr. */
+START_TEST(dash_is_stderr)
+{
+	struct alog l;
+	char buf[128], in[256] = "";
+	int saved = dup(STDERR_FILENO), pfd[2];
+	size_t n;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	dup2(pfd[1], STDERR_FILENO);
+	ck_assert_int_eq(alog_init(&l, 1), 0);
+	ck_assert_int_eq(alog_open(&l, "-"), 0);
+	n = line(buf, sizeof(buf), 0, 4);
+	ck_assert(alog_put(&l.rings[0], buf, n));
+	alog_destroy(&l);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], in, sizeof(in) - 1), (ssize_t)n);
+	ck_assert_str_eq(in, "ring 0 line 4 abcd\n");
+	close(pfd[0]);
+}
+END_TEST
+
+static Suite *accesslog_suite(void)
+{
+	Suite *s = suite_create("accesslog");
+	TCase *tc = tcase_create("accesslog");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, ring_full_drops_and_counts);
+	tcase_add_test(tc, logger_writes_every_line);
+	tcase_add_test(tc, reopen_switches_files);
+	tcase_add_test(tc, reopen_failure_keeps_the_old_file);
+	tcase_add_test(tc, first_open_failure_is_an_error);
+	tcase_add_test(tc, fifo_reader_stops);
+	tcase_add_test(tc, write_errors_lose_lines);
+	tcase_add_test(tc, dash_is_stderr);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(accesslog_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
