@@ -467,7 +467,8 @@ START_TEST(reload_runtime_and_restart_settings)
 	ck_assert_ptr_null(strstr(log, "reload: server-header changed"));
 	ck_assert_ptr_null(strstr(log, "reload: listen changed"));
 	ck_assert_ptr_null(strstr(log, "reload: max-pipeline changed"));
-	ck_assert_ptr_nonnull(strstr(log, "idle-timeout=5000 server-header='two'"));
+	ck_assert_ptr_nonnull(strstr(log, "idle-timeout=5000 send-timeout=60000 "
+				       "server-header='two'"));
 	ck_assert_uint_eq(S->a.nworkers, 2);
 	ck_assert_int_eq(tl_get(S->port, "GET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\n\r\n",
 				&resp), 0);

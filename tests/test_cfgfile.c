@@ -62,8 +62,8 @@ START_TEST(keys_values_and_blank_lines)
 			      "server-header = my server/1.0\n"
 			      "log-level = debug"), 0);       /* no final newline */
 	ck_assert_uint_eq(c.workers, 3);
-	ck_assert_str_eq(c.listen_host, "::1");
-	ck_assert_uint_eq(c.listen_port, 9000);
+	ck_assert_str_eq(c.listen.host, "::1");
+	ck_assert_uint_eq(c.listen.port, 9000);
 	ck_assert_uint_eq(c.max_pipeline, 7);
 	ck_assert_str_eq(c.server_header, "my server/1.0");
 	ck_assert_int_eq(c.log_level, LOG_LVL_DEBUG);

@@ -295,7 +295,7 @@ END_TEST
 START_TEST(regression_inherited_variable_on_redirected_stderr)
 {
 	FILE *journal = tmpfile(), *file = tmpfile();
-	char id[64], out[256];
+	char id[64], got[256];
 	int saved = dup(STDERR_FILENO);
 	ssize_t n;
 
@@ -309,20 +309,20 @@ START_TEST(regression_inherited_variable_on_redirected_stderr)
 	ck_assert_int_eq(dup2(fileno(journal), STDERR_FILENO), STDERR_FILENO);
 	log_init();
 	log_warn("to the journal");
-	n = pread(fileno(journal), out, sizeof(out) - 1, 0);
+	n = pread(fileno(journal), got, sizeof(got) - 1, 0);
 	ck_assert_int_gt(n, 0);
-	out[n] = '\0';
-	ck_assert_msg(strcmp(out, "<4>metricd[warn]: to the journal\n") == 0, "got '%s'", out);
+	got[n] = '\0';
+	ck_assert_msg(strcmp(got, "<4>metricd[warn]: to the journal\n") == 0, "got '%s'", got);
 
 	/* stderr is another file, the variable is still set: timestamps */
 	ck_assert_int_eq(dup2(fileno(file), STDERR_FILENO), STDERR_FILENO);
 	log_init();
 	log_warn("to a file");
-	n = pread(fileno(file), out, sizeof(out) - 1, 0);
+	n = pread(fileno(file), got, sizeof(got) - 1, 0);
 	ck_assert_int_gt(n, 0);
-	out[n] = '\0';
-	ck_assert_msg(out[0] >= '1' && out[0] <= '9' && out[4] == '-' &&
-		      strstr(out, "Z metricd[warn]: to a file\n") != NULL, "got '%s'", out);
+	got[n] = '\0';
+	ck_assert_msg(got[0] >= '1' && got[0] <= '9' && got[4] == '-' &&
+		      strstr(got, "Z metricd[warn]: to a file\n") != NULL, "got '%s'", got);
 
 	ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
 	close(saved);
