@@ -48,10 +48,20 @@ PY_LOG_COMPILER = $(LOG_COMPILER) $(PYTHON3)
 AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD; \
 	. $(top_srcdir)/tests/sanitizer-env.sh;
 EXTRA_DIST += tests/sanitizer-env.sh
-TESTS += tests/test_stats.py tests/test_access_log.py
-EXTRA_DIST += tests/test_stats.py tests/test_access_log.py
+# test_service_notify.py: the real binary under a fake service manager
+# (readiness, reload, stop, watchdog and socket activation).
+PY_TESTS = tests/test_stats.py tests/test_access_log.py tests/test_service_notify.py
+TESTS += $(PY_TESTS)
+EXTRA_DIST += $(PY_TESTS)
 include $(top_srcdir)/tests/unit.mk
 
-# The extra checks tools/check-all runs (their own fragments list the
-# others) and what they share.
-EXTRA_DIST += tests/ci.d/common.bash tests/ci.d/fuzz.sh tests/ci.d/valgrind.sh
+# The extra checks tools/check-all runs, and what they share.
+EXTRA_DIST += tests/ci.d/common.bash \
+	tests/ci.d/bench.sh \
+	tests/ci.d/escape-report.sh \
+	tests/ci.d/fuzz.sh \
+	tests/ci.d/haproxy.sh \
+	tests/ci.d/install.sh \
+	tests/ci.d/options-doc.sh \
+	tests/ci.d/systemd.sh \
+	tests/ci.d/valgrind.sh

@@ -26,5 +26,4 @@ EXTRA_DIST += \
 	tools/bench/robustness \
 	tools/bench/faults \
 	tools/bench/blast-vs-wrk \
-	tests/ci.d/bench.sh \
 	docs/BENCHMARKS.md
