@@ -1,7 +1,6 @@
 """A keep-alive HTTP/1.1 client on plain sockets, for the probes that time
 single requests, and what their latencies add up to."""
 
-import re
 import socket
 import time
 
@@ -15,40 +14,48 @@ def req(path):
 
 
 class Conn:
+    """One keep-alive connection; answers are read through a buffered file
+    (status line, headers up to the blank line, Content-Length bytes)."""
+
     def __init__(self, port, timeout=30):
         self.sock = socket.create_connection((HOST, port), timeout=timeout)
-        self.buf = b""
+        self.rfile = self.sock.makefile("rb")
 
     def send(self, data):
         self.sock.sendall(data)
 
-    def _fill(self):
-        chunk = self.sock.recv(262144)
-        if not chunk:
-            raise EOFError("the server closed the connection")
-        self.buf += chunk
-
     def response(self):
         """(status, body) of the next response."""
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        m = re.search(rb"(?i)content-length: *(\d+)", head)
-        n = int(m.group(1)) if m else 0
-        while len(self.buf) < n:
-            self._fill()
-        body, self.buf = self.buf[:n], self.buf[n:]
-        return int(head.split(b" ", 2)[1]), body
+        status = self.rfile.readline()
+        if not status:
+            raise EOFError("the server closed the connection")
+        length = 0
+        for line in iter(self.rfile.readline, b"\r\n"):
+            if not line:
+                raise EOFError("the server closed the connection in a head")
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise EOFError("the server closed the connection in a body")
+        return int(status.split()[1]), body
 
     def get(self, path):
         self.send(req(path))
         return self.response()
 
+    def wait_close(self):
+        """Blocks until the server closes the connection (True) or sends
+        something instead (False)."""
+        return self.rfile.read(1) == b""
+
     def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        for f in (self.rfile, self.sock):
+            try:
+                f.close()
+            except OSError:
+                pass
 
 
 def ask(c, port, path):

@@ -123,7 +123,7 @@ def _time_to_idle_close(port):
     c = Conn(port)
     c.get("/healthz")
     t = time.perf_counter()
-    c.sock.recv(1)
+    c.wait_close()
     c.close()
     return time.perf_counter() - t
 
