@@ -1,5 +1,6 @@
 # Running metricd as a system service: the systemd units, the
-# /etc/default file, an example config file, the man page, and their tests.
+# /etc/default file, an example config file and the man page (their tests
+# are under tests/: test_notify*, test_service_notify.py, ci.d/systemd.sh).
 # metricd, blast and alloccount install through their own fragments,
 # blast.1 and alloccount.1 too.  The unit and the man page are made from
 # their .in at build time ($(edit_in), Makefile.am).
@@ -71,24 +72,4 @@ EXTRA_DIST += \
 	dist/metricd.default \
 	dist/metricd.conf.example \
 	dist/metricd.8.in \
-	docs/DEPLOY.md \
-	tests/ci.d/systemd.sh \
-	tests/ci.d/haproxy.sh \
-	tests/ci.d/install.sh
-
-# Tests.  test_notify links the configured core/notify.c (libsystemd when
-# configure found it); test_notify_builtin compiles it again with the
-# built-in protocol forced, so both implementations are tested in one build.
-check_PROGRAMS += tests/test_notify tests/test_notify_builtin
-TESTS += tests/test_notify tests/test_notify_builtin
-tests_test_notify_SOURCES = tests/test_notify.c
-tests_test_notify_CFLAGS = $(UNIT_CFLAGS)
-tests_test_notify_LDADD = $(UNIT_LDADD)
-tests_test_notify_builtin_SOURCES = tests/test_notify.c core/notify.c core/log.c
-tests_test_notify_builtin_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DNOTIFY_NO_LIBSYSTEMD
-tests_test_notify_builtin_LDADD = $(CHECK_LIBS) $(PTHREAD_LIBS)
-
-# The real binary under a fake service manager: readiness, reload, stop,
-# watchdog and socket activation.
-TESTS += tests/test_service_notify.py
-EXTRA_DIST += tests/test_service_notify.py
+	docs/DEPLOY.md

@@ -7,13 +7,11 @@ EXTRA_DIST += \
 	dist/prometheus/metricd.alerts.yml \
 	dist/grafana/metricd.json \
 	tests/prometheus/metricd.test.yml \
-	tests/prometheus/promql_names.py \
-	tests/ci.d/prometheus.sh
+	tests/prometheus/promql_names.py
 
 # logrotate: the access logs under /var/log/metricd (tests/ci.d/logrotate.sh).
 logrotatedir = $(sysconfdir)/logrotate.d
 dist_logrotate_DATA = dist/logrotate/metricd
-EXTRA_DIST += tests/ci.d/logrotate.sh
 
 # The Debian package (dpkg-buildpackage -us -uc -b; tests/ci.d/deb.sh).
 EXTRA_DIST += \
@@ -23,5 +21,4 @@ EXTRA_DIST += \
 	debian/metricd.docs \
 	debian/metricd.examples \
 	debian/rules \
-	debian/source/format \
-	tests/ci.d/deb.sh
+	debian/source/format

@@ -48,15 +48,27 @@ PY_LOG_COMPILER = $(LOG_COMPILER) $(PYTHON3)
 AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD; \
 	. $(top_srcdir)/tests/sanitizer-env.sh;
 EXTRA_DIST += tests/sanitizer-env.sh
-TESTS += tests/test_stats.py tests/test_access_log.py
-EXTRA_DIST += tests/test_stats.py tests/test_access_log.py
-
-# Coverage (a build of its own: ./configure --enable-coverage), run by
-# tools/check-all; tests/ci.d/coverage.py holds the floors.
-EXTRA_DIST += tests/ci.d/coverage.sh tests/ci.d/coverage.py
+# test_service_notify.py: the real binary under a fake service manager
+# (readiness, reload, stop, watchdog and socket activation).
+PY_TESTS = tests/test_stats.py tests/test_access_log.py tests/test_service_notify.py
+TESTS += $(PY_TESTS)
+EXTRA_DIST += $(PY_TESTS)
 include $(top_srcdir)/tests/unit.mk
 include $(top_srcdir)/tests/operate.mk
 
-# The extra checks tools/check-all runs (their own fragments list the
-# others) and what they share.
-EXTRA_DIST += tests/ci.d/common.bash tests/ci.d/fuzz.sh tests/ci.d/valgrind.sh
+# The extra checks tools/check-all runs, and what they share.  coverage.py
+# holds the coverage floors.
+EXTRA_DIST += tests/ci.d/common.bash \
+	tests/ci.d/bench.sh \
+	tests/ci.d/coverage.sh \
+	tests/ci.d/coverage.py \
+	tests/ci.d/deb.sh \
+	tests/ci.d/escape-report.sh \
+	tests/ci.d/fuzz.sh \
+	tests/ci.d/haproxy.sh \
+	tests/ci.d/install.sh \
+	tests/ci.d/logrotate.sh \
+	tests/ci.d/options-doc.sh \
+	tests/ci.d/prometheus.sh \
+	tests/ci.d/systemd.sh \
+	tests/ci.d/valgrind.sh

@@ -25,39 +25,15 @@ missing() {	# what, how to get it
 command -v gcov >/dev/null 2>&1 || missing gcov "apt-get install gcc"
 "$py" -c 'import gcovr' 2>/dev/null || missing gcovr "apt-get install gcovr"
 
-rm -rf "$work"
-mkdir -p "$work/build"
-
-# configure refuses a second build directory beside a source tree that was
-# configured in place; then build from a clean copy of the sources.
-src=$top
-if [ -f "$top/config.status" ]; then
-	src=$work/src
-	mkdir -p "$src"
-	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
-		(cd "$top" && git ls-files -co --exclude-standard -z |
-			grep -zv -e '^build-check/' -e '^build-[^/]*/.*config\.status' |
-			tar cf - --null -T -) | tar xf - -C "$src" || exit 1
-	else
-		tar cf - -C "$top" --exclude=./build-check --exclude=./.git . |
-			tar xf - -C "$src" || exit 1
-		make -C "$src" distclean >/dev/null 2>&1
-	fi
-	(cd "$src" && autoreconf -fi >/dev/null 2>&1) || { echo "FAIL: autoreconf"; exit 1; }
-fi
-
-echo "=== configure --enable-coverage (in $work/build)"
-if ! (cd "$work/build" && "$src/configure" -q --enable-coverage \
-	>"$work/configure.out" 2>&1); then
-	tail -20 "$work/configure.out"
-	echo "FAIL: configure --enable-coverage"
-	exit 1
-fi
-if ! make -C "$work/build" -j"$jobs" >"$work/build.out" 2>&1; then
-	tail -30 "$work/build.out"
+# The one out-of-tree build helper (a copy of the sources when the tree
+# is configured in place).  Old counts go first: gcov adds to them.
+echo "=== tools/build-tree $work/build --enable-coverage"
+if ! "$top/tools/build-tree" --quiet "$work/build" --enable-coverage; then
 	echo "FAIL: the coverage build does not build"
 	exit 1
 fi
+src=$(sed -n 's/^abs_top_srcdir = //p' "$work/build/Makefile")
+find "$work/build" -name '*.gcda' -delete
 echo "=== make check"
 t0=$(date +%s)
 make -C "$work/build" -j"$jobs" check >"$work/check.out" 2>&1

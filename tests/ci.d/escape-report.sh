@@ -4,7 +4,8 @@
 # Usage: tests/ci.d/escape-report.sh BUILD_DIR
 #   BUILD_DIR: a build directory (tools/check-all passes its -Werror build);
 #   its blast, alloccount-report and alloccount.so drive the measurement, and
-#   metricd is built again with -fstack-usage in BUILD_DIR/build-escape.  20000 requests per endpoint: well under a minute.
+#   metricd is built again with -fstack-usage in BUILD_DIR/build-escape
+#   (tools/build-tree).  20000 requests per endpoint: well under a minute.
 # Exit: the report's status (0 pass, 1 fail, 2 could not run); 77 only when
 # a prerequisite is missing (with CI set, that fails).
 set -u
@@ -20,7 +21,6 @@ py=/usr/bin/python3
 [ -x "$py" ] || py=$(command -v python3) || missing_tool "python3 not found (apt-get install python3)"
 command -v addr2line >/dev/null || missing_tool "addr2line not found (apt-get install binutils)"
 command -v make >/dev/null || missing_tool "make not found (apt-get install make)"
-[ -x "$top/configure" ] || missing_tool "$top/configure missing (run autoreconf -fi)"
 # The build's tools drive the measurement, unless it is a sanitizer build
 # (alloccount cannot share a process with a sanitizer's allocator) or they
 # are missing: then the report builds its own in build-escape.

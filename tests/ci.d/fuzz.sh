@@ -13,50 +13,25 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/ci.d/common.bash"
 seconds=${FUZZ_SECONDS:-60}
 work=$(dirname "$build")/fuzz
-jobs=$(nproc 2>/dev/null || echo 2)
 
 command -v clang >/dev/null 2>&1 ||
 	missing_tool "clang not found: apt-get install clang libclang-rt-14-dev"
-rm -rf "$work"
-mkdir -p "$work/build" "$work/corpus"
+# The build is kept between runs (tools/build-tree rebuilds what changed);
+# the corpus the fuzzer grows and its findings are not.
+rm -rf "$work/corpus" "$work"/build/crash-* "$work"/build/leak-* \
+	"$work"/build/timeout-* "$work"/build/oom-*
+mkdir -p "$work/corpus"
 
-# configure refuses a second build directory beside a source tree that was
-# configured in place; then build from a clean copy of the sources.
-src=$top
-if [ -f "$top/config.status" ]; then
-	src=$work/src
-	mkdir -p "$src"
-	if git -C "$top" rev-parse --git-dir >/dev/null 2>&1; then
-		(cd "$top" && git ls-files -co --exclude-standard -z |
-			grep -zv -e '^build-check/' -e '^build-[^/]*/.*config\.status' |
-			tar cf - --null -T -) | tar xf - -C "$src" || exit 1
-	else
-		tar cf - -C "$top" --exclude=./build-check --exclude=./.git . |
-			tar xf - -C "$src" || exit 1
-		make -C "$src" distclean >/dev/null 2>&1
-	fi
-	(cd "$src" && autoreconf -fi >/dev/null 2>&1) || { echo "FAIL: autoreconf"; exit 1; }
-fi
-
-echo "=== configure CC=clang --enable-fuzz (in $work/build)"
-if ! (cd "$work/build" && CC=clang "$src/configure" -q --enable-fuzz \
-	>"$work/configure.out" 2>&1); then
-	tail -20 "$work/configure.out"
-	echo "FAIL: configure --enable-fuzz"
-	exit 1
-fi
-if ! make -C "$work/build" -j"$jobs" tests/fuzz/fuzz_framing >"$work/build.out" 2>&1; then
-	tail -30 "$work/build.out"
-	echo "FAIL: cannot build tests/fuzz/fuzz_framing"
-	exit 1
-fi
+echo "=== CC=clang --enable-fuzz: tests/fuzz/fuzz_framing (in $work/build)"
+"$top/tools/build-tree" --quiet "$work/build" CC=clang --enable-fuzz -- tests/fuzz/fuzz_framing ||
+	{ echo "FAIL: cannot build tests/fuzz/fuzz_framing"; exit 1; }
 
 echo "=== fuzz_framing for $seconds s over tests/fuzz/corpus"
 cd "$work/build" || exit 1
 ./tests/fuzz/fuzz_framing -max_total_time="$seconds" -timeout=10 -max_len=8192 \
-	-dict="$src/tests/fuzz/http.dict" -print_final_stats=1 \
+	-dict="$top/tests/fuzz/http.dict" -print_final_stats=1 \
 	-artifact_prefix="$work/build/" \
-	"$work/corpus" "$src/tests/fuzz/corpus" >"$work/fuzz.log" 2>&1
+	"$work/corpus" "$top/tests/fuzz/corpus" >"$work/fuzz.log" 2>&1
 rc=$?
 grep -E "INITED|DONE|stat::number_of_executed_units|stat::peak_rss" "$work/fuzz.log"
 # A sanitizer report fails the run even if libFuzzer's exit status missed it

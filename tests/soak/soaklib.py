@@ -7,7 +7,7 @@ Results are printed as "ok - ..." / "FAIL - ..." lines; the exit status is
 
 The checks are on answers, counters, order and state, never on how long
 something took (latency and CPU figures are printed as "# ..." lines;
-tools/bench/faults measures them).  Waits for a state have deadlines that
+tools/bench/robustness measures them).  Waits for a state have deadlines that
 only guard against a hang: seconds where milliseconds are expected.
 """
 import fcntl

@@ -12,7 +12,7 @@ waits in the listen backlog.  Then:
     answered by themselves, and new ones are served again.
 Which connection is the first to wait is decided by /stats, not by how
 long its answer takes.  metricd's CPU use while out of fds is printed
-("# ..."); tools/bench/faults measures it.
+("# ..."); tools/bench/robustness measures it.
 """
 import json
 import selectors

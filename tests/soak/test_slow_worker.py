@@ -10,7 +10,7 @@ requests and GET /stats one at a time.  Proof by order, not by time: a
 batch (more heavy requests served than before it, fewer than all), so
 worker 1 answered while worker 0 was busy.  The per-worker request counts
 confirm which worker did what.  Latencies are printed ("# ..."), not
-asserted; tools/bench/faults measures them.
+asserted; tools/bench/robustness measures them.
 """
 import json
 import threading

@@ -14,7 +14,7 @@
    error.
 
 Checks are on counts and order only.  The normal client's latency with and
-without the attack is printed ("# ..."); tools/bench/faults measures it.
+without the attack is printed ("# ..."); tools/bench/robustness measures it.
 The slowloris connections are driven from a separate process so that the
 normal client does not share the Python interpreter lock with them.
 """

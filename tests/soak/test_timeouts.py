@@ -17,7 +17,7 @@ is governed by the idle timeout, not the header timeout.  /stats counts
 exactly the 408s provoked.
 
 No check is on how long something took; the times are printed ("# ...")
-and tools/bench/faults measures them.  Waits have deadlines that only guard
+and tools/bench/robustness measures them.  Waits have deadlines that only guard
 a hang (many times the timeout).
 """
 import threading

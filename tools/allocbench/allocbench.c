@@ -11,7 +11,7 @@
  *                 (metricd's stack-path descriptor)
  *
  * for several object sizes and consumer counts.  Run it under another
- * allocator with LD_PRELOAD (tools/allocbench/run-allocators does all three).
+ * allocator with LD_PRELOAD (tools/bench/run --only allocbench does all three).
  *
  * Threads: in the two-thread patterns the producer is the only writer of a
  * ring's tail and the consumer of its head (ck_ring SPSC); a full or empty

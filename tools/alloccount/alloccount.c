@@ -225,16 +225,14 @@ static void ac_warn(const char *a, const char *b, int err)
 	errno = saved;
 }
 
-/* Read a whole small file into buf (NUL-terminated); returns length or -1. */
-static ssize_t ac_read_file(const char *path, char *buf, size_t cap)
+/* Read fd to its end or until cap bytes, then close it; returns the
+ * number of bytes read. */
+static size_t ac_read_fd(int fd, char *buf, size_t cap)
 {
 	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -1;
-	while (n + 1 < cap) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
+	while (n < cap) {
+		ssize_t r = read(fd, buf + n, cap - n);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -246,6 +244,18 @@ static ssize_t ac_read_file(const char *path, char *buf, size_t cap)
 		n += (size_t)r;
 	}
 	close(fd);
+	return n;
+}
+
+/* Read a whole small file into buf (NUL-terminated); returns length or -1. */
+static ssize_t ac_read_file(const char *path, char *buf, size_t cap)
+{
+	size_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = ac_read_fd(fd, buf, cap - 1);
 	buf[n] = '\0';
 	return (ssize_t)n;
 }
@@ -1422,24 +1432,12 @@ static void ac_report(const struct ac_file *f)
 
 static void ac_capture_maps(struct ac_file *f)
 {
-	size_t n = 0;
+	size_t n;
 	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	while (n < AC_MAPS_CAP) {
-		ssize_t r = read(fd, f->maps + n, AC_MAPS_CAP - n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
+	n = ac_read_fd(fd, f->maps, AC_MAPS_CAP);
 	/* Keep whole lines only. */
 	while (n > 0 && f->maps[n - 1] != '\n')
 		n--;

@@ -1,9 +1,10 @@
-# tools/bench: the one-command benchmark and report (docs/BENCHMARKS.md).
+# tools/bench: the benchmarks (docs/BENCHMARKS.md), one front door per job
+# onto one Python package, tools/bench/metricdbench.
 #   make bench                      full run, about 15 minutes on 2 CPUs
 #   make bench BENCH_ARGS=--quick   about 2 minutes
 # tools/bench/run builds its own optimized metricd, blast and allocbench
-# (-O2, in bench/results/.build, from a snapshot of the source tree) and
-# writes bench/results/<timestamp>/{results.json,report.md,charts/}.
+# (-O2, with tools/build-tree, in bench/results/.build, from a copy of the
+# source tree) and writes bench/results/<timestamp>/{results.json,report.md,charts/}.
 BENCH_ARGS =
 
 # refserver: the cheapest HTTP/1.1 answerer, to measure load generators
@@ -20,11 +21,27 @@ EXTRA_DIST += \
 	tools/bench/run \
 	tools/bench/scaling \
 	tools/bench/report \
-	tools/bench/benchlib.py \
-	tools/bench/benchreport.py \
-	tools/bench/vs-nginx \
 	tools/bench/robustness \
-	tools/bench/faults \
 	tools/bench/blast-vs-wrk \
-	tests/ci.d/bench.sh \
+	tools/bench/metricdbench/__init__.py \
+	tools/bench/metricdbench/bench.py \
+	tools/bench/metricdbench/build.py \
+	tools/bench/metricdbench/charts.py \
+	tools/bench/metricdbench/cli.py \
+	tools/bench/metricdbench/client.py \
+	tools/bench/metricdbench/common.py \
+	tools/bench/metricdbench/faults.py \
+	tools/bench/metricdbench/hostile.py \
+	tools/bench/metricdbench/loadgens.py \
+	tools/bench/metricdbench/loads.py \
+	tools/bench/metricdbench/machine.py \
+	tools/bench/metricdbench/perf.py \
+	tools/bench/metricdbench/phases.py \
+	tools/bench/metricdbench/plan.py \
+	tools/bench/metricdbench/procs.py \
+	tools/bench/metricdbench/report.py \
+	tools/bench/metricdbench/runs.py \
+	tools/bench/metricdbench/sample.py \
+	tools/bench/metricdbench/servers.py \
+	tools/bench/metricdbench/targets.py \
 	docs/BENCHMARKS.md

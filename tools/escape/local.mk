@@ -1,12 +1,11 @@
 # The escape report: which endpoints allocate, where, on which thread, and
 # the handlers' stack frames - the C counterpart of go build -gcflags='-m -m'.
 # `make escape-report` builds metricd again with -fstack-usage in
-# build-escape/ (its own configure, so this build's CFLAGS are untouched)
+# build-escape/ (tools/build-tree, so this build's CFLAGS are untouched)
 # and runs it under alloccount with this build's blast and reader.
 # ESCAPE_FLAGS passes options, e.g. make escape-report ESCAPE_FLAGS='--json'.
 ESCAPE_FLAGS =
-EXTRA_DIST += tools/escape/escape-report tools/escape/compare-allocators \
-	tests/ci.d/escape-report.sh docs/HEAP.md
+EXTRA_DIST += tools/escape/escape-report docs/HEAP.md
 
 escape-report: blast$(EXEEXT) alloccount-report$(EXEEXT) tools/alloccount/alloccount.la
 	@$(PYTHON3) $(srcdir)/tools/escape/escape-report --srcdir '$(abs_top_srcdir)' \
@@ -17,10 +16,3 @@ clean-escape:
 	rm -rf build-escape
 clean-local: clean-escape
 .PHONY: escape-report clean-escape
-
-# core/mem.h's accounting: per endpoint, per thread, cross-thread frees.
-check_PROGRAMS += tests/test_mem
-TESTS += tests/test_mem
-tests_test_mem_SOURCES = tests/test_mem.c
-tests_test_mem_CFLAGS = $(TEST_CFLAGS)
-tests_test_mem_LDADD = $(SERVER_LIBS) $(CHECK_LIBS)
