@@ -138,7 +138,7 @@ static void block_on_ring(struct acceptor *a, struct conn *c)
 	else
 		a->blocked_head[c->worker] = c;
 	a->blocked_tail[c->worker] = c;
-	STAT_ADD(a->ctr.ring_full, 1);
+	CNT_ADD(a->ctr.ring_full, 1);
 }
 
 /* At the in-flight limit.  Returns true if the worker drained meanwhile and
@@ -152,7 +152,7 @@ static bool pause_pipeline(struct acceptor *a, struct conn *c)
 	    ck_pr_fas_uint(&c->want_resume, 0) == 1)
 		return true;
 	c->wait_resume = true;
-	STAT_ADD(a->ctr.pipeline_pauses, 1);
+	CNT_ADD(a->ctr.pipeline_pauses, 1);
 	return false;
 }
 
@@ -183,7 +183,7 @@ static bool dispatch(struct acceptor *a, struct conn *c)
 	c->dispatched = true;
 	unsigned depth = queue_req_depth(q);
 	if (depth > a->ring_high_water[c->worker])
-		STAT_SET(a->ring_high_water[c->worker], depth);
+		CNT_SET(a->ring_high_water[c->worker], depth);
 	c->has_pending = false;
 	if (last)
 		c->close_sent = true;
@@ -202,7 +202,7 @@ static void conn_close_unused(struct acceptor *a, struct conn *c)
 {
 	reading(a, c, false);
 	close(c->fd);
-	STAT_ADD(a->ctr.closed_unused, 1);
+	CNT_ADD(a->ctr.closed_unused, 1);
 	conn_release(a, c);
 }
 
@@ -225,7 +225,7 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 			/* Its turn is used up; the others go first. */
 			reading(a, c, false);
 			ready_push(a, c);
-			STAT_ADD(a->ctr.read_budget_yields, 1);
+			CNT_ADD(a->ctr.read_budget_yields, 1);
 			break;
 		}
 		enum http_frame_rc rc = http_framer_next(&c->fr, &c->pending);
@@ -254,7 +254,7 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 			if (rc == HTTP_FRAME_REQ && !c->pending.err &&
 			    (c->pending.route == ROUTE_METRIC_HEAP ||
 			     c->pending.route == ROUTE_STATS_POINTER))
-				heap_request_wrap(&a->st, &c->pending);  /* fails → 503 */
+				heap_request_wrap(&a->cnt, &c->pending);  /* fails → 503 */
 		}
 		c->pending.slot = c->slot;
 		c->pending.gen = c->gen;
@@ -262,7 +262,7 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 	}
 	if (c->close_sent)
 		reading(a, c, false);
-	STAT_ADD(a->ctr.frame_bytes_examined, c->fr.examined - examined);
+	CNT_ADD(a->ctr.frame_bytes_examined, c->fr.examined - examined);
 }
 
 /* Connections that used up their turn with requests still buffered. */
@@ -324,7 +324,7 @@ static void conn_open(struct acceptor *a, int fd, uint32_t slot,
 	c->fr.max_body = a->cfg->max_body_bytes;
 	event_assign(&c->rev, a->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	a->live++;
-	STAT_SET(a->ctr.open, a->live);
+	CNT_SET(a->ctr.open, a->live);
 	reading(a, c, true);
 }
 
@@ -347,7 +347,7 @@ static void conn_release(struct acceptor *a, struct conn *c)
 	c->fd = -1;
 	conn_table_put(&a->conns, c->slot, c->buf_high);
 	a->live--;
-	STAT_SET(a->ctr.open, a->live);
+	CNT_SET(a->ctr.open, a->live);
 }
 
 static struct acceptor *acceptor_of(struct conn *c);
@@ -365,7 +365,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		if (c->fr.len > c->buf_high)
 			c->buf_high = c->fr.len;
 		c->last_ms = a->now_ms;
-		STAT_ADD(a->ctr.bytes_read, (uint64_t)n);
+		CNT_ADD(a->ctr.bytes_read, (uint64_t)n);
 	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 		return;
 	} else if (n < 0) {
@@ -374,7 +374,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		ck_pr_store_uint(&c->gone, 1);
 		http_framer_stop(&c->fr);
 		c->closing = true;
-		STAT_ADD(a->ctr.resets, 1);
+		CNT_ADD(a->ctr.resets, 1);
 	} else {
 		/* EOF (maybe only a half-close): answer what was received,
 		 * then close. */
@@ -405,7 +405,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 
 				event_del(&a->lev);
 				evtimer_add(&a->retry_ev, &tv);
-				STAT_ADD(a->ctr.accept_paused, 1);
+				CNT_ADD(a->ctr.accept_paused, 1);
 				log_warn("accept: %s; pausing for %d ms",
 					 strerror(errno), ACCEPT_RETRY_MS);
 			} else if (errno == ECONNABORTED || errno == EINTR) {
@@ -418,12 +418,12 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		uint32_t slot = conn_table_get(&a->conns);
 
 		if (slot == UINT32_MAX) {
-			STAT_ADD(a->ctr.rejected_full, 1);
+			CNT_ADD(a->ctr.rejected_full, 1);
 			close(fd);
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		STAT_ADD(a->ctr.accepted, 1);
+		CNT_ADD(a->ctr.accepted, 1);
 		conn_open(a, fd, slot, &peer);
 	}
 }
@@ -496,9 +496,9 @@ static void timeout_head(struct acceptor *a, struct conn *c)
 	c->pending.flags = REQF_CLOSE;
 	c->pending.slot = c->slot;
 	c->pending.gen = c->gen;
-	c->pending.t_parsed_ns = stats_mono_ns();
+	c->pending.t_parsed_ns = clock_mono_ns();
 	c->has_pending = true;
-	STAT_ADD(a->ctr.header_timeouts, 1);
+	CNT_ADD(a->ctr.header_timeouts, 1);
 	conn_advance(a, c);
 }
 
@@ -519,7 +519,7 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
 				timeout_head(a, c);
 		} else if (idle_to && a->now_ms - c->last_ms >= idle_to &&
 			   ck_pr_load_uint(&c->inflight) == 0) {
-			STAT_ADD(a->ctr.idle_closes, 1);
+			CNT_ADD(a->ctr.idle_closes, 1);
 			c->closing = true;
 			conn_advance(a, c);
 		}
@@ -652,7 +652,7 @@ static void alog_check_drops(struct acceptor *a)
 	if (dropped == a->alog_dropped || a->now_ms - a->alog_warned_ms < 1000)
 		return;
 	a->alog_warned_ms = a->now_ms;
-	STAT_SET(a->ctr.access_log_dropped, dropped);
+	CNT_SET(a->ctr.access_log_dropped, dropped);
 	log_warn("access log: %llu line(s) dropped (ring full), %llu in all",
 		 (unsigned long long)(dropped - a->alog_dropped),
 		 (unsigned long long)dropped);
@@ -664,11 +664,11 @@ static void alog_check_drops(struct acceptor *a)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct acceptor *a = arg;
-	uint64_t req = 0, now = stats_mono_ns();
+	uint64_t req = 0, now = clock_mono_ns();
 
 	for (unsigned w = 0; w < a->nworkers; w++)
 		for (unsigned r = 0; r < ROUTE__COUNT; r++)
-			req += STAT_GET(a->workers[w].st.route[r].requests);
+			req += CNT_GET(a->workers[w].cnt.route[r].requests);
 	if (a->tick_ns && now > a->tick_ns)
 		notify_status("%u connections, %.0f requests/s",
 			      a->live, (double)(req - a->tick_requests) * 1e9 /
@@ -762,20 +762,20 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 	a->blocked_head = calloc(a->nworkers, sizeof(*a->blocked_head));
 	a->blocked_tail = calloc(a->nworkers, sizeof(*a->blocked_tail));
 	a->ring_high_water = calloc(a->nworkers, sizeof(*a->ring_high_water));
-	a->reg.workers = calloc(a->nworkers, sizeof(*a->reg.workers));
-	a->reg.rings = calloc(a->nworkers, sizeof(*a->reg.rings));
+	a->tm.workers = calloc(a->nworkers, sizeof(*a->tm.workers));
+	a->tm.rings = calloc(a->nworkers, sizeof(*a->tm.rings));
 	if (!a->workers || !a->wake_pending || !a->blocked_head || !a->blocked_tail ||
-	    !a->ring_high_water || !a->reg.workers || !a->reg.rings)
+	    !a->ring_high_water || !a->tm.workers || !a->tm.rings)
 		return -ENOMEM;
-	stats_thread_init(&a->st, "metricd-acc", -1, 0);
-	a->reg.nworkers = a->nworkers;
-	a->reg.acceptor = &a->st;
-	a->reg.acc = &a->ctr;
-	a->reg.ring_high_water = a->ring_high_water;
-	a->reg.start_ns = stats_mono_ns();
+	counters_init(&a->cnt, "metricd-acc", -1, 0);
+	a->tm.nworkers = a->nworkers;
+	a->tm.acceptor = &a->cnt;
+	a->tm.acc = &a->ctr;
+	a->tm.ring_high_water = a->ring_high_water;
+	a->tm.start_ns = clock_mono_ns();
 	for (unsigned i = 0; i < a->nworkers; i++) {
-		a->reg.workers[i] = &a->workers[i].st;
-		a->reg.rings[i] = &a->workers[i].rq;
+		a->tm.workers[i] = &a->workers[i].cnt;
+		a->tm.rings[i] = &a->workers[i].rq;
 	}
 	if ((rc = alog_init(&a->alog, a->nworkers)))
 		return rc;
@@ -793,7 +793,7 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 		};
 
 		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell,
-				       &a->reg, &a->rt, &a->alog.rings[i],
+				       &a->tm, &a->rt, &a->alog.rings[i],
 				       &a->past_deadline)))
 			return rc;
 		a->ninit++;
@@ -847,7 +847,7 @@ static void wake_workers(struct acceptor *a)
 		}
 		a->wake_pending[w] = false;
 		if (queue_req_wake(&a->workers[w].rq))
-			STAT_ADD(a->ctr.wakes, 1);
+			CNT_ADD(a->ctr.wakes, 1);
 	}
 }
 
@@ -897,8 +897,8 @@ void acceptor_destroy(struct acceptor *a)
 	free(a->blocked_head);
 	free(a->blocked_tail);
 	free(a->ring_high_water);
-	free(a->reg.workers);
-	free(a->reg.rings);
+	free(a->tm.workers);
+	free(a->tm.rings);
 	queue_doorbell_destroy(&a->bell);
 	alog_destroy(&a->alog);
 	free(a->rt);

@@ -57,10 +57,10 @@ struct acceptor {
 	unsigned past_deadline __attribute__((aligned(64)));
 	/* statistics: this thread's allocations, its counters, and the
 	 * registry readers use to see the whole server */
-	struct stats_thread st;
-	struct stats_acceptor ctr;
+	struct counters cnt;
+	struct acceptor_counters ctr;
 	uint64_t *ring_high_water;   /* per worker */
-	struct stats_registry reg;
+	struct telemetry tm;
 };
 
 /* Binds the listening socket (port 0 picks one). */

@@ -65,8 +65,8 @@ struct conn {
 	uint32_t gone;
 
 	/* ---- worker ---- */
-	struct tail tail __attribute__((aligned(64)));  /* unsent bytes */
-	struct tail held;             /* descriptors put off: over max-unsent */
+	struct chain tail __attribute__((aligned(64)));  /* unsent bytes */
+	struct chain held;             /* descriptors put off: over max-unsent */
 	uint64_t out_bytes;           /* queued in this batch, not yet written */
 	uint64_t progress_ms;         /* the tail last shrank (send timeout) */
 	uint32_t tail_resps;          /* answers wholly or partly in tail */

@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
 	http_framer_global_init(cfg.max_header_bytes);
-	stats_calibrate_clock();
+	clock_calibrate();
 	if (acceptor_listen(&acc, &cfg))
 		return 1;
 	if ((rc = acceptor_start(&acc, cpus, ncpus, argc, argv))) {
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 	}
 	pthread_join(acc_thread, NULL);
 	log_info("stopped: %llu connection(s) served",
-		 (unsigned long long)STAT_GET(acc.ctr.accepted));
+		 (unsigned long long)CNT_GET(acc.ctr.accepted));
 	acceptor_destroy(&acc);
 	return 0;
 }

@@ -36,13 +36,13 @@ static inline uint64_t mem_cycles(void)
 #if defined(__x86_64__) || defined(__i386__)
 	return __rdtsc();
 #else
-	return stats_mono_ns();
+	return clock_mono_ns();
 #endif
 }
 
-static inline void *mem_malloc(struct stats_thread *st, unsigned route, size_t n)
+static inline void *mem_malloc(struct counters *st, unsigned route, size_t n)
 {
-	struct stats_route *r = &st->route[route];
+	struct route_counters *r = &st->route[route];
 
 	if (n > SIZE_MAX - sizeof(struct mem_hdr))
 		return NULL;                 /* the header would wrap the size */
@@ -50,11 +50,11 @@ static inline void *mem_malloc(struct stats_thread *st, unsigned route, size_t n
 	struct mem_hdr *h = malloc(sizeof(*h) + n);
 	uint64_t t1 = mem_cycles();
 
-	STAT_ADD(r->alloc_cycles, t1 - t0);
+	CNT_ADD(r->alloc_cycles, t1 - t0);
 	if (!h)
 		return NULL;
-	STAT_ADD(r->allocs, 1);
-	STAT_ADD(r->alloc_bytes, n);
+	CNT_ADD(r->allocs, 1);
+	CNT_ADD(r->alloc_bytes, n);
 	h->thread = st->index;
 	h->route = (uint16_t)route;
 	h->reserved = 0;
@@ -63,19 +63,19 @@ static inline void *mem_malloc(struct stats_thread *st, unsigned route, size_t n
 }
 
 /* Counted on the freeing thread, against the endpoint that allocated. */
-static inline void mem_free(struct stats_thread *st, void *p)
+static inline void mem_free(struct counters *st, void *p)
 {
 	if (!p)
 		return;
 	struct mem_hdr *h = (struct mem_hdr *)p - 1;
-	struct stats_route *r = &st->route[h->route];
+	struct route_counters *r = &st->route[h->route];
 
 	if (h->thread != st->index)
-		STAT_ADD(r->xthread_frees, 1);
-	STAT_ADD(r->frees, 1);
+		CNT_ADD(r->xthread_frees, 1);
+	CNT_ADD(r->frees, 1);
 	uint64_t t0 = mem_cycles();
 	free(h);
-	STAT_ADD(r->alloc_cycles, mem_cycles() - t0);
+	CNT_ADD(r->alloc_cycles, mem_cycles() - t0);
 }
 
 #endif

@@ -44,7 +44,7 @@ static inline void sbuf_u64(struct sbuf *b, uint64_t v)
 {
 	char tmp[24];
 
-	sbuf_putn(b, tmp, http_fmt_u64(tmp, v));
+	sbuf_putn(b, tmp, fmt_u64(tmp, v));
 }
 
 /* Non-negative ratio with 3 decimals ("0.000" when den is 0). */
@@ -53,7 +53,7 @@ static inline void sbuf_ratio(struct sbuf *b, double num, double den)
 	char tmp[40];
 	double v = den > 0 ? num / den : 0;
 
-	sbuf_putn(b, tmp, http_fmt_fixed(tmp, v, 3));
+	sbuf_putn(b, tmp, fmt_fixed(tmp, v, 3));
 }
 
 #endif

@@ -30,7 +30,7 @@ static const char *const status_text[SS__COUNT] = {
 /* Process-wide fact, set once before threads start. */
 static double ns_per_cycle = 1.0;
 
-uint64_t stats_mono_ns(void)
+uint64_t clock_mono_ns(void)
 {
 	struct timespec ts;
 
@@ -38,25 +38,25 @@ uint64_t stats_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void stats_calibrate_clock(void)
+void clock_calibrate(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-	uint64_t t0 = stats_mono_ns(), c0 = __rdtsc();
+	uint64_t t0 = clock_mono_ns(), c0 = __rdtsc();
 
 	usleep(20000);
-	uint64_t t1 = stats_mono_ns(), c1 = __rdtsc();
+	uint64_t t1 = clock_mono_ns(), c1 = __rdtsc();
 
 	if (c1 > c0)
 		ns_per_cycle = (double)(t1 - t0) / (double)(c1 - c0);
 #endif
 }
 
-double stats_ns_per_cycle(void)
+double clock_ns_per_cycle(void)
 {
 	return ns_per_cycle;
 }
 
-unsigned stats_lat_bucket(uint64_t ns)
+unsigned lat_bucket(uint64_t ns)
 {
 	if (ns < (1u << LAT_SUB_BITS))
 		return (unsigned)ns;
@@ -67,7 +67,7 @@ unsigned stats_lat_bucket(uint64_t ns)
 	return i < LAT_BUCKETS ? i : LAT_BUCKETS - 1;
 }
 
-uint64_t stats_lat_bucket_low(unsigned i)
+uint64_t lat_bucket_low(unsigned i)
 {
 	if (i < (1u << LAT_SUB_BITS))
 		return i;
@@ -77,21 +77,21 @@ uint64_t stats_lat_bucket_low(unsigned i)
 	return (uint64_t)((1u << LAT_SUB_BITS) + sub) << (e - LAT_SUB_BITS);
 }
 
-void stats_record_latency(struct stats_route *r, uint64_t ns)
+void lat_record(struct route_counters *r, uint64_t ns)
 {
 	unsigned p = 0;
 
-	STAT_ADD(r->lat[stats_lat_bucket(ns)], 1);
-	STAT_ADD(r->lat_sum_ns, ns);
-	if (ns > STAT_GET(r->lat_max_ns))
-		STAT_SET(r->lat_max_ns, ns);
+	CNT_ADD(r->lat[lat_bucket(ns)], 1);
+	CNT_ADD(r->lat_sum_ns, ns);
+	if (ns > CNT_GET(r->lat_max_ns))
+		CNT_SET(r->lat_max_ns, ns);
 	while (p < PROM_BUCKETS && ns > prom_le_ns[p])
 		p++;
 	if (p < PROM_BUCKETS)
-		STAT_ADD(r->prom[p], 1);
+		CNT_ADD(r->prom[p], 1);
 }
 
-uint64_t stats_lat_quantile(const uint64_t *lat, uint64_t count, double q)
+uint64_t lat_quantile(const uint64_t *lat, uint64_t count, double q)
 {
 	uint64_t want = (uint64_t)(q * (double)count + 0.999999), seen = 0;
 
@@ -102,16 +102,16 @@ uint64_t stats_lat_quantile(const uint64_t *lat, uint64_t count, double q)
 	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
 		seen += lat[i];
 		if (seen >= want) {
-			uint64_t lo = stats_lat_bucket_low(i);
-			uint64_t hi = i + 1 < LAT_BUCKETS ? stats_lat_bucket_low(i + 1) : lo;
+			uint64_t lo = lat_bucket_low(i);
+			uint64_t hi = i + 1 < LAT_BUCKETS ? lat_bucket_low(i + 1) : lo;
 
 			return lo + (hi - lo) / 2;
 		}
 	}
-	return stats_lat_bucket_low(LAT_BUCKETS - 1);
+	return lat_bucket_low(LAT_BUCKETS - 1);
 }
 
-void stats_thread_init(struct stats_thread *t, const char *name, int cpu,
+void counters_init(struct counters *t, const char *name, int cpu,
 		       uint16_t index)
 {
 	memset(t, 0, sizeof(*t));
@@ -122,30 +122,30 @@ void stats_thread_init(struct stats_thread *t, const char *name, int cpu,
 
 /* ---- readers -------------------------------------------------------------- */
 
-static void add_route(struct stats_route *sum, const struct stats_route *r)
+static void add_route(struct route_counters *sum, const struct route_counters *r)
 {
-	sum->requests += STAT_GET(r->requests);
+	sum->requests += CNT_GET(r->requests);
 	for (unsigned s = 0; s < SS__COUNT; s++)
-		sum->status[s] += STAT_GET(r->status[s]);
-	sum->allocs += STAT_GET(r->allocs);
-	sum->alloc_bytes += STAT_GET(r->alloc_bytes);
-	sum->frees += STAT_GET(r->frees);
-	sum->xthread_frees += STAT_GET(r->xthread_frees);
-	sum->alloc_cycles += STAT_GET(r->alloc_cycles);
-	sum->lat_sum_ns += STAT_GET(r->lat_sum_ns);
-	uint64_t m = STAT_GET(r->lat_max_ns);
+		sum->status[s] += CNT_GET(r->status[s]);
+	sum->allocs += CNT_GET(r->allocs);
+	sum->alloc_bytes += CNT_GET(r->alloc_bytes);
+	sum->frees += CNT_GET(r->frees);
+	sum->xthread_frees += CNT_GET(r->xthread_frees);
+	sum->alloc_cycles += CNT_GET(r->alloc_cycles);
+	sum->lat_sum_ns += CNT_GET(r->lat_sum_ns);
+	uint64_t m = CNT_GET(r->lat_max_ns);
 	if (m > sum->lat_max_ns)
 		sum->lat_max_ns = m;
 	for (unsigned i = 0; i < LAT_BUCKETS; i++)
-		sum->lat[i] += STAT_GET(r->lat[i]);
+		sum->lat[i] += CNT_GET(r->lat[i]);
 	for (unsigned i = 0; i < PROM_BUCKETS; i++)
-		sum->prom[i] += STAT_GET(r->prom[i]);
+		sum->prom[i] += CNT_GET(r->prom[i]);
 }
 
 /* One endpoint summed over every thread (allocations happen on the acceptor
  * and on workers alike). */
-static void sum_route(const struct stats_registry *reg, unsigned route,
-		      struct stats_route *sum)
+static void sum_route(const struct telemetry *reg, unsigned route,
+		      struct route_counters *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	add_route(sum, &reg->acceptor->route[route]);
@@ -153,7 +153,7 @@ static void sum_route(const struct stats_registry *reg, unsigned route,
 		add_route(sum, &reg->workers[w]->route[route]);
 }
 
-static uint64_t hist_count(const struct stats_route *r)
+static uint64_t hist_count(const struct route_counters *r)
 {
 	uint64_t n = 0;
 
@@ -182,7 +182,7 @@ static void json_kv(struct sbuf *b, const char *key, uint64_t v, bool comma)
 		sbuf_puts(b, ",");
 }
 
-static void json_endpoint(struct sbuf *b, const struct stats_route *r)
+static void json_endpoint(struct sbuf *b, const struct route_counters *r)
 {
 	double req = (double)r->requests;
 	uint64_t n = hist_count(r);
@@ -218,23 +218,23 @@ static void json_endpoint(struct sbuf *b, const struct stats_route *r)
 	json_kv(b, "cross_thread_frees", r->xthread_frees, true);
 	sbuf_puts(b, "\"latency_us\":{");
 	json_us(b, "mean", n ? r->lat_sum_ns / n : 0, true);
-	json_us(b, "p50", stats_lat_quantile(r->lat, n, 0.50), true);
-	json_us(b, "p90", stats_lat_quantile(r->lat, n, 0.90), true);
-	json_us(b, "p99", stats_lat_quantile(r->lat, n, 0.99), true);
-	json_us(b, "p999", stats_lat_quantile(r->lat, n, 0.999), true);
+	json_us(b, "p50", lat_quantile(r->lat, n, 0.50), true);
+	json_us(b, "p90", lat_quantile(r->lat, n, 0.90), true);
+	json_us(b, "p99", lat_quantile(r->lat, n, 0.99), true);
+	json_us(b, "p999", lat_quantile(r->lat, n, 0.999), true);
 	json_us(b, "max", r->lat_max_ns, false);
 	sbuf_puts(b, "}");
 }
 
-size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap)
+size_t telemetry_write_json(const struct telemetry *reg, char *out, size_t cap)
 {
-	struct stats_route sum;
+	struct route_counters sum;
 	struct sbuf b;
-	const struct stats_acceptor *a = reg->acc;
+	const struct acceptor_counters *a = reg->acc;
 
 	sbuf_init(&b, out, cap);
 	sbuf_puts(&b, "{\"uptime_s\":");
-	sbuf_ratio(&b, (double)(stats_mono_ns() - reg->start_ns), 1e9);
+	sbuf_ratio(&b, (double)(clock_mono_ns() - reg->start_ns), 1e9);
 	sbuf_puts(&b, ",\"workers\":");
 	sbuf_u64(&b, reg->nworkers);
 	sbuf_puts(&b, ",\"endpoints\":{");
@@ -249,28 +249,28 @@ size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap)
 		sbuf_puts(&b, "}");
 	}
 	sbuf_puts(&b, "},\"acceptor\":{");
-	json_kv(&b, "connections_open", STAT_GET(a->open), true);
-	json_kv(&b, "accepted", STAT_GET(a->accepted), true);
-	json_kv(&b, "rejected_over_max_conns", STAT_GET(a->rejected_full), true);
-	json_kv(&b, "accept_pauses_out_of_fds", STAT_GET(a->accept_paused), true);
-	json_kv(&b, "ring_full", STAT_GET(a->ring_full), true);
-	json_kv(&b, "pipeline_pauses", STAT_GET(a->pipeline_pauses), true);
-	json_kv(&b, "header_timeouts", STAT_GET(a->header_timeouts), true);
-	json_kv(&b, "idle_closes", STAT_GET(a->idle_closes), true);
-	json_kv(&b, "resets", STAT_GET(a->resets), true);
-	json_kv(&b, "closed_without_request", STAT_GET(a->closed_unused), true);
-	json_kv(&b, "bytes_read", STAT_GET(a->bytes_read), true);
-	json_kv(&b, "frame_bytes_examined", STAT_GET(a->frame_bytes_examined), true);
-	json_kv(&b, "read_budget_yields", STAT_GET(a->read_budget_yields), true);
-	json_kv(&b, "access_log_dropped", STAT_GET(a->access_log_dropped), true);
-	json_kv(&b, "worker_wakeups_sent", STAT_GET(a->wakes), false);
+	json_kv(&b, "connections_open", CNT_GET(a->open), true);
+	json_kv(&b, "accepted", CNT_GET(a->accepted), true);
+	json_kv(&b, "rejected_over_max_conns", CNT_GET(a->rejected_full), true);
+	json_kv(&b, "accept_pauses_out_of_fds", CNT_GET(a->accept_paused), true);
+	json_kv(&b, "ring_full", CNT_GET(a->ring_full), true);
+	json_kv(&b, "pipeline_pauses", CNT_GET(a->pipeline_pauses), true);
+	json_kv(&b, "header_timeouts", CNT_GET(a->header_timeouts), true);
+	json_kv(&b, "idle_closes", CNT_GET(a->idle_closes), true);
+	json_kv(&b, "resets", CNT_GET(a->resets), true);
+	json_kv(&b, "closed_without_request", CNT_GET(a->closed_unused), true);
+	json_kv(&b, "bytes_read", CNT_GET(a->bytes_read), true);
+	json_kv(&b, "frame_bytes_examined", CNT_GET(a->frame_bytes_examined), true);
+	json_kv(&b, "read_budget_yields", CNT_GET(a->read_budget_yields), true);
+	json_kv(&b, "access_log_dropped", CNT_GET(a->access_log_dropped), true);
+	json_kv(&b, "worker_wakeups_sent", CNT_GET(a->wakes), false);
 	sbuf_puts(&b, "},\"worker\":[");
 	for (unsigned w = 0; w < reg->nworkers; w++) {
-		const struct stats_thread *t = reg->workers[w];
+		const struct counters *t = reg->workers[w];
 		uint64_t req = 0;
 
 		for (unsigned r = 0; r < ROUTE__COUNT; r++)
-			req += STAT_GET(t->route[r].requests);
+			req += CNT_GET(t->route[r].requests);
 		if (w)
 			sbuf_puts(&b, ",");
 		sbuf_puts(&b, "{");
@@ -283,25 +283,25 @@ size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap)
 		sbuf_puts(&b, ",");
 		json_kv(&b, "requests", req, true);
 		json_kv(&b, "ring_depth", queue_req_depth(reg->rings[w]), true);
-		json_kv(&b, "ring_high_water", STAT_GET(reg->ring_high_water[w]), true);
-		json_kv(&b, "batches", STAT_GET(t->w.batches), true);
-		json_kv(&b, "wakeups", STAT_GET(t->w.wakeups), true);
-		json_kv(&b, "sleeps", STAT_GET(t->w.sleeps), true);
-		json_kv(&b, "partial_writes", STAT_GET(t->w.partial_writes), true);
-		json_kv(&b, "write_errors", STAT_GET(t->w.write_errors), true);
-		json_kv(&b, "connections_with_unsent_bytes", STAT_GET(t->w.conns_with_tail), true);
-		json_kv(&b, "unsent_blocks", STAT_GET(t->w.tail_blocks_in_use), true);
-		json_kv(&b, "unsent_blocks_unmapped", STAT_GET(t->w.tail_blocks_unmapped), true);
-		json_kv(&b, "held_requests", STAT_GET(t->w.held), true);
-		json_kv(&b, "dropped_requests", STAT_GET(t->w.dropped), true);
-		json_kv(&b, "send_timeouts", STAT_GET(t->w.send_timeouts), true);
-		json_kv(&b, "shutdown_refused", STAT_GET(t->w.shutdown_refused), true);
+		json_kv(&b, "ring_high_water", CNT_GET(reg->ring_high_water[w]), true);
+		json_kv(&b, "batches", CNT_GET(t->w.batches), true);
+		json_kv(&b, "wakeups", CNT_GET(t->w.wakeups), true);
+		json_kv(&b, "sleeps", CNT_GET(t->w.sleeps), true);
+		json_kv(&b, "partial_writes", CNT_GET(t->w.partial_writes), true);
+		json_kv(&b, "write_errors", CNT_GET(t->w.write_errors), true);
+		json_kv(&b, "connections_with_unsent_bytes", CNT_GET(t->w.conns_with_tail), true);
+		json_kv(&b, "unsent_blocks", CNT_GET(t->w.tail_blocks_in_use), true);
+		json_kv(&b, "unsent_blocks_unmapped", CNT_GET(t->w.tail_blocks_unmapped), true);
+		json_kv(&b, "held_requests", CNT_GET(t->w.held), true);
+		json_kv(&b, "dropped_requests", CNT_GET(t->w.dropped), true);
+		json_kv(&b, "send_timeouts", CNT_GET(t->w.send_timeouts), true);
+		json_kv(&b, "shutdown_refused", CNT_GET(t->w.shutdown_refused), true);
 		sbuf_puts(&b, "\"slab\":{");
-		json_kv(&b, "size", STAT_GET(t->w.slab_size), true);
-		json_kv(&b, "last_batch_bytes", STAT_GET(t->w.slab_last_batch_bytes), true);
-		json_kv(&b, "high_water", STAT_GET(t->w.slab_high_water), true);
-		json_kv(&b, "resets", STAT_GET(t->w.slab_resets), true);
-		json_kv(&b, "oversized_fallbacks", STAT_GET(t->w.slab_overflows), false);
+		json_kv(&b, "size", CNT_GET(t->w.slab_size), true);
+		json_kv(&b, "last_batch_bytes", CNT_GET(t->w.slab_last_batch_bytes), true);
+		json_kv(&b, "high_water", CNT_GET(t->w.slab_high_water), true);
+		json_kv(&b, "resets", CNT_GET(t->w.slab_resets), true);
+		json_kv(&b, "oversized_fallbacks", CNT_GET(t->w.slab_overflows), false);
 		sbuf_puts(&b, "}}");
 	}
 	sbuf_puts(&b, "]}\n");
@@ -351,7 +351,7 @@ static void prom_plain(struct sbuf *b, const char *name, const char *type,
 
 enum ep_field { EP_REQ, EP_ALLOCS, EP_BYTES, EP_FREES, EP_XFREES };
 
-static uint64_t ep_value(const struct stats_route *r, enum ep_field f)
+static uint64_t ep_value(const struct route_counters *r, enum ep_field f)
 {
 	switch (f) {
 	case EP_REQ: return r->requests;
@@ -363,7 +363,7 @@ static uint64_t ep_value(const struct stats_route *r, enum ep_field f)
 	return 0;
 }
 
-static void prom_worker_series(struct sbuf *b, const struct stats_registry *reg,
+static void prom_worker_series(struct sbuf *b, const struct telemetry *reg,
 			       const char *name, const char *type, const char *help,
 			       size_t offset)
 {
@@ -373,12 +373,12 @@ static void prom_worker_series(struct sbuf *b, const struct stats_registry *reg,
 		const uint64_t *field = (const uint64_t *)
 			((const char *)&reg->workers[w]->w + offset);
 
-		id[http_fmt_u64(id, w)] = '\0';
+		id[fmt_u64(id, w)] = '\0';
 		prom_label_line(b, name, "worker", id, __atomic_load_n(field, __ATOMIC_RELAXED));
 	}
 }
 
-size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_t cap)
+size_t telemetry_write_prometheus(const struct telemetry *reg, char *out, size_t cap)
 {
 	static const struct {
 		const char *name, *help;
@@ -394,20 +394,20 @@ size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_
 		const char *name, *help;
 		size_t off;
 	} const wk[] = {
-		{ "worker_batches_total", "Batches drained from the worker's ring.", offsetof(struct stats_worker, batches) },
-		{ "worker_wakeups_total", "Times the worker woke from sleep.", offsetof(struct stats_worker, wakeups) },
-		{ "worker_sleeps_total", "Times the worker went to sleep after its spin budget.", offsetof(struct stats_worker, sleeps) },
-		{ "worker_partial_writes_total", "Writes the socket took only part of.", offsetof(struct stats_worker, partial_writes) },
-		{ "worker_write_errors_total", "Writes that failed (peer gone).", offsetof(struct stats_worker, write_errors) },
-		{ "worker_slab_resets_total", "Slab resets (one per flushed batch).", offsetof(struct stats_worker, slab_resets) },
-		{ "worker_slab_oversized_total", "Slab allocations that did not fit and forced an early flush.", offsetof(struct stats_worker, slab_overflows) },
-		{ "worker_held_requests_total", "Requests put off because the connection's unsent bytes reached --max-unsent-bytes.", offsetof(struct stats_worker, held) },
-		{ "worker_dropped_requests_total", "Requests not computed because the peer was gone.", offsetof(struct stats_worker, dropped) },
-		{ "worker_send_timeouts_total", "Connections closed because their unsent bytes made no progress for --send-timeout.", offsetof(struct stats_worker, send_timeouts) },
-		{ "worker_shutdown_refused_total", "Requests answered 503 after --shutdown-timeout.", offsetof(struct stats_worker, shutdown_refused) },
-		{ "worker_unsent_blocks_unmapped_total", "Unsent-byte blocks given back to the system.", offsetof(struct stats_worker, tail_blocks_unmapped) },
+		{ "worker_batches_total", "Batches drained from the worker's ring.", offsetof(struct worker_counters, batches) },
+		{ "worker_wakeups_total", "Times the worker woke from sleep.", offsetof(struct worker_counters, wakeups) },
+		{ "worker_sleeps_total", "Times the worker went to sleep after its spin budget.", offsetof(struct worker_counters, sleeps) },
+		{ "worker_partial_writes_total", "Writes the socket took only part of.", offsetof(struct worker_counters, partial_writes) },
+		{ "worker_write_errors_total", "Writes that failed (peer gone).", offsetof(struct worker_counters, write_errors) },
+		{ "worker_slab_resets_total", "Slab resets (one per flushed batch).", offsetof(struct worker_counters, slab_resets) },
+		{ "worker_slab_oversized_total", "Slab allocations that did not fit and forced an early flush.", offsetof(struct worker_counters, slab_overflows) },
+		{ "worker_held_requests_total", "Requests put off because the connection's unsent bytes reached --max-unsent-bytes.", offsetof(struct worker_counters, held) },
+		{ "worker_dropped_requests_total", "Requests not computed because the peer was gone.", offsetof(struct worker_counters, dropped) },
+		{ "worker_send_timeouts_total", "Connections closed because their unsent bytes made no progress for --send-timeout.", offsetof(struct worker_counters, send_timeouts) },
+		{ "worker_shutdown_refused_total", "Requests answered 503 after --shutdown-timeout.", offsetof(struct worker_counters, shutdown_refused) },
+		{ "worker_unsent_blocks_unmapped_total", "Unsent-byte blocks given back to the system.", offsetof(struct worker_counters, tail_blocks_unmapped) },
 	};
-	struct stats_route sum;
+	struct route_counters sum;
 	struct sbuf b;
 
 	sbuf_init(&b, out, cap);
@@ -481,18 +481,18 @@ size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_
 		prom_worker_series(&b, reg, wk[k].name, "counter", wk[k].help, wk[k].off);
 	prom_worker_series(&b, reg, "worker_slab_high_water_bytes", "gauge",
 			   "Most slab bytes one batch used.",
-			   offsetof(struct stats_worker, slab_high_water));
+			   offsetof(struct worker_counters, slab_high_water));
 	prom_worker_series(&b, reg, "worker_connections_with_unsent_bytes", "gauge",
 			   "Connections whose answers wait for the client to read.",
-			   offsetof(struct stats_worker, conns_with_tail));
+			   offsetof(struct worker_counters, conns_with_tail));
 	prom_worker_series(&b, reg, "worker_unsent_blocks", "gauge",
 			   "16 KiB blocks holding unsent bytes or held requests.",
-			   offsetof(struct stats_worker, tail_blocks_in_use));
+			   offsetof(struct worker_counters, tail_blocks_in_use));
 	prom_head(&b, "worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
 	for (unsigned w = 0; w < reg->nworkers; w++) {
 		char id[12];
 
-		id[http_fmt_u64(id, w)] = '\0';
+		id[fmt_u64(id, w)] = '\0';
 		prom_label_line(&b, "worker_ring_depth", "worker", id,
 				queue_req_depth(reg->rings[w]));
 	}
@@ -500,45 +500,45 @@ size_t stats_write_prometheus(const struct stats_registry *reg, char *out, size_
 	for (unsigned w = 0; w < reg->nworkers; w++) {
 		char id[12];
 
-		id[http_fmt_u64(id, w)] = '\0';
+		id[fmt_u64(id, w)] = '\0';
 		prom_label_line(&b, "worker_ring_high_water", "worker", id,
-				STAT_GET(reg->ring_high_water[w]));
+				CNT_GET(reg->ring_high_water[w]));
 	}
 	prom_plain(&b, "connections_open", "gauge", "Open client connections.",
-		   STAT_GET(reg->acc->open));
+		   CNT_GET(reg->acc->open));
 	prom_plain(&b, "connections_accepted_total", "counter", "Connections accepted.",
-		   STAT_GET(reg->acc->accepted));
+		   CNT_GET(reg->acc->accepted));
 	prom_plain(&b, "connections_rejected_total", "counter",
 		   "Connections closed at once because --max-conns were open.",
-		   STAT_GET(reg->acc->rejected_full));
+		   CNT_GET(reg->acc->rejected_full));
 	prom_plain(&b, "ring_full_total", "counter",
 		   "Times a worker's ring was full and a connection waited.",
-		   STAT_GET(reg->acc->ring_full));
+		   CNT_GET(reg->acc->ring_full));
 	prom_plain(&b, "header_timeouts_total", "counter",
 		   "Requests answered 408 because the head did not arrive within --header-timeout.",
-		   STAT_GET(reg->acc->header_timeouts));
+		   CNT_GET(reg->acc->header_timeouts));
 	prom_plain(&b, "idle_closes_total", "counter",
 		   "Keep-alive connections closed after --idle-timeout.",
-		   STAT_GET(reg->acc->idle_closes));
+		   CNT_GET(reg->acc->idle_closes));
 	prom_plain(&b, "pipeline_pauses_total", "counter",
 		   "Times a connection reached --max-pipeline and was paused.",
-		   STAT_GET(reg->acc->pipeline_pauses));
+		   CNT_GET(reg->acc->pipeline_pauses));
 	prom_plain(&b, "connection_resets_total", "counter",
 		   "Connections the peer reset; their queued requests were dropped.",
-		   STAT_GET(reg->acc->resets));
+		   CNT_GET(reg->acc->resets));
 	prom_plain(&b, "connections_closed_without_request_total", "counter",
 		   "Connections that closed before sending a whole request (closed by the acceptor).",
-		   STAT_GET(reg->acc->closed_unused));
+		   CNT_GET(reg->acc->closed_unused));
 	prom_plain(&b, "read_bytes_total", "counter", "Bytes read from clients.",
-		   STAT_GET(reg->acc->bytes_read));
+		   CNT_GET(reg->acc->bytes_read));
 	prom_plain(&b, "frame_bytes_examined_total", "counter",
 		   "Bytes the framer looked at (linear in the bytes read).",
-		   STAT_GET(reg->acc->frame_bytes_examined));
+		   CNT_GET(reg->acc->frame_bytes_examined));
 	prom_plain(&b, "read_budget_yields_total", "counter",
 		   "Times a connection framed its per-turn share and let the others go first.",
-		   STAT_GET(reg->acc->read_budget_yields));
+		   CNT_GET(reg->acc->read_budget_yields));
 	prom_plain(&b, "access_log_dropped_total", "counter",
 		   "Access-log lines dropped because a worker's log ring was full.",
-		   STAT_GET(reg->acc->access_log_dropped));
+		   CNT_GET(reg->acc->access_log_dropped));
 	return b.full ? 0 : b.len;
 }

@@ -1,6 +1,6 @@
 /* Live statistics: per-thread counters, summed by readers.
  *
- * Each thread (the acceptor, every worker) owns one struct stats_thread and
+ * Each thread (the acceptor, every worker) owns one struct counters and
  * is its only writer.  Writers update with relaxed atomic load+store (a
  * plain add on x86: no lock prefix, no fence); readers - the worker that
  * answers /stats or /metrics - load with relaxed atomics and sum.  A reader
@@ -17,14 +17,14 @@
 
 #include "http/request.h"
 
-#define STAT_ADD(field, n) \
+#define CNT_ADD(field, n) \
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), \
 			 __ATOMIC_RELAXED)
-#define STAT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
-#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define CNT_SET(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#define CNT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /* Status codes counted separately; others go to SS_OTHER. */
-enum stats_status {
+enum counted_status {
 	SS_200, SS_400, SS_404, SS_405, SS_408, SS_413, SS_417, SS_431, SS_500,
 	SS_503, SS_505, SS_OTHER, SS__COUNT
 };
@@ -36,7 +36,7 @@ enum stats_status {
 /* Prometheus buckets (seconds), exact counts. */
 #define PROM_BUCKETS 19
 
-struct stats_route {
+struct route_counters {
 	uint64_t requests;
 	uint64_t status[SS__COUNT];
 	/* the global allocator, as used by this thread for this endpoint */
@@ -53,7 +53,7 @@ struct stats_route {
 };
 
 /* Worker facts published once per batch. */
-struct stats_worker {
+struct worker_counters {
 	uint64_t batches;
 	uint64_t wakeups;
 	uint64_t sleeps;
@@ -73,15 +73,15 @@ struct stats_worker {
 	uint64_t shutdown_refused;    /* 503 past the shutdown timeout */
 };
 
-struct stats_thread {
+struct counters {
 	char name[16];
 	int cpu;                      /* -1: not pinned */
 	uint16_t index;               /* thread number, stored in heap headers */
-	struct stats_route route[ROUTE__COUNT];
-	struct stats_worker w;
+	struct route_counters route[ROUTE__COUNT];
+	struct worker_counters w;
 } __attribute__((aligned(64)));
 
-struct stats_acceptor {
+struct acceptor_counters {
 	uint64_t accepted;
 	uint64_t rejected_full;
 	uint64_t accept_paused;
@@ -102,17 +102,17 @@ struct stats_acceptor {
 struct queue_req;
 
 /* What a reader needs to see the whole server; immutable after start. */
-struct stats_registry {
+struct telemetry {
 	unsigned nworkers;
-	struct stats_thread *acceptor;
-	struct stats_thread **workers;          /* nworkers */
+	struct counters *acceptor;
+	struct counters **workers;          /* nworkers */
 	struct queue_req **rings;               /* nworkers, for live depth */
 	uint64_t *ring_high_water;              /* nworkers, acceptor-written */
-	struct stats_acceptor *acc;
+	struct acceptor_counters *acc;
 	uint64_t start_ns;                      /* CLOCK_MONOTONIC */
 };
 
-static inline unsigned stats_status_index(unsigned status)
+static inline unsigned status_index(unsigned status)
 {
 	switch (status) {
 	case 200: return SS_200;
@@ -130,26 +130,26 @@ static inline unsigned stats_status_index(unsigned status)
 	}
 }
 
-unsigned stats_lat_bucket(uint64_t ns);
+unsigned lat_bucket(uint64_t ns);
 /* Lowest value that falls in bucket i. */
-uint64_t stats_lat_bucket_low(unsigned i);
-void stats_record_latency(struct stats_route *r, uint64_t ns);
+uint64_t lat_bucket_low(unsigned i);
+void lat_record(struct route_counters *r, uint64_t ns);
 /* Value at quantile q (0..1) of a summed histogram (upper half of its
  * bucket); 0 when empty. */
-uint64_t stats_lat_quantile(const uint64_t *lat, uint64_t count, double q);
+uint64_t lat_quantile(const uint64_t *lat, uint64_t count, double q);
 
-void stats_thread_init(struct stats_thread *t, const char *name, int cpu,
+void counters_init(struct counters *t, const char *name, int cpu,
 		       uint16_t index);
 
 /* Both write into out (cap bytes) and return the length, or 0 when it does
  * not fit.  They allocate nothing. */
-size_t stats_write_json(const struct stats_registry *reg, char *out, size_t cap);
-size_t stats_write_prometheus(const struct stats_registry *reg, char *out,
+size_t telemetry_write_json(const struct telemetry *reg, char *out, size_t cap);
+size_t telemetry_write_prometheus(const struct telemetry *reg, char *out,
 			      size_t cap);
 
 /* TSC cycles to nanoseconds, calibrated once at start. */
-void stats_calibrate_clock(void);
-double stats_ns_per_cycle(void);
-uint64_t stats_mono_ns(void);
+void clock_calibrate(void);
+double clock_ns_per_cycle(void);
+uint64_t clock_mono_ns(void);
 
 #endif

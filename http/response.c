@@ -4,7 +4,7 @@
 
 #include "http/response.h"
 
-size_t http_fmt_u64(char *out, uint64_t v)
+size_t fmt_u64(char *out, uint64_t v)
 {
 	char tmp[20];
 	size_t n = 0;
@@ -18,16 +18,16 @@ size_t http_fmt_u64(char *out, uint64_t v)
 	return n;
 }
 
-size_t http_fmt_i64(char *out, int64_t v)
+size_t fmt_i64(char *out, int64_t v)
 {
 	if (v < 0) {
 		out[0] = '-';
-		return 1 + http_fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
+		return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v);
 	}
-	return http_fmt_u64(out, (uint64_t)v);
+	return fmt_u64(out, (uint64_t)v);
 }
 
-size_t http_fmt_fixed(char *out, double v, unsigned decimals)
+size_t fmt_fixed(char *out, double v, unsigned decimals)
 {
 	static const uint64_t pow10[] = { 1, 10, 100, 1000, 10000, 100000,
 					  1000000, 10000000, 100000000,
@@ -48,7 +48,7 @@ size_t http_fmt_fixed(char *out, double v, unsigned decimals)
 	uint64_t scaled = (uint64_t)(v * (double)scale + 0.5);
 	uint64_t frac = scaled % scale;
 
-	n += http_fmt_u64(out + n, scaled / scale);
+	n += fmt_u64(out + n, scaled / scale);
 	if (decimals == 0)
 		return n;
 	out[n++] = '.';
@@ -59,9 +59,9 @@ size_t http_fmt_fixed(char *out, double v, unsigned decimals)
 	return n + decimals;
 }
 
-size_t http_fmt_fixed6(char *out, double v)
+size_t fmt_fixed6(char *out, double v)
 {
-	return http_fmt_fixed(out, v, 6);
+	return fmt_fixed(out, v, 6);
 }
 
 void http_date_update(struct http_date *d, time_t now)
@@ -84,7 +84,7 @@ void http_date_update(struct http_date *d, time_t now)
 	memcpy(p, mons + 3 * tm.tm_mon, 3);
 	p += 3;
 	*p++ = ' ';
-	p += http_fmt_u64(p, (uint64_t)(tm.tm_year + 1900));
+	p += fmt_u64(p, (uint64_t)(tm.tm_year + 1900));
 	*p++ = ' ';
 	*p++ = (char)('0' + tm.tm_hour / 10);
 	*p++ = (char)('0' + tm.tm_hour % 10);
@@ -153,7 +153,7 @@ size_t http_write_head(char *out, size_t cap, unsigned status,
 		    "\r\nContent-Length: ");
 	else
 		PUT(p, "\r\nContent-Type: text/plain\r\nContent-Length: ");
-	p += http_fmt_u64(p, body_len);
+	p += fmt_u64(p, body_len);
 	PUT(p, "\r\n");
 	if (status == 405)
 		PUT(p, "Allow: GET, HEAD\r\n");
@@ -175,11 +175,11 @@ size_t http_body_metric(char *out, size_t cap, uint64_t id, int64_t ts_ns,
 	if (cap < HTTP_BODY_MAX_RESP)
 		return 0;
 	PUT(p, "{\"id\":");
-	p += http_fmt_u64(p, id);
+	p += fmt_u64(p, id);
 	PUT(p, ",\"timestamp\":");
-	p += http_fmt_i64(p, ts_ns);
+	p += fmt_i64(p, ts_ns);
 	PUT(p, ",\"value\":");
-	p += http_fmt_fixed6(p, value);
+	p += fmt_fixed6(p, value);
 	PUT(p, "}");
 	return (size_t)(p - out);
 }
@@ -192,13 +192,13 @@ size_t http_body_stats(char *out, size_t cap, uint64_t id, int64_t ts_ns,
 	if (cap < HTTP_BODY_MAX_RESP)
 		return 0;
 	PUT(p, "{\"id\":");
-	p += http_fmt_u64(p, id);
+	p += fmt_u64(p, id);
 	PUT(p, ",\"timestamp\":");
-	p += http_fmt_i64(p, ts_ns);
+	p += fmt_i64(p, ts_ns);
 	PUT(p, ",\"duration_ns\":");
-	p += http_fmt_i64(p, duration_ns);
+	p += fmt_i64(p, duration_ns);
 	PUT(p, ",\"status\":");
-	p += http_fmt_i64(p, status);
+	p += fmt_i64(p, status);
 	PUT(p, "}");
 	return (size_t)(p - out);
 }

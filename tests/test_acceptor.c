@@ -86,7 +86,7 @@ static uint64_t wait_ctr(const uint64_t *field, uint64_t v)
 	long deadline = now_ms() + WAIT_MS;
 	uint64_t cur;
 
-	while ((cur = STAT_GET(*field)) < v && now_ms() < deadline)
+	while ((cur = CNT_GET(*field)) < v && now_ms() < deadline)
 		usleep(2000);
 	return cur;
 }
@@ -237,8 +237,8 @@ START_TEST(sigterm_with_idle_connections)
 	ck_assert(closed_silently(never));
 	ck_assert(closed_silently(half));
 	ck_assert(tl_wait_eof(&rd, WAIT_MS));
-	ck_assert_uint_eq(STAT_GET(S->a.ctr.closed_unused), 2);
-	ck_assert_uint_eq(STAT_GET(S->a.ctr.open), 0);
+	ck_assert_uint_eq(CNT_GET(S->a.ctr.closed_unused), 2);
+	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 0);
 	ck_assert_ptr_nonnull(strstr(log_text(), "SIGTERM: draining 3 connection(s)"));
 	close(never);
 	close(idle);
@@ -259,7 +259,7 @@ START_TEST(close_before_a_request)
 	close(a);
 	close(b);
 	ck_assert_uint_eq(wait_ctr(&S->a.ctr.closed_unused, 2), 2);
-	ck_assert_uint_eq(STAT_GET(S->a.ctr.open), 0);
+	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 0);
 	srv_stop();
 }
 END_TEST
@@ -333,7 +333,7 @@ START_TEST(frame_budget_yields)
 	read_in_order(fd, 0, 250);
 	read_resp(other);
 	ck_assert_uint_eq(body_id(), 999);
-	ck_assert_uint_ge(STAT_GET(S->a.ctr.read_budget_yields), 1);
+	ck_assert_uint_ge(CNT_GET(S->a.ctr.read_budget_yields), 1);
 	close(fd);
 	close(other);
 	srv_stop();
@@ -356,7 +356,7 @@ START_TEST(ring_full_waits_in_line)
 		read_in_order(fd[i], (unsigned)i * 1000, NR);
 		close(fd[i]);
 	}
-	ck_assert_uint_ge(STAT_GET(S->a.ctr.ring_full), 1);
+	ck_assert_uint_ge(CNT_GET(S->a.ctr.ring_full), 1);
 	srv_stop();
 }
 END_TEST
@@ -370,7 +370,7 @@ START_TEST(pipeline_pauses_and_resumes)
 
 	send_pipelined(fd, 0, 300);
 	read_in_order(fd, 0, 300);
-	ck_assert_uint_ge(STAT_GET(S->a.ctr.pipeline_pauses), 1);
+	ck_assert_uint_ge(CNT_GET(S->a.ctr.pipeline_pauses), 1);
 	close(fd);
 	srv_stop();
 }
@@ -417,7 +417,7 @@ START_TEST(stale_notes_ignored)
 
 	send_str(x, "GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_resp(x);                            /* x: slot 0, generation 1 */
-	ck_assert_uint_eq(STAT_GET(S->a.ctr.open), 1);
+	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 1);
 	for (int i = 0; i < 3; i++)
 		ck_assert(queue_note_push(q, &stale[i]));
 	queue_doorbell_ring(&S->a.bell);
@@ -425,7 +425,7 @@ START_TEST(stale_notes_ignored)
 	while (ck_ring_size(&q->ring) != 0 && now_ms() < deadline)
 		usleep(1000);
 	ck_assert_uint_eq(ck_ring_size(&q->ring), 0);
-	ck_assert_uint_eq(STAT_GET(S->a.ctr.open), 1);
+	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 1);
 	send_str(x, "GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_resp(x);
 	ck_assert_uint_eq(body_id(), 2);

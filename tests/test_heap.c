@@ -125,8 +125,8 @@ START_TEST(close_on_heap_answers)
 	}
 	wh_join(h);
 	/* Every body was freed, the HEAD one too. */
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_HEAP].frees) +
-			  STAT_GET(h->w.st.route[ROUTE_STATS_POINTER].frees), 9);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_HEAP].frees) +
+			  CNT_GET(h->w.cnt.route[ROUTE_STATS_POINTER].frees), 9);
 	wh_free(h);
 }
 END_TEST
@@ -205,10 +205,10 @@ START_TEST(three_allocations_per_request)
 	/* core/mem.h saw the same, by endpoint and by thread. */
 	uint64_t allocs = 0, frees = 0, xfrees = 0, reqs = 0;
 	for (unsigned k = 0; k < ROUTE__COUNT; k++) {
-		allocs += STAT_GET(h->acc_st.route[k].allocs) + STAT_GET(h->w.st.route[k].allocs);
-		frees += STAT_GET(h->w.st.route[k].frees);
-		xfrees += STAT_GET(h->w.st.route[k].xthread_frees);
-		reqs += STAT_GET(h->w.st.route[k].requests);
+		allocs += CNT_GET(h->acc_st.route[k].allocs) + CNT_GET(h->w.cnt.route[k].allocs);
+		frees += CNT_GET(h->w.cnt.route[k].frees);
+		xfrees += CNT_GET(h->w.cnt.route[k].xthread_frees);
+		reqs += CNT_GET(h->w.cnt.route[k].requests);
 	}
 	ck_assert_uint_eq(reqs, N);
 	ck_assert_uint_eq(allocs, 3 * N);
@@ -239,10 +239,10 @@ static void worker_malloc_fails(enum http_route route, size_t size)
 	ck_assert_int_eq(a.status, 200);
 	ck_assert(wh_wait_closed(h, s, WAIT_MS));
 	wh_join(h);
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[route].status[SS_503]), 1);
-	ck_assert_uint_eq(STAT_GET(h->acc_st.route[route].allocs) +
-			  STAT_GET(h->w.st.route[route].allocs),
-			  STAT_GET(h->w.st.route[route].frees));
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[route].status[SS_503]), 1);
+	ck_assert_uint_eq(CNT_GET(h->acc_st.route[route].allocs) +
+			  CNT_GET(h->w.cnt.route[route].allocs),
+			  CNT_GET(h->w.cnt.route[route].frees));
 	wh_free(h);
 }
 
@@ -269,10 +269,10 @@ END_TEST
 START_TEST(wrap_fails_without_memory)
 {
 	struct http_req r, before;
-	struct stats_thread st;
+	struct counters cnt;
 	pthread_t self = pthread_self();
 
-	stats_thread_init(&st, "acc", -1, 0);
+	counters_init(&cnt, "acc", -1, 0);
 	memset(&r, 0, sizeof(r));
 	r.kind = REQ_HTTP;
 	r.route = ROUTE_METRIC_HEAP;
@@ -281,16 +281,16 @@ START_TEST(wrap_fails_without_memory)
 	before = r;
 	wrap_watch(&self);
 	wrap_fail_malloc(SZ_REQUEST, 1);
-	bool ok = heap_request_wrap(&st, &r);
+	bool ok = heap_request_wrap(&cnt, &r);
 
 	ck_assert(!ok);
 	ck_assert(memcmp(&r, &before, sizeof(r)) == 0);
-	ck_assert_uint_eq(st.route[ROUTE_METRIC_HEAP].allocs, 0);
-	ck_assert(heap_request_wrap(&st, &r));
+	ck_assert_uint_eq(cnt.route[ROUTE_METRIC_HEAP].allocs, 0);
+	ck_assert(heap_request_wrap(&cnt, &r));
 	ck_assert_ptr_nonnull(r.heap);
 	ck_assert_uint_eq(r.id, 0);            /* moved into the object */
-	ck_assert_uint_eq(st.route[ROUTE_METRIC_HEAP].allocs, 1);
-	mem_free(&st, r.heap);
+	ck_assert_uint_eq(cnt.route[ROUTE_METRIC_HEAP].allocs, 1);
+	mem_free(&cnt, r.heap);
 }
 END_TEST
 

@@ -4,7 +4,7 @@
  * its endpoint, so a free is counted on the freeing thread's stats, against
  * the endpoint that allocated, and as cross-thread when the indices differ.
  *
- * Threads: two pthreads, each with its own struct stats_thread (index 1 and
+ * Threads: two pthreads, each with its own struct counters (index 1 and
  * 2), as the acceptor and a worker have.  Blocks travel from one to the
  * other through a mutex-protected queue; each stats_thread is written only
  * by its thread and read by the test only after pthread_join. */
@@ -36,19 +36,19 @@ const char *__tsan_default_options(void)
 	return "allocator_may_return_null=1";
 }
 
-static struct stats_thread acc, wrk;
+static struct counters acc, wrk;
 
 static void setup(void)
 {
-	stats_thread_init(&acc, "test-acc", -1, 1);
-	stats_thread_init(&wrk, "test-w0", -1, 2);
+	counters_init(&acc, "test-acc", -1, 1);
+	counters_init(&wrk, "test-w0", -1, 2);
 }
 
 /* Every counter of every endpoint but `except` is zero. */
-static void assert_route_untouched(const struct stats_thread *t, unsigned except)
+static void assert_route_untouched(const struct counters *t, unsigned except)
 {
 	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-		const struct stats_route *sr = &t->route[r];
+		const struct route_counters *sr = &t->route[r];
 
 		if (r == except)
 			continue;
@@ -120,7 +120,7 @@ static void *handoff_get(struct handoff *h)
 /* ---- the two threads ----------------------------------------------------- */
 
 struct producer {
-	struct stats_thread *st;
+	struct counters *cnt;
 	struct handoff *out;
 	unsigned route;
 	size_t size;
@@ -133,20 +133,20 @@ static void *produce(void *arg)
 	struct producer *p = arg;
 
 	for (unsigned i = 0; i < p->n; i++) {
-		unsigned char *b = mem_malloc(p->st, p->route, p->size);
+		unsigned char *b = mem_malloc(p->cnt, p->route, p->size);
 
 		ck_assert_ptr_nonnull(b);
 		memset(b, (int)(i & 0xff), p->size);
 		handoff_put(p->out, b);
 	}
 	for (unsigned i = 0; i < p->own; i++)
-		mem_free(p->st, mem_malloc(p->st, p->route, p->size));
+		mem_free(p->cnt, mem_malloc(p->cnt, p->route, p->size));
 	handoff_close(p->out);
 	return NULL;
 }
 
 struct consumer {
-	struct stats_thread *st;
+	struct counters *cnt;
 	struct handoff *in;
 	size_t size;
 	unsigned got;
@@ -165,7 +165,7 @@ static void *consume(void *arg)
 		for (size_t k = 0; k < c->size; k++)
 			if (b[k] != (unsigned char)(c->got & 0xff))
 				c->intact = false;
-		mem_free(c->st, b);
+		mem_free(c->cnt, b);
 		c->got++;
 	}
 	return NULL;
@@ -315,7 +315,7 @@ END_TEST
 
 START_TEST(allocator_cycles_grow)
 {
-	struct stats_route *r = &wrk.route[ROUTE_METRIC_HEAP];
+	struct route_counters *r = &wrk.route[ROUTE_METRIC_HEAP];
 	uint64_t before = r->alloc_cycles, last = before;
 
 	ck_assert_uint_eq(before, 0);

@@ -100,7 +100,7 @@ START_TEST(value_matches_the_table)
 		ck_assert_msg(memcmp(&v, &golden[i].value, sizeof(v)) == 0,
 			      "id %" PRIu64 " work %" PRIu64 ": %a, want %a", golden[i].id,
 			      golden[i].work, v, golden[i].value);
-		text[http_fmt_fixed6(text, v)] = '\0';
+		text[fmt_fixed6(text, v)] = '\0';
 		ck_assert_str_eq(text, golden[i].text);
 	}
 }

@@ -23,116 +23,116 @@ static size_t untouched_from(const char *p, size_t from, size_t len)
 	return from;
 }
 
-static char *fmt_u64(uint64_t v)
+static char *str_u64(uint64_t v)
 {
 	static char buf[32];
 
 	memset(buf, CANARY, sizeof(buf));
-	buf[http_fmt_u64(buf, v)] = '\0';
+	buf[fmt_u64(buf, v)] = '\0';
 	return buf;
 }
 
-static char *fmt_i64(int64_t v)
+static char *str_i64(int64_t v)
 {
 	static char buf[32];
 
 	memset(buf, CANARY, sizeof(buf));
-	buf[http_fmt_i64(buf, v)] = '\0';
+	buf[fmt_i64(buf, v)] = '\0';
 	return buf;
 }
 
-static char *fmt_fixed6(double v)
+static char *str_fixed6(double v)
 {
 	static char buf[64];
 
 	memset(buf, CANARY, sizeof(buf));
-	buf[http_fmt_fixed6(buf, v)] = '\0';
+	buf[fmt_fixed6(buf, v)] = '\0';
 	return buf;
 }
 
 START_TEST(format_u64)
 {
-	ck_assert_str_eq(fmt_u64(0), "0");
-	ck_assert_str_eq(fmt_u64(7), "7");
-	ck_assert_str_eq(fmt_u64(10), "10");
-	ck_assert_str_eq(fmt_u64(1000000), "1000000");
-	ck_assert_str_eq(fmt_u64(4294967295u), "4294967295");
-	ck_assert_str_eq(fmt_u64(UINT64_MAX), "18446744073709551615");
-	ck_assert_uint_eq(http_fmt_u64(fmt_u64(0), UINT64_MAX), 20);
+	ck_assert_str_eq(str_u64(0), "0");
+	ck_assert_str_eq(str_u64(7), "7");
+	ck_assert_str_eq(str_u64(10), "10");
+	ck_assert_str_eq(str_u64(1000000), "1000000");
+	ck_assert_str_eq(str_u64(4294967295u), "4294967295");
+	ck_assert_str_eq(str_u64(UINT64_MAX), "18446744073709551615");
+	ck_assert_uint_eq(fmt_u64(str_u64(0), UINT64_MAX), 20);
 }
 END_TEST
 
 START_TEST(format_i64)
 {
-	ck_assert_str_eq(fmt_i64(0), "0");
-	ck_assert_str_eq(fmt_i64(1), "1");
-	ck_assert_str_eq(fmt_i64(-1), "-1");
-	ck_assert_str_eq(fmt_i64(-10), "-10");
-	ck_assert_str_eq(fmt_i64(INT64_MAX), "9223372036854775807");
-	ck_assert_str_eq(fmt_i64(INT64_MIN), "-9223372036854775808");
-	ck_assert_str_eq(fmt_i64(INT64_MIN + 1), "-9223372036854775807");
+	ck_assert_str_eq(str_i64(0), "0");
+	ck_assert_str_eq(str_i64(1), "1");
+	ck_assert_str_eq(str_i64(-1), "-1");
+	ck_assert_str_eq(str_i64(-10), "-10");
+	ck_assert_str_eq(str_i64(INT64_MAX), "9223372036854775807");
+	ck_assert_str_eq(str_i64(INT64_MIN), "-9223372036854775808");
+	ck_assert_str_eq(str_i64(INT64_MIN + 1), "-9223372036854775807");
 }
 END_TEST
 
 START_TEST(format_fixed6)
 {
-	ck_assert_str_eq(fmt_fixed6(0.0), "0.000000");
-	ck_assert_str_eq(fmt_fixed6(-0.0), "0.000000");
-	ck_assert_str_eq(fmt_fixed6(0.5), "0.500000");
-	ck_assert_str_eq(fmt_fixed6(1.0), "1.000000");
-	ck_assert_str_eq(fmt_fixed6(0.1234565), "0.123457");   /* half rounds up */
-	ck_assert_str_eq(fmt_fixed6(0.1234564), "0.123456");
-	ck_assert_str_eq(fmt_fixed6(0.0000004), "0.000000");
-	ck_assert_str_eq(fmt_fixed6(0.000001), "0.000001");
-	ck_assert_str_eq(fmt_fixed6(0.9999996), "1.000000");   /* carry */
-	ck_assert_str_eq(fmt_fixed6(123.456789), "123.456789");
-	ck_assert_str_eq(fmt_fixed6(-0.25), "-0.250000");
-	ck_assert_str_eq(fmt_fixed6(-2.5), "-2.500000");
-	ck_assert_str_eq(fmt_fixed6(NAN), "0.000000");
-	ck_assert_str_eq(fmt_fixed6(-NAN), "0.000000");
+	ck_assert_str_eq(str_fixed6(0.0), "0.000000");
+	ck_assert_str_eq(str_fixed6(-0.0), "0.000000");
+	ck_assert_str_eq(str_fixed6(0.5), "0.500000");
+	ck_assert_str_eq(str_fixed6(1.0), "1.000000");
+	ck_assert_str_eq(str_fixed6(0.1234565), "0.123457");   /* half rounds up */
+	ck_assert_str_eq(str_fixed6(0.1234564), "0.123456");
+	ck_assert_str_eq(str_fixed6(0.0000004), "0.000000");
+	ck_assert_str_eq(str_fixed6(0.000001), "0.000001");
+	ck_assert_str_eq(str_fixed6(0.9999996), "1.000000");   /* carry */
+	ck_assert_str_eq(str_fixed6(123.456789), "123.456789");
+	ck_assert_str_eq(str_fixed6(-0.25), "-0.250000");
+	ck_assert_str_eq(str_fixed6(-2.5), "-2.500000");
+	ck_assert_str_eq(str_fixed6(NAN), "0.000000");
+	ck_assert_str_eq(str_fixed6(-NAN), "0.000000");
 	/* clamped to +-1e9, so the output stays bounded */
-	ck_assert_str_eq(fmt_fixed6(999999999.5), "999999999.500000");
-	ck_assert_str_eq(fmt_fixed6(1e9), "1000000000.000000");
-	ck_assert_str_eq(fmt_fixed6(1e12), "1000000000.000000");
-	ck_assert_str_eq(fmt_fixed6(1e300), "1000000000.000000");
-	ck_assert_str_eq(fmt_fixed6(-1e300), "-1000000000.000000");
-	ck_assert_str_eq(fmt_fixed6(INFINITY), "1000000000.000000");
-	ck_assert_str_eq(fmt_fixed6(-INFINITY), "-1000000000.000000");
-	ck_assert_uint_le(strlen(fmt_fixed6(-1e300)), 32);
+	ck_assert_str_eq(str_fixed6(999999999.5), "999999999.500000");
+	ck_assert_str_eq(str_fixed6(1e9), "1000000000.000000");
+	ck_assert_str_eq(str_fixed6(1e12), "1000000000.000000");
+	ck_assert_str_eq(str_fixed6(1e300), "1000000000.000000");
+	ck_assert_str_eq(str_fixed6(-1e300), "-1000000000.000000");
+	ck_assert_str_eq(str_fixed6(INFINITY), "1000000000.000000");
+	ck_assert_str_eq(str_fixed6(-INFINITY), "-1000000000.000000");
+	ck_assert_uint_le(strlen(str_fixed6(-1e300)), 32);
 }
 END_TEST
 
-static char *fmt_fixed(double v, unsigned decimals)
+static char *str_fixed(double v, unsigned decimals)
 {
 	static char buf[64];
 
 	memset(buf, CANARY, sizeof(buf));
-	buf[http_fmt_fixed(buf, v, decimals)] = '\0';
+	buf[fmt_fixed(buf, v, decimals)] = '\0';
 	return buf;
 }
 
 START_TEST(format_fixed_decimals)
 {
-	ck_assert_str_eq(fmt_fixed(0.5, 0), "1");          /* no point at all */
-	ck_assert_str_eq(fmt_fixed(0.49, 0), "0");
-	ck_assert_str_eq(fmt_fixed(12.0, 0), "12");
-	ck_assert_str_eq(fmt_fixed(-3.0, 0), "-3");
-	ck_assert_str_eq(fmt_fixed(0.25, 1), "0.3");
-	ck_assert_str_eq(fmt_fixed(0.04, 1), "0.0");
-	ck_assert_str_eq(fmt_fixed(1.5, 3), "1.500");
-	ck_assert_str_eq(fmt_fixed(0.001, 3), "0.001");
-	ck_assert_str_eq(fmt_fixed(0.1234565, 6), fmt_fixed6(0.1234565));
-	ck_assert_str_eq(fmt_fixed(0.123456789, 9), "0.123456789");
-	ck_assert_str_eq(fmt_fixed(NAN, 2), "0.00");
-	ck_assert_str_eq(fmt_fixed(1e300, 9), "1000000000.000000000");
-	ck_assert_str_eq(fmt_fixed(-1e300, 9), "-1000000000.000000000");
+	ck_assert_str_eq(str_fixed(0.5, 0), "1");          /* no point at all */
+	ck_assert_str_eq(str_fixed(0.49, 0), "0");
+	ck_assert_str_eq(str_fixed(12.0, 0), "12");
+	ck_assert_str_eq(str_fixed(-3.0, 0), "-3");
+	ck_assert_str_eq(str_fixed(0.25, 1), "0.3");
+	ck_assert_str_eq(str_fixed(0.04, 1), "0.0");
+	ck_assert_str_eq(str_fixed(1.5, 3), "1.500");
+	ck_assert_str_eq(str_fixed(0.001, 3), "0.001");
+	ck_assert_str_eq(str_fixed(0.1234565, 6), str_fixed6(0.1234565));
+	ck_assert_str_eq(str_fixed(0.123456789, 9), "0.123456789");
+	ck_assert_str_eq(str_fixed(NAN, 2), "0.00");
+	ck_assert_str_eq(str_fixed(1e300, 9), "1000000000.000000000");
+	ck_assert_str_eq(str_fixed(-1e300, 9), "-1000000000.000000000");
 	/* more than 9 decimals is treated as 9 */
-	ck_assert_str_eq(fmt_fixed(0.5, 10), "0.500000000");
-	ck_assert_str_eq(fmt_fixed(0.5, UINT32_MAX), "0.500000000");
+	ck_assert_str_eq(str_fixed(0.5, 10), "0.500000000");
+	ck_assert_str_eq(str_fixed(0.5, UINT32_MAX), "0.500000000");
 	/* the output fits 32 bytes for every decimals, at the extremes */
 	for (unsigned d = 0; d <= 12; d++) {
-		ck_assert_uint_le(strlen(fmt_fixed(-1e300, d)), 32);
-		ck_assert_uint_le(strlen(fmt_fixed(-999999999.999, d)), 32);
+		ck_assert_uint_le(strlen(str_fixed(-1e300, d)), 32);
+		ck_assert_uint_le(strlen(str_fixed(-999999999.999, d)), 32);
 	}
 }
 END_TEST

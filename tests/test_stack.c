@@ -167,10 +167,10 @@ START_TEST(no_allocator_calls)
 	ck_assert_uint_eq(n.realloc, 0);
 	ck_assert_uint_eq(n.free, 0);
 	for (unsigned k = 0; k < ROUTE__COUNT; k++) {
-		ck_assert_uint_eq(STAT_GET(h->w.st.route[k].allocs), 0);
-		ck_assert_uint_eq(STAT_GET(h->acc_st.route[k].allocs), 0);
+		ck_assert_uint_eq(CNT_GET(h->w.cnt.route[k].allocs), 0);
+		ck_assert_uint_eq(CNT_GET(h->acc_st.route[k].allocs), 0);
 	}
-	ck_assert_uint_ge(STAT_GET(h->w.st.w.partial_writes), 1);
+	ck_assert_uint_ge(CNT_GET(h->w.cnt.w.partial_writes), 1);
 	wh_stop(h);
 }
 END_TEST

@@ -20,14 +20,14 @@
 #define NW 3
 
 struct fixture {
-	struct stats_thread acc_st;
-	struct stats_thread wst[NW];
-	struct stats_thread *workers[NW];
+	struct counters acc_st;
+	struct counters wst[NW];
+	struct counters *workers[NW];
 	struct queue_req rings[NW];
 	struct queue_req *ringp[NW];
 	uint64_t ring_hw[NW];
-	struct stats_acceptor acc;
-	struct stats_registry reg;
+	struct acceptor_counters acc;
+	struct telemetry tm;
 };
 
 static struct fixture *fx;
@@ -44,18 +44,18 @@ static void setup(void)
 {
 	fx = aligned_alloc(64, sizeof(*fx));
 	memset(fx, 0, sizeof(*fx));
-	stats_thread_init(&fx->acc_st, "acc", -1, 0);
+	counters_init(&fx->acc_st, "acc", -1, 0);
 	for (unsigned w = 0; w < NW; w++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "w%u", w);
-		stats_thread_init(&fx->wst[w], name, w == 1 ? -1 : (int)w + 4, (uint16_t)(w + 1));
+		counters_init(&fx->wst[w], name, w == 1 ? -1 : (int)w + 4, (uint16_t)(w + 1));
 		fx->workers[w] = &fx->wst[w];
 		ck_assert_int_eq(queue_req_init(&fx->rings[w], 8), 0);
 		fx->ringp[w] = &fx->rings[w];
 	}
 	/* Known counts.  /metric-stack: 5 + 3 + 2 requests on the workers. */
-	struct stats_route *r;
+	struct route_counters *r;
 	r = &fx->wst[0].route[ROUTE_METRIC_STACK];
 	r->requests = 5; r->status[SS_200] = 4; r->status[SS_404] = 1;
 	r = &fx->wst[1].route[ROUTE_METRIC_STACK];
@@ -72,7 +72,7 @@ static void setup(void)
 	r->allocs = 8; r->alloc_bytes = 4 * (192 + 24); r->frees = 12;
 	r->xthread_frees = 4; r->alloc_cycles = 3000;
 	for (size_t i = 0; i < NSAMPLES; i++)
-		stats_record_latency(&fx->wst[i % NW].route[ROUTE_METRIC_STACK], samples[i]);
+		lat_record(&fx->wst[i % NW].route[ROUTE_METRIC_STACK], samples[i]);
 	/* Worker facts. */
 	fx->wst[0].w.batches = 11; fx->wst[1].w.batches = 22; fx->wst[2].w.batches = 33;
 	fx->wst[1].w.partial_writes = 7;
@@ -86,17 +86,17 @@ static void setup(void)
 	for (int i = 0; i < 3; i++)
 		ck_assert(queue_req_push(&fx->rings[1], &d));
 	fx->ring_hw[1] = 6;
-	fx->acc = (struct stats_acceptor){
+	fx->acc = (struct acceptor_counters){
 		.accepted = 100, .rejected_full = 2, .accept_paused = 1, .ring_full = 3,
 		.pipeline_pauses = 4, .wakes = 5, .open = 6, .header_timeouts = 7,
 		.idle_closes = 8, .resets = 9, .closed_unused = 10, .bytes_read = 12345,
 		.frame_bytes_examined = 23456, .read_budget_yields = 11,
 		.access_log_dropped = 12,
 	};
-	fx->reg = (struct stats_registry){
+	fx->tm = (struct telemetry){
 		.nworkers = NW, .acceptor = &fx->acc_st, .workers = fx->workers,
 		.rings = fx->ringp, .ring_high_water = fx->ring_hw, .acc = &fx->acc,
-		.start_ns = stats_mono_ns(),
+		.start_ns = clock_mono_ns(),
 	};
 }
 
@@ -114,8 +114,8 @@ START_TEST(buckets_hold_their_values)
 	/* Every value falls in a bucket whose bounds hold it, and a bucket is
 	 * never wider than 1/16 of its low bound (values past 16). */
 	for (uint64_t v = 0; v < (1ull << 40); v = v < 64 ? v + 1 : v + v / 7 + 3) {
-		unsigned b = stats_lat_bucket(v);
-		uint64_t lo = stats_lat_bucket_low(b), hi = stats_lat_bucket_low(b + 1);
+		unsigned b = lat_bucket(v);
+		uint64_t lo = lat_bucket_low(b), hi = lat_bucket_low(b + 1);
 
 		ck_assert_uint_lt(b, LAT_BUCKETS);
 		ck_assert_msg(lo <= v && v < hi, "%llu in [%llu, %llu)",
@@ -125,8 +125,8 @@ START_TEST(buckets_hold_their_values)
 			ck_assert_uint_le((hi - lo) * 16, lo);
 	}
 	/* Past the last bucket: clamped into it. */
-	ck_assert_uint_eq(stats_lat_bucket(UINT64_MAX), LAT_BUCKETS - 1);
-	ck_assert_uint_eq(stats_lat_bucket(1ull << 45), LAT_BUCKETS - 1);
+	ck_assert_uint_eq(lat_bucket(UINT64_MAX), LAT_BUCKETS - 1);
+	ck_assert_uint_eq(lat_bucket(1ull << 45), LAT_BUCKETS - 1);
 }
 END_TEST
 
@@ -152,42 +152,42 @@ START_TEST(quantiles_within_a_sixteenth)
 	static const double qs[] = { 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0 };
 
 	for (size_t i = 0; i < NSAMPLES; i++)
-		lat[stats_lat_bucket(samples[i])]++;
+		lat[lat_bucket(samples[i])]++;
 	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
 		uint64_t want = true_quantile(qs[k]);
-		uint64_t got = stats_lat_quantile(lat, NSAMPLES, qs[k]);
+		uint64_t got = lat_quantile(lat, NSAMPLES, qs[k]);
 		uint64_t diff = got > want ? got - want : want - got;
 
 		ck_assert_msg(diff * 16 <= want, "q %.3f: %llu vs the sample %llu", qs[k],
 			      (unsigned long long)got, (unsigned long long)want);
 	}
-	ck_assert_uint_eq(stats_lat_quantile(lat, 0, 0.5), 0);
+	ck_assert_uint_eq(lat_quantile(lat, 0, 0.5), 0);
 }
 END_TEST
 
-START_TEST(status_index)
+START_TEST(status_index_buckets)
 {
 	static const unsigned codes[] = { 200, 400, 404, 405, 408, 413, 417, 431,
 					  500, 503, 505 };
 	bool seen[SS__COUNT] = { false };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
-		unsigned s = stats_status_index(codes[i]);
+		unsigned s = status_index(codes[i]);
 
 		ck_assert_uint_lt(s, SS_OTHER);
 		ck_assert(!seen[s]);
 		seen[s] = true;
 	}
-	ck_assert_uint_eq(stats_status_index(302), SS_OTHER);
-	ck_assert_uint_eq(stats_status_index(0), SS_OTHER);
+	ck_assert_uint_eq(status_index(302), SS_OTHER);
+	ck_assert_uint_eq(status_index(0), SS_OTHER);
 }
 END_TEST
 
 START_TEST(clock_calibration)
 {
-	stats_calibrate_clock();
+	clock_calibrate();
 	/* Cycles of a TSC between 0.1 and 10 GHz. */
-	ck_assert(stats_ns_per_cycle() > 0.1 && stats_ns_per_cycle() < 10);
+	ck_assert(clock_ns_per_cycle() > 0.1 && clock_ns_per_cycle() < 10);
 }
 END_TEST
 
@@ -199,7 +199,7 @@ static struct json *json_of_registry(void)
 	char *buf = malloc(cap), err[128];
 	struct json *j;
 
-	n = stats_write_json(&fx->reg, buf, cap);
+	n = telemetry_write_json(&fx->tm, buf, cap);
 	ck_assert_uint_gt(n, 0);
 	ck_assert(buf[n - 1] == '\n');
 	j = json_parse(buf, n, err, sizeof(err));
@@ -252,7 +252,7 @@ START_TEST(json_counts)
 	ck_assert(json_get_num(heap, "cross_thread_frees_per_request", 0) == 1.0);
 	ck_assert(json_get_num(heap, "bytes_per_request", 0) == 240.0);
 	ck_assert(fabs(json_get_num(heap, "allocator_ns_per_request", 0) -
-		       4000 * stats_ns_per_cycle() / 4) < 0.001);
+		       4000 * clock_ns_per_cycle() / 4) < 0.001);
 	/* No requests: ratios are 0, not a division by zero. */
 	const struct json *hz = path(j, "endpoints", "/healthz");
 	ck_assert(json_get_num(hz, "allocs_per_request", -1) == 0);
@@ -331,28 +331,28 @@ START_TEST(json_acceptor_and_workers)
 END_TEST
 
 /* Too small a buffer: 0, and not a byte written past its end. */
-static void too_small(size_t (*write)(const struct stats_registry *, char *, size_t))
+static void too_small(size_t (*write)(const struct telemetry *, char *, size_t))
 {
 	size_t cap = 1 << 17, n;
 	char *buf = malloc(cap + 64);
 
-	n = write(&fx->reg, buf, cap);
+	n = write(&fx->tm, buf, cap);
 	ck_assert_uint_gt(n, 0);
 	for (size_t c = 0; c < n; c += c < 64 ? 1 : 997) {
 		memset(buf, '#', n + 64);
-		ck_assert_msg(write(&fx->reg, buf, c) == 0, "fits in %zu of %zu", c, n);
+		ck_assert_msg(write(&fx->tm, buf, c) == 0, "fits in %zu of %zu", c, n);
 		for (size_t i = c; i < n + 64; i++)
 			if (buf[i] != '#')
 				ck_abort_msg("byte %zu written with cap %zu", i, c);
 	}
-	ck_assert_uint_eq(write(&fx->reg, buf, n - 1), 0);
-	ck_assert_uint_eq(write(&fx->reg, buf, n), n);
+	ck_assert_uint_eq(write(&fx->tm, buf, n - 1), 0);
+	ck_assert_uint_eq(write(&fx->tm, buf, n), n);
 	free(buf);
 }
 
 START_TEST(json_too_small_buffer)
 {
-	too_small(stats_write_json);
+	too_small(telemetry_write_json);
 }
 END_TEST
 
@@ -374,7 +374,7 @@ static void parse_prometheus(void)
 	char *buf = malloc(cap);
 	char family[96] = "";
 
-	n = stats_write_prometheus(&fx->reg, buf, cap);
+	n = telemetry_write_prometheus(&fx->tm, buf, cap);
 	ck_assert_uint_gt(n, 0);
 	ck_assert(buf[n - 1] == '\n');
 	buf[n] = '\0';
@@ -441,7 +441,7 @@ START_TEST(prometheus_counts)
 	ck_assert(metric("metricd_responses_total{endpoint=\"/metric-stack\",code=\"other\"}") == 2);
 	ck_assert(!has("metricd_responses_total{endpoint=\"/metric-stack\",code=\"400\"}"));
 	ck_assert(fabs(metric("metricd_allocator_seconds_total{endpoint=\"/metric-heap\"}") -
-		       4000 * stats_ns_per_cycle() / 1e9) < 0.001);
+		       4000 * clock_ns_per_cycle() / 1e9) < 0.001);
 	ck_assert(metric("metricd_worker_batches_total{worker=\"2\"}") == 33);
 	ck_assert(metric("metricd_worker_partial_writes_total{worker=\"1\"}") == 7);
 	ck_assert(metric("metricd_worker_held_requests_total{worker=\"2\"}") == 9);
@@ -512,7 +512,7 @@ END_TEST
 
 START_TEST(prometheus_too_small_buffer)
 {
-	too_small(stats_write_prometheus);
+	too_small(telemetry_write_prometheus);
 }
 END_TEST
 
@@ -525,7 +525,7 @@ static Suite *stats_suite(void)
 	tcase_set_timeout(h, 10);
 	tcase_add_test(h, buckets_hold_their_values);
 	tcase_add_test(h, quantiles_within_a_sixteenth);
-	tcase_add_test(h, status_index);
+	tcase_add_test(h, status_index_buckets);
 	tcase_add_test(h, clock_calibration);
 	suite_add_tcase(s, h);
 	tcase_set_timeout(w, 20);

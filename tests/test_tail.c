@@ -41,30 +41,30 @@ START_TEST(append_take_order_across_blocks)
 {
 	/* Pieces of odd sizes, so blocks end mid-piece; 5 blocks in all. */
 	static const size_t pieces[] = { 1, 7000, 16000, 3, 30000, 12345, 1, 9000 };
-	struct tail_pool p;
-	struct tail t = { 0 };
+	struct chain_pool p;
+	struct chain t = { 0 };
 	size_t total = 0, got = 0;
 	char *buf = malloc(1 << 17), *out = malloc(1 << 17);
 
-	tail_pool_init(&p);
-	ck_assert(tail_empty(&t));
+	chain_pool_init(&p);
+	ck_assert(chain_empty(&t));
 	for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
 		fill_ref(buf, total, pieces[k]);
-		ck_assert(tail_append(&p, &t, buf, pieces[k]));
+		ck_assert(chain_append(&p, &t, buf, pieces[k]));
 		total += pieces[k];
 		ck_assert_uint_eq(t.bytes, total);
 	}
 	unsigned nblocks = 0;
 
-	for (struct tail_block *b = t.head; b; b = b->next)
+	for (struct chain_block *b = t.head; b; b = b->next)
 		nblocks++;
 	ck_assert_uint_eq(p.in_use, nblocks);
 	ck_assert_uint_eq(p.mapped, nblocks);
-	ck_assert_uint_gt(nblocks * (uint64_t)TAIL_BLOCK_SIZE, total);
+	ck_assert_uint_gt(nblocks * (uint64_t)CHAIN_BLOCK_SIZE, total);
 	/* Taken back in other sizes: the same stream, in order. */
 	static const size_t takes[] = { 5, 16384, 1, 20000, 999, 30000 };
 	for (size_t k = 0; k < sizeof(takes) / sizeof(takes[0]); k++) {
-		ck_assert(tail_take(&p, &t, out, takes[k]));
+		ck_assert(chain_take(&p, &t, out, takes[k]));
 		for (size_t i = 0; i < takes[k]; i++)
 			if (out[i] != ref(got + i))
 				ck_abort_msg("byte %zu differs", got + i);
@@ -72,16 +72,16 @@ START_TEST(append_take_order_across_blocks)
 		ck_assert_uint_eq(t.bytes, total - got);
 	}
 	/* More than is held: refused, nothing taken. */
-	ck_assert(!tail_take(&p, &t, out, total - got + 1));
+	ck_assert(!chain_take(&p, &t, out, total - got + 1));
 	ck_assert_uint_eq(t.bytes, total - got);
-	ck_assert(tail_take(&p, &t, out, total - got));
+	ck_assert(chain_take(&p, &t, out, total - got));
 	for (size_t i = 0; i < total - got; i++)
 		if (out[i] != ref(got + i))
 			ck_abort_msg("byte %zu differs", got + i);
-	ck_assert(tail_empty(&t));
+	ck_assert(chain_empty(&t));
 	ck_assert_uint_eq(t.bytes, 0);
 	ck_assert_uint_eq(p.in_use, 0);
-	tail_pool_destroy(&p);
+	chain_pool_destroy(&p);
 	free(buf);
 	free(out);
 }
@@ -91,32 +91,32 @@ END_TEST
 START_TEST(take_records_in_order)
 {
 	struct rec { uint64_t a, b, c, d, e, f; } r, back;
-	struct tail_pool p;
-	struct tail t = { 0 };
+	struct chain_pool p;
+	struct chain t = { 0 };
 
-	tail_pool_init(&p);
+	chain_pool_init(&p);
 	for (uint64_t i = 0; i < 2000; i++) {
 		r = (struct rec){ i, ~i, i * 3, i + 7, i << 3, 42 };
-		ck_assert(tail_append(&p, &t, &r, sizeof(r)));
+		ck_assert(chain_append(&p, &t, &r, sizeof(r)));
 	}
 	for (uint64_t i = 0; i < 2000; i++) {
-		ck_assert(tail_take(&p, &t, &back, sizeof(back)));
+		ck_assert(chain_take(&p, &t, &back, sizeof(back)));
 		ck_assert_uint_eq(back.a, i);
 		ck_assert_uint_eq(back.b, ~i);
 		ck_assert_uint_eq(back.e, i << 3);
 	}
-	ck_assert(!tail_take(&p, &t, &back, sizeof(back)));
-	tail_pool_destroy(&p);
+	ck_assert(!chain_take(&p, &t, &back, sizeof(back)));
+	chain_pool_destroy(&p);
 }
 END_TEST
 
-/* Over a socketpair with the smallest send buffer: tail_send takes what
+/* Over a socketpair with the smallest send buffer: chain_send takes what
  * fits, returns 0 while the socket is full, and the peer gets the exact
  * stream once it reads. */
 START_TEST(send_partial_over_socketpair)
 {
-	struct tail_pool p;
-	struct tail t = { 0 };
+	struct chain_pool p;
+	struct chain t = { 0 };
 	int sv[2], small = 1;
 	size_t total = 300000, sent = 0, recvd = 0;
 	char *buf = malloc(total), *in = malloc(total);
@@ -125,11 +125,11 @@ START_TEST(send_partial_over_socketpair)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
 	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
-	tail_pool_init(&p);
+	chain_pool_init(&p);
 	fill_ref(buf, 0, total);
-	ck_assert(tail_append(&p, &t, buf, total));
-	while (!tail_empty(&t)) {
-		ssize_t n = tail_send(&p, &t, sv[0]);
+	ck_assert(chain_append(&p, &t, buf, total));
+	while (!chain_empty(&t)) {
+		ssize_t n = chain_send(&p, &t, sv[0]);
 
 		ck_assert_int_ge(n, 0);
 		sent += (size_t)n;
@@ -153,10 +153,10 @@ START_TEST(send_partial_over_socketpair)
 	}
 	ck_assert(memcmp(in, buf, total) == 0);
 	/* Nothing queued: nothing sent. */
-	ck_assert_int_eq(tail_send(&p, &t, sv[0]), 0);
+	ck_assert_int_eq(chain_send(&p, &t, sv[0]), 0);
 	close(sv[0]);
 	close(sv[1]);
-	tail_pool_destroy(&p);
+	chain_pool_destroy(&p);
 	free(buf);
 	free(in);
 }
@@ -164,67 +164,67 @@ END_TEST
 
 START_TEST(send_to_a_closed_peer_is_an_error)
 {
-	struct tail_pool p;
-	struct tail t = { 0 };
+	struct chain_pool p;
+	struct chain t = { 0 };
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	close(sv[1]);
-	tail_pool_init(&p);
-	ck_assert(tail_append(&p, &t, "hello", 5));
-	ck_assert_int_eq(tail_send(&p, &t, sv[0]), -EPIPE);
+	chain_pool_init(&p);
+	ck_assert(chain_append(&p, &t, "hello", 5));
+	ck_assert_int_eq(chain_send(&p, &t, sv[0]), -EPIPE);
 	/* The bytes stay queued; the caller decides (the worker drops them). */
 	ck_assert_uint_eq(t.bytes, 5);
-	tail_clear(&p, &t);
-	ck_assert(tail_empty(&t));
+	chain_clear(&p, &t);
+	ck_assert(chain_empty(&t));
 	ck_assert_uint_eq(t.bytes, 0);
 	close(sv[0]);
-	tail_pool_destroy(&p);
+	chain_pool_destroy(&p);
 }
 END_TEST
 
-/* A pool keeps TAIL_POOL_KEEP free blocks mapped for reuse and gives the
+/* A pool keeps CHAIN_POOL_KEEP free blocks mapped for reuse and gives the
  * rest back to the kernel. */
 START_TEST(pool_keeps_a_few_and_unmaps_the_rest)
 {
 	enum { N = 10 };
-	struct tail_pool p;
-	struct tail t = { 0 }, u = { 0 };
-	char *chunk = calloc(1, TAIL_BLOCK_SIZE);
+	struct chain_pool p;
+	struct chain t = { 0 }, u = { 0 };
+	char *chunk = calloc(1, CHAIN_BLOCK_SIZE);
 	void *blocks[N];
 	unsigned nb = 0, gone = 0;
 
-	tail_pool_init(&p);
+	chain_pool_init(&p);
 	/* A block holds a little less than its size (its header): N - 1
 	 * block sizes of data take N blocks. */
 	for (int i = 0; i < N - 1; i++)
-		ck_assert(tail_append(&p, &t, chunk, TAIL_BLOCK_SIZE));
-	for (struct tail_block *b = t.head; b; b = b->next)
+		ck_assert(chain_append(&p, &t, chunk, CHAIN_BLOCK_SIZE));
+	for (struct chain_block *b = t.head; b; b = b->next)
 		blocks[nb++] = b;
 	ck_assert_uint_eq(nb, N);
 	ck_assert_uint_eq(p.mapped, N);
 	ck_assert_uint_eq(p.in_use, N);
 	for (unsigned i = 0; i < nb; i++)
-		ck_assert(!unmapped(blocks[i], TAIL_BLOCK_SIZE));
+		ck_assert(!unmapped(blocks[i], CHAIN_BLOCK_SIZE));
 
-	tail_clear(&p, &t);
+	chain_clear(&p, &t);
 	ck_assert_uint_eq(p.in_use, 0);
-	ck_assert_uint_eq(p.nfree, TAIL_POOL_KEEP);
-	ck_assert_uint_eq(p.unmapped, N - TAIL_POOL_KEEP);
+	ck_assert_uint_eq(p.nfree, CHAIN_POOL_KEEP);
+	ck_assert_uint_eq(p.unmapped, N - CHAIN_POOL_KEEP);
 	for (unsigned i = 0; i < nb; i++)
-		gone += unmapped(blocks[i], TAIL_BLOCK_SIZE);
-	ck_assert_uint_eq(gone, N - TAIL_POOL_KEEP);
+		gone += unmapped(blocks[i], CHAIN_BLOCK_SIZE);
+	ck_assert_uint_eq(gone, N - CHAIN_POOL_KEEP);
 
 	/* Reuse before mapping: KEEP blocks come back from the pool. */
-	for (int i = 0; i < TAIL_POOL_KEEP; i++)
-		ck_assert(tail_append(&p, &u, chunk, TAIL_BLOCK_SIZE - 100));
+	for (int i = 0; i < CHAIN_POOL_KEEP; i++)
+		ck_assert(chain_append(&p, &u, chunk, CHAIN_BLOCK_SIZE - 100));
 	ck_assert_uint_eq(p.mapped, N);
 	ck_assert_uint_eq(p.nfree, 0);
-	ck_assert(tail_append(&p, &u, chunk, TAIL_BLOCK_SIZE));
+	ck_assert(chain_append(&p, &u, chunk, CHAIN_BLOCK_SIZE));
 	ck_assert_uint_eq(p.mapped, N + 1);
-	tail_clear(&p, &u);
-	ck_assert_uint_eq(p.nfree, TAIL_POOL_KEEP);
-	tail_pool_destroy(&p);
+	chain_clear(&p, &u);
+	ck_assert_uint_eq(p.nfree, CHAIN_POOL_KEEP);
+	chain_pool_destroy(&p);
 	ck_assert_uint_eq(p.nfree, 0);
 	ck_assert_ptr_null(p.free);
 	free(chunk);
@@ -234,24 +234,24 @@ END_TEST
 /* No memory for a block: the append fails and what fit stays queued. */
 START_TEST(append_fails_without_memory)
 {
-	struct tail_pool p;
-	struct tail t = { 0 };
-	char *chunk = calloc(1, TAIL_BLOCK_SIZE);
+	struct chain_pool p;
+	struct chain t = { 0 };
+	char *chunk = calloc(1, CHAIN_BLOCK_SIZE);
 
-	tail_pool_init(&p);
+	chain_pool_init(&p);
 	pthread_t self = pthread_self();
 
 	wrap_watch(&self);
-	ck_assert(tail_append(&p, &t, chunk, 100));
-	wrap_fail_mmap(TAIL_BLOCK_SIZE, 1);
-	ck_assert(!tail_append(&p, &t, chunk, TAIL_BLOCK_SIZE));
+	ck_assert(chain_append(&p, &t, chunk, 100));
+	wrap_fail_mmap(CHAIN_BLOCK_SIZE, 1);
+	ck_assert(!chain_append(&p, &t, chunk, CHAIN_BLOCK_SIZE));
 	ck_assert_uint_eq(p.mapped, 1);
-	ck_assert_uint_eq(t.bytes, TAIL_BLOCK_SIZE - sizeof(struct tail_block));
+	ck_assert_uint_eq(t.bytes, CHAIN_BLOCK_SIZE - sizeof(struct chain_block));
 	/* The next mapping works again. */
-	ck_assert(tail_append(&p, &t, chunk, 200));
+	ck_assert(chain_append(&p, &t, chunk, 200));
 	ck_assert_uint_eq(p.mapped, 2);
-	tail_clear(&p, &t);
-	tail_pool_destroy(&p);
+	chain_clear(&p, &t);
+	chain_pool_destroy(&p);
 	free(chunk);
 }
 END_TEST

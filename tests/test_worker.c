@@ -92,8 +92,8 @@ START_TEST(answers_in_order)
 		ck_assert(!resp.conn_close);
 	}
 	close_and_check(h, s);
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_STACK].requests), 147);
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_STACK].status[SS_200]), 147);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_STACK].requests), 147);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_STACK].status[SS_200]), 147);
 	wh_stop(h);
 }
 END_TEST
@@ -134,7 +134,7 @@ START_TEST(partial_write_parks_and_resumes)
 		r[i] = wh_req(h, s, ROUTE_STATS_VALUE, i, 0);
 	r[N] = wh_close_req(h, s);
 	wh_push_n(h, r, N);
-	ck_assert_uint_ge(wh_wait_stat(&h->w.st.w.partial_writes, 1, WAIT_MS), 1);
+	ck_assert_uint_ge(wh_wait_stat(&h->w.cnt.w.partial_writes, 1, WAIT_MS), 1);
 	/* REQ_CLOSE while answers wait for the client: it closes once the
 	 * last of them has left. */
 	wh_push(h, &r[N]);
@@ -165,7 +165,7 @@ START_TEST(max_unsent_holds_then_releases)
 		r[i] = wh_req(h, s, ROUTE_METRIC_STACK, i, 0);
 	r[N] = wh_close_req(h, s);
 	wh_push_n(h, r, N + 1);
-	ck_assert_uint_ge(wh_wait_stat(&h->w.st.w.held, 1, WAIT_MS), 1);
+	ck_assert_uint_ge(wh_wait_stat(&h->w.cnt.w.held, 1, WAIT_MS), 1);
 	for (unsigned i = 0; i < N; i++) {
 		read_resp(h->client[s], false);
 		ck_assert_uint_eq(body_id(&resp), i);
@@ -193,16 +193,16 @@ START_TEST(dead_peer_requests_dropped)
 	wh_wrap_heap(h, &r[4]);
 	ck_pr_store_uint(&h->conns.slots[s].gone, 1);
 	wh_push_n(h, r, 10);
-	ck_assert_uint_eq(wh_wait_stat(&h->w.st.w.dropped, 10, WAIT_MS), 10);
+	ck_assert_uint_eq(wh_wait_stat(&h->w.cnt.w.dropped, 10, WAIT_MS), 10);
 	r[0] = wh_close_req(h, s);
 	wh_push(h, &r[0]);
 	ck_assert(wh_wait_closed(h, s, WAIT_MS));
 	ck_assert_uint_eq(inflight(h, s), 0);
 	/* Not a byte was written: the client reads EOF at once. */
 	ck_assert_int_eq(recv(h->client[s], &b, 1, MSG_DONTWAIT), 0);
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_STACK].requests), 0);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_STACK].requests), 0);
 	/* The dropped heap request's object was freed. */
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_HEAP].frees), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_HEAP].frees), 1);
 	wh_stop(h);
 }
 END_TEST
@@ -219,7 +219,7 @@ START_TEST(dropped_last_request_closes)
 	ck_pr_store_uint(&h->conns.slots[s].gone, 1);
 	wh_push_n(h, r, 2);
 	ck_assert(wh_wait_closed(h, s, WAIT_MS));
-	ck_assert_uint_eq(STAT_GET(h->w.st.w.dropped), 2);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.dropped), 2);
 	ck_assert_uint_eq(inflight(h, s), 0);
 	wh_stop(h);
 }
@@ -242,9 +242,9 @@ START_TEST(heavy_request_after_a_dead_peer)
 	wh_push_n(h, r, 2);
 	wh_run(h);
 	ck_assert(wh_wait_closed(h, s, WAIT_MS));
-	ck_assert_uint_eq(STAT_GET(h->w.st.w.write_errors), 1);
-	ck_assert_uint_eq(STAT_GET(h->w.st.w.dropped), 1);
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_STACK].requests), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.write_errors), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.dropped), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_STACK].requests), 1);
 	ck_assert_uint_eq(inflight(h, s), 0);
 	wh_stop(h);
 }
@@ -261,12 +261,12 @@ START_TEST(write_error_kills_the_connection)
 	close(h->client[s]);
 	h->client[s] = -1;
 	wh_push(h, &r);
-	ck_assert_uint_eq(wh_wait_stat(&h->w.st.w.write_errors, 1, WAIT_MS), 1);
+	ck_assert_uint_eq(wh_wait_stat(&h->w.cnt.w.write_errors, 1, WAIT_MS), 1);
 	for (unsigned i = 0; i < 5; i++)
 		wh_push(h, &r);
-	ck_assert_uint_eq(wh_wait_stat(&h->w.st.w.dropped, 5, WAIT_MS), 5);
+	ck_assert_uint_eq(wh_wait_stat(&h->w.cnt.w.dropped, 5, WAIT_MS), 5);
 	close_and_check(h, s);
-	ck_assert_uint_eq(STAT_GET(h->w.st.w.write_errors), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.write_errors), 1);
 	wh_stop(h);
 }
 END_TEST
@@ -294,11 +294,11 @@ START_TEST(past_deadline_503_and_close)
 	ck_assert(resp.conn_close);
 	ck_assert_ptr_nonnull(strstr(resp.body, "\"error\":\"shutting down\""));
 	close_and_check(h, s);
-	ck_assert_uint_eq(STAT_GET(h->w.st.w.shutdown_refused), 1);
-	ck_assert_uint_eq(STAT_GET(h->w.st.w.dropped), 2);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.shutdown_refused), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.dropped), 2);
 	/* The refused heap request's object was freed, not computed. */
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_HEAP].frees), 1);
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRIC_HEAP].allocs), 0);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_HEAP].frees), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRIC_HEAP].allocs), 0);
 	wh_stop(h);
 }
 END_TEST
@@ -316,7 +316,7 @@ START_TEST(send_timeout_closes)
 	for (unsigned i = 0; i < N; i++)
 		r[i] = wh_req(h, s, ROUTE_STATS_VALUE, i, 0);
 	wh_push_n(h, r, N);
-	ck_assert_uint_eq(wh_wait_stat(&h->w.st.w.send_timeouts, 1, WAIT_MS), 1);
+	ck_assert_uint_eq(wh_wait_stat(&h->w.cnt.w.send_timeouts, 1, WAIT_MS), 1);
 	tl_reader_init(&rd, h->client[s]);
 	ck_assert(tl_wait_eof(&rd, WAIT_MS));
 	struct http_req c = wh_close_req(h, s);
@@ -393,8 +393,8 @@ START_TEST(stats_too_big_500)
 	ck_assert_uint_eq(body_id(&resp), 9);
 	ck_assert(tl_wait_eof(&rd, WAIT_MS));
 	ck_assert(wh_wait_closed(h, s, WAIT_MS));
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_STATS].status[SS_500]), 1);
-	ck_assert_uint_eq(STAT_GET(h->w.st.route[ROUTE_METRICS].status[SS_500]), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_STATS].status[SS_500]), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.route[ROUTE_METRICS].status[SS_500]), 1);
 	wh_stop(h);
 }
 END_TEST
@@ -597,10 +597,10 @@ START_TEST(send_timeout_with_a_held_close)
 		r[i] = wh_req(h, s, ROUTE_STATS_VALUE, i, 0);
 	r[N] = wh_close_req(h, s);
 	wh_push_n(h, r, N + 1);
-	ck_assert_uint_ge(wh_wait_stat(&h->w.st.w.held, 1, WAIT_MS), 1);
+	ck_assert_uint_ge(wh_wait_stat(&h->w.cnt.w.held, 1, WAIT_MS), 1);
 	ck_assert(wh_wait_closed(h, s, WAIT_MS));
-	ck_assert_uint_eq(STAT_GET(h->w.st.w.send_timeouts), 1);
-	ck_assert_uint_ge(STAT_GET(h->w.st.w.dropped), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.send_timeouts), 1);
+	ck_assert_uint_ge(CNT_GET(h->w.cnt.w.dropped), 1);
 	ck_assert_uint_eq(inflight(h, s), 0);
 	tl_reader_init(&rd, h->client[s]);
 	ck_assert(tl_wait_eof(&rd, WAIT_MS));
@@ -669,7 +669,7 @@ START_TEST(stop_closes_waiting_connections)
 	for (unsigned i = 0; i < N; i++)
 		r[i] = wh_req(h, s, ROUTE_STATS_VALUE, i, 0);
 	wh_push_n(h, r, N);
-	ck_assert_uint_ge(wh_wait_stat(&h->w.st.w.partial_writes, 1, WAIT_MS), 1);
+	ck_assert_uint_ge(wh_wait_stat(&h->w.cnt.w.partial_writes, 1, WAIT_MS), 1);
 	wh_join(h);
 	ck_assert(wh_note(h, &n, 0));
 	ck_assert_uint_eq(n.kind, NOTE_CLOSED);
@@ -697,9 +697,9 @@ START_TEST(no_memory_for_unsent_bytes)
 			wh_wrap_heap(h, &r[i]);
 	}
 	wrap_watch(NULL);
-	wrap_fail_mmap(TAIL_BLOCK_SIZE, 1u << 30);
+	wrap_fail_mmap(CHAIN_BLOCK_SIZE, 1u << 30);
 	wh_push_n(h, r, N);
-	ck_assert_uint_eq(wh_wait_stat(&h->w.st.w.write_errors, 1, WAIT_MS), 1);
+	ck_assert_uint_eq(wh_wait_stat(&h->w.cnt.w.write_errors, 1, WAIT_MS), 1);
 	close_and_check(h, s);
 	/* The other connection is served as before. */
 	struct http_req q = wh_req(h, t, ROUTE_METRIC_STACK, 77, 0);
@@ -725,11 +725,11 @@ START_TEST(no_memory_to_hold)
 		r[i] = wh_req(h, s, ROUTE_METRIC_STACK, i, 0);
 	wh_push_n(h, r, N);
 	wrap_watch(NULL);
-	wrap_fail_mmap(TAIL_BLOCK_SIZE, 1u << 30);
+	wrap_fail_mmap(CHAIN_BLOCK_SIZE, 1u << 30);
 	wh_run(h);                               /* one batch of 64 */
-	ck_assert_uint_eq(wh_wait_stat(&h->w.st.w.write_errors, 1, WAIT_MS), 1);
+	ck_assert_uint_eq(wh_wait_stat(&h->w.cnt.w.write_errors, 1, WAIT_MS), 1);
 	close_and_check(h, s);
-	ck_assert_uint_ge(STAT_GET(h->w.st.w.dropped), 1);
+	ck_assert_uint_ge(CNT_GET(h->w.cnt.w.dropped), 1);
 	wrap_fail_mmap(0, 0);
 	wh_stop(h);
 }

@@ -42,19 +42,19 @@ struct wh *wh_start(const struct wh_opts *o)
 	h->rt->access_log = o->access_log;
 	h->rt->readers = &h->rt;
 	ck_assert_int_eq(alog_init(&h->alog, 1), 0);
-	stats_thread_init(&h->acc_st, "test-acc", -1, 0);
+	counters_init(&h->acc_st, "test-acc", -1, 0);
 	h->ring_hw = calloc(nw, sizeof(*h->ring_hw));
 	h->reg_workers = calloc(nw, sizeof(*h->reg_workers));
 	h->reg_rings = calloc(nw, sizeof(*h->reg_rings));
 	ck_assert(h->ring_hw && h->reg_workers && h->reg_rings);
 	for (unsigned i = 0; i < nw; i++) {
-		h->reg_workers[i] = &h->w.st;
+		h->reg_workers[i] = &h->w.cnt;
 		h->reg_rings[i] = &h->w.rq;
 	}
-	h->reg = (struct stats_registry){
+	h->tm = (struct telemetry){
 		.nworkers = nw, .acceptor = &h->acc_st, .workers = h->reg_workers,
 		.rings = h->reg_rings, .ring_high_water = h->ring_hw, .acc = &h->acc,
-		.start_ns = stats_mono_ns(),
+		.start_ns = clock_mono_ns(),
 	};
 
 	struct worker_cfg wc = {
@@ -63,7 +63,7 @@ struct wh *wh_start(const struct wh_opts *o)
 		.max_unsent = o->max_unsent ? o->max_unsent : 1u << 20,
 		.cpu = -1,
 	};
-	ck_assert_int_eq(worker_init(&h->w, 0, &wc, &h->conns, &h->bell, &h->reg,
+	ck_assert_int_eq(worker_init(&h->w, 0, &wc, &h->conns, &h->bell, &h->tm,
 				     (struct runtime *const *)&h->rt,
 				     &h->alog.rings[0], &h->past_deadline), 0);
 	if (!o->defer_start)
@@ -159,7 +159,7 @@ struct http_req wh_req(const struct wh *h, uint32_t slot, enum http_route route,
 	r.route = (uint8_t)route;
 	r.flags = (uint8_t)flags;
 	r.id = id;
-	r.t_parsed_ns = stats_mono_ns();
+	r.t_parsed_ns = clock_mono_ns();
 	return r;
 }
 

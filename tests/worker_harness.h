@@ -35,11 +35,11 @@ struct wh {
 	struct worker w;
 	struct conn_table conns;
 	struct queue_doorbell bell;
-	struct stats_registry reg;
-	struct stats_thread acc_st;   /* the acceptor's: heap_request_wrap */
-	struct stats_acceptor acc;
+	struct telemetry tm;
+	struct counters acc_st;   /* the acceptor's: heap_request_wrap */
+	struct acceptor_counters acc;
 	uint64_t *ring_hw;
-	struct stats_thread **reg_workers;
+	struct counters **reg_workers;
 	struct queue_req **reg_rings;
 	struct runtime *rt;
 	struct alog alog;

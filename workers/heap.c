@@ -24,7 +24,7 @@ struct heap_request {
 	uint8_t route;
 };
 
-bool heap_request_wrap(struct stats_thread *st, struct http_req *r)
+bool heap_request_wrap(struct counters *st, struct http_req *r)
 {
 	struct heap_request *hr = mem_malloc(st, r->route, sizeof(*hr));
 
@@ -41,7 +41,7 @@ bool heap_request_wrap(struct stats_thread *st, struct http_req *r)
 
 /* Returns a pointer: the record outlives this frame, so it must live on the
  * heap - what Go reports as "&Metric{...} escapes to heap". */
-static struct metric *metric_new(struct stats_thread *st, uint64_t id,
+static struct metric *metric_new(struct counters *st, uint64_t id,
 				 uint64_t work)
 {
 	struct metric *m = mem_malloc(st, ROUTE_METRIC_HEAP, sizeof(*m));
@@ -54,7 +54,7 @@ static struct metric *metric_new(struct stats_thread *st, uint64_t id,
 	return m;
 }
 
-static struct request_stats *stats_new(struct stats_thread *st, uint64_t id)
+static struct request_stats *stats_new(struct counters *st, uint64_t id)
 {
 	struct request_stats *s = mem_malloc(st, ROUTE_STATS_POINTER, sizeof(*s));
 
@@ -81,31 +81,31 @@ void heap_serve(struct worker *w, struct conn *c, const struct http_req *r)
 	char *body;
 	size_t n = 0;
 
-	mem_free(&w->st, hr);               /* allocated on the acceptor */
-	body = mem_malloc(&w->st, route, HTTP_BODY_MAX_RESP);
+	mem_free(&w->cnt, hr);               /* allocated on the acceptor */
+	body = mem_malloc(&w->cnt, route, HTTP_BODY_MAX_RESP);
 	if (!body)
 		goto Error;
 	if (route == ROUTE_METRIC_HEAP) {
-		struct metric *m = metric_new(&w->st, id, work);
+		struct metric *m = metric_new(&w->cnt, id, work);
 
 		if (!m)
 			goto Error;
 		n = http_body_metric(body, HTTP_BODY_MAX_RESP, m->id,
 				     m->timestamp, m->value);
-		mem_free(&w->st, m);
+		mem_free(&w->cnt, m);
 	} else {
-		struct request_stats *s = stats_new(&w->st, id);
+		struct request_stats *s = stats_new(&w->cnt, id);
 
 		if (!s)
 			goto Error;
 		stats_set_duration(s, STATS_POINTER_NS);
 		n = http_body_stats(body, HTTP_BODY_MAX_RESP, s->id,
 				    s->timestamp, s->duration_ns, s->status);
-		mem_free(&w->st, s);
+		mem_free(&w->cnt, s);
 	}
 	worker_reply_owned(w, c, r->flags, 200, CT_JSON, body, n);
 	return;
 Error:
-	mem_free(&w->st, body);
+	mem_free(&w->cnt, body);
 	worker_reply_error(w, c, r->flags, HERR_NO_MEMORY);
 }

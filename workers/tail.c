@@ -8,28 +8,28 @@
 
 #include "workers/tail.h"
 
-#define TAIL_DATA (TAIL_BLOCK_SIZE - sizeof(struct tail_block))
-#define TAIL_IOV 16
+#define CHAIN_DATA (CHAIN_BLOCK_SIZE - sizeof(struct chain_block))
+#define CHAIN_IOV 16
 
-void tail_pool_init(struct tail_pool *p)
+void chain_pool_init(struct chain_pool *p)
 {
 	memset(p, 0, sizeof(*p));
 }
 
-void tail_pool_destroy(struct tail_pool *p)
+void chain_pool_destroy(struct chain_pool *p)
 {
 	while (p->free) {
-		struct tail_block *b = p->free;
+		struct chain_block *b = p->free;
 
 		p->free = b->next;
-		munmap(b, TAIL_BLOCK_SIZE);
+		munmap(b, CHAIN_BLOCK_SIZE);
 	}
 	p->nfree = 0;
 }
 
-static struct tail_block *block_get(struct tail_pool *p)
+static struct chain_block *block_get(struct chain_pool *p)
 {
-	struct tail_block *b = p->free;
+	struct chain_block *b = p->free;
 
 	if (b) {
 		p->free = b->next;
@@ -37,7 +37,7 @@ static struct tail_block *block_get(struct tail_pool *p)
 	} else {
 		/* Fresh anonymous pages; the kernel merges neighbouring
 		 * mappings, so many blocks do not mean many mappings. */
-		b = mmap(NULL, TAIL_BLOCK_SIZE, PROT_READ | PROT_WRITE,
+		b = mmap(NULL, CHAIN_BLOCK_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (b == MAP_FAILED)
 			return NULL;
@@ -49,11 +49,11 @@ static struct tail_block *block_get(struct tail_pool *p)
 	return b;
 }
 
-static void block_put(struct tail_pool *p, struct tail_block *b)
+static void block_put(struct chain_pool *p, struct chain_block *b)
 {
 	p->in_use--;
-	if (p->nfree >= TAIL_POOL_KEEP) {
-		munmap(b, TAIL_BLOCK_SIZE);
+	if (p->nfree >= CHAIN_POOL_KEEP) {
+		munmap(b, CHAIN_BLOCK_SIZE);
 		p->unmapped++;
 		return;
 	}
@@ -62,13 +62,13 @@ static void block_put(struct tail_pool *p, struct tail_block *b)
 	p->nfree++;
 }
 
-bool tail_append(struct tail_pool *p, struct tail *t, const void *buf, size_t n)
+bool chain_append(struct chain_pool *p, struct chain *t, const void *buf, size_t n)
 {
 	const char *src = buf;
 
 	while (n) {
-		if (!t->last || t->last->len == TAIL_DATA) {
-			struct tail_block *b = block_get(p);
+		if (!t->last || t->last->len == CHAIN_DATA) {
+			struct chain_block *b = block_get(p);
 
 			if (!b)
 				return false;
@@ -78,7 +78,7 @@ bool tail_append(struct tail_pool *p, struct tail *t, const void *buf, size_t n)
 				t->head = b;
 			t->last = b;
 		}
-		size_t room = TAIL_DATA - t->last->len;
+		size_t room = CHAIN_DATA - t->last->len;
 		size_t k = n < room ? n : room;
 
 		memcpy(t->last->data + t->last->len, src, k);
@@ -91,11 +91,11 @@ bool tail_append(struct tail_pool *p, struct tail *t, const void *buf, size_t n)
 }
 
 /* Drops n bytes from the front; emptied blocks go back to the pool. */
-static void consume(struct tail_pool *p, struct tail *t, size_t n)
+static void consume(struct chain_pool *p, struct chain *t, size_t n)
 {
 	t->bytes -= n;
 	while (n && t->head) {
-		struct tail_block *b = t->head;
+		struct chain_block *b = t->head;
 		size_t in = b->len - b->off;
 
 		if (n < in) {
@@ -110,13 +110,13 @@ static void consume(struct tail_pool *p, struct tail *t, size_t n)
 	}
 }
 
-ssize_t tail_send(struct tail_pool *p, struct tail *t, int fd)
+ssize_t chain_send(struct chain_pool *p, struct chain *t, int fd)
 {
-	struct iovec iov[TAIL_IOV];
+	struct iovec iov[CHAIN_IOV];
 	struct msghdr msg = { .msg_iov = iov };
 	int cnt = 0;
 
-	for (struct tail_block *b = t->head; b && cnt < TAIL_IOV; b = b->next) {
+	for (struct chain_block *b = t->head; b && cnt < CHAIN_IOV; b = b->next) {
 		iov[cnt].iov_base = b->data + b->off;
 		iov[cnt].iov_len = b->len - b->off;
 		cnt++;
@@ -132,14 +132,14 @@ ssize_t tail_send(struct tail_pool *p, struct tail *t, int fd)
 	return n;
 }
 
-bool tail_take(struct tail_pool *p, struct tail *t, void *buf, size_t n)
+bool chain_take(struct chain_pool *p, struct chain *t, void *buf, size_t n)
 {
 	char *dst = buf;
 	size_t got = 0;
 
 	if (t->bytes < n)
 		return false;
-	for (struct tail_block *b = t->head; got < n; b = b->next) {
+	for (struct chain_block *b = t->head; got < n; b = b->next) {
 		size_t in = b->len - b->off;
 		size_t k = n - got < in ? n - got : in;
 
@@ -150,10 +150,10 @@ bool tail_take(struct tail_pool *p, struct tail *t, void *buf, size_t n)
 	return true;
 }
 
-void tail_clear(struct tail_pool *p, struct tail *t)
+void chain_clear(struct chain_pool *p, struct chain *t)
 {
 	while (t->head) {
-		struct tail_block *b = t->head;
+		struct chain_block *b = t->head;
 
 		t->head = b->next;
 		block_put(p, b);

@@ -3,7 +3,7 @@
  * A partial write parks the unsent rest here, and answers that come later
  * for the same connection queue behind it, so order holds.  The same chains
  * hold the request descriptors a worker puts off while a connection's
- * unsent bytes are over --max-unsent-bytes (tail_take pops them in order).
+ * unsent bytes are over --max-unsent-bytes (chain_take pops them in order).
  *
  * Blocks are mapped from the kernel one by one and never come from the
  * global heap, so the stack path stays allocation-free even when clients
@@ -19,43 +19,43 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define TAIL_BLOCK_SIZE (16u << 10)
+#define CHAIN_BLOCK_SIZE (16u << 10)
 /* Free blocks a pool keeps mapped (64 KiB); the rest are unmapped. */
-#define TAIL_POOL_KEEP 4
+#define CHAIN_POOL_KEEP 4
 
-struct tail_block {
-	struct tail_block *next;
+struct chain_block {
+	struct chain_block *next;
 	uint32_t len;                 /* bytes written into data */
 	uint32_t off;                 /* bytes already sent or taken */
 	char data[];
 };
 
-struct tail_pool {
-	struct tail_block *free;
+struct chain_pool {
+	struct chain_block *free;
 	uint32_t nfree;
 	uint64_t in_use;
 	uint64_t mapped;              /* blocks ever mapped */
 	uint64_t unmapped;            /* blocks given back */
 };
 
-struct tail {
-	struct tail_block *head, *last;
+struct chain {
+	struct chain_block *head, *last;
 	uint64_t bytes;               /* not yet sent or taken */
 };
 
-void tail_pool_init(struct tail_pool *p);
+void chain_pool_init(struct chain_pool *p);
 /* Unmaps the free blocks (tails must have been cleared). */
-void tail_pool_destroy(struct tail_pool *p);
+void chain_pool_destroy(struct chain_pool *p);
 /* Returns false when no memory could be mapped (the bytes are not queued). */
-bool tail_append(struct tail_pool *p, struct tail *t, const void *buf, size_t n);
+bool chain_append(struct chain_pool *p, struct chain *t, const void *buf, size_t n);
 /* Sends as much as the socket takes.  Returns bytes sent (possibly 0 on
  * EAGAIN) or -errno on a real error.  Sent blocks go back to the pool. */
-ssize_t tail_send(struct tail_pool *p, struct tail *t, int fd);
+ssize_t chain_send(struct chain_pool *p, struct chain *t, int fd);
 /* Copies the first n bytes out and drops them; false if fewer are held. */
-bool tail_take(struct tail_pool *p, struct tail *t, void *buf, size_t n);
-void tail_clear(struct tail_pool *p, struct tail *t);
+bool chain_take(struct chain_pool *p, struct chain *t, void *buf, size_t n);
+void chain_clear(struct chain_pool *p, struct chain *t);
 
-static inline bool tail_empty(const struct tail *t)
+static inline bool chain_empty(const struct chain *t)
 {
 	return t->head == NULL;
 }

@@ -120,7 +120,7 @@ static void answered(struct worker *w, struct conn *c, uint32_t n)
 
 static void wait_update(struct worker *w, struct conn *c)
 {
-	bool want = !tail_empty(&c->tail) || !tail_empty(&c->held);
+	bool want = !chain_empty(&c->tail) || !chain_empty(&c->held);
 
 	if (want == c->waiting)
 		return;
@@ -148,7 +148,7 @@ static bool over_limit(const struct worker *w, const struct conn *c)
 
 static void ready_push(struct worker *w, struct conn *c)
 {
-	if (c->ready || tail_empty(&c->held) || over_limit(w, c))
+	if (c->ready || chain_empty(&c->held) || over_limit(w, c))
 		return;
 	c->ready = true;
 	c->ready_next = NONE;
@@ -173,9 +173,9 @@ static void epoll_out(struct worker *w, struct conn *c, bool on)
 
 static void tail_drop(struct worker *w, struct conn *c)
 {
-	if (tail_empty(&c->tail))
+	if (chain_empty(&c->tail))
 		return;
-	tail_clear(&w->tails, &c->tail);
+	chain_clear(&w->chains, &c->tail);
 	c->tail_resps = 0;
 	w->ntails--;
 }
@@ -190,8 +190,8 @@ static void drop(struct worker *w, struct conn *c, const struct http_req *r)
 	if (r->flags & REQF_CLOSE)
 		c->close_after_flush = true;
 	if (r->heap)
-		mem_free(&w->st, r->heap);
-	STAT_ADD(w->st.w.dropped, 1);
+		mem_free(&w->cnt, r->heap);
+	CNT_ADD(w->cnt.w.dropped, 1);
 	answered(w, c, 1);
 }
 
@@ -200,12 +200,12 @@ static void held_drop(struct worker *w, struct conn *c)
 {
 	struct http_req r;
 
-	while (tail_take(&w->tails, &c->held, &r, sizeof(r))) {
+	while (chain_take(&w->chains, &c->held, &r, sizeof(r))) {
 		if (r.kind == REQ_CLOSE)
 			c->close_after_flush = true;
 		drop(w, c, &r);
 	}
-	tail_clear(&w->tails, &c->held);
+	chain_clear(&w->chains, &c->held);
 }
 
 static void conn_close(struct worker *w, struct conn *c)
@@ -227,7 +227,7 @@ static void conn_kill(struct worker *w, struct conn *c)
 {
 	uint32_t n = c->tail_resps;
 
-	STAT_ADD(w->st.w.write_errors, 1);
+	CNT_ADD(w->cnt.w.write_errors, 1);
 	c->dead = true;
 	shutdown(c->fd, SHUT_RDWR);
 	epoll_out(w, c, false);
@@ -241,9 +241,9 @@ static void conn_kill(struct worker *w, struct conn *c)
 
 static void park(struct worker *w, struct conn *c, const void *p, size_t n)
 {
-	bool was_empty = tail_empty(&c->tail);
+	bool was_empty = chain_empty(&c->tail);
 
-	if (!tail_append(&w->tails, &c->tail, p, n)) {
+	if (!chain_append(&w->chains, &c->tail, p, n)) {
 		log_error("worker %u: out of memory for unsent bytes; closing slot %u",
 			  w->id, c->slot);
 		conn_kill(w, c);
@@ -260,7 +260,7 @@ static void park(struct worker *w, struct conn *c, const void *p, size_t n)
 /* EPOLLOUT: the client read; send what it has room for. */
 static void tail_flush(struct worker *w, struct conn *c)
 {
-	ssize_t n = tail_send(&w->tails, &c->tail, c->fd);
+	ssize_t n = chain_send(&w->chains, &c->tail, c->fd);
 
 	if (n < 0) {
 		conn_kill(w, c);
@@ -268,7 +268,7 @@ static void tail_flush(struct worker *w, struct conn *c)
 	}
 	if (n > 0)
 		c->progress_ms = w->now_ms;
-	if (tail_empty(&c->tail)) {
+	if (chain_empty(&c->tail)) {
 		uint32_t done = c->tail_resps;
 
 		c->tail_resps = 0;
@@ -276,7 +276,7 @@ static void tail_flush(struct worker *w, struct conn *c)
 		epoll_out(w, c, false);
 		wait_update(w, c);
 		answered(w, c, done);
-		if (c->close_after_flush && tail_empty(&c->held))
+		if (c->close_after_flush && chain_empty(&c->held))
 			conn_close(w, c);
 	}
 	ready_push(w, c);
@@ -308,7 +308,7 @@ static void out_add(struct worker *w, struct conn *c, char *p, size_t n,
 	}
 	c->out_resps += nresp;
 	c->out_bytes += n;
-	if (!tail_empty(&c->tail)) {
+	if (!chain_empty(&c->tail)) {
 		/* Bytes are already waiting: keep order by queueing behind. */
 		park(w, c, p, n);
 		return;
@@ -374,7 +374,7 @@ static void write_conn(struct worker *w, struct conn *c)
 		return;
 	}
 	/* Partial: park the rest and wait for writability. */
-	STAT_ADD(w->st.w.partial_writes, 1);
+	CNT_ADD(w->cnt.w.partial_writes, 1);
 	c->tail_resps = c->out_resps;
 	size_t skip = n > 0 ? (size_t)n : 0;
 	for (int i = 0; i < cnt && !c->dead; i++) {
@@ -390,7 +390,7 @@ static void write_conn(struct worker *w, struct conn *c)
 /* Hands c's queued bytes to the kernel (or its tail); the chain restarts. */
 static void flush_conn(struct worker *w, struct conn *c)
 {
-	if (!tail_empty(&c->tail))
+	if (!chain_empty(&c->tail))
 		c->tail_resps += c->out_resps;   /* appended in out_add */
 	else if (c->dead)
 		answered(w, c, c->out_resps);    /* died mid-batch */
@@ -408,16 +408,16 @@ static void flush_batch(struct worker *w)
 
 		flush_conn(w, c);
 		c->touched = false;
-		if (c->close_after_flush && tail_empty(&c->tail) &&
-		    tail_empty(&c->held))
+		if (c->close_after_flush && chain_empty(&c->tail) &&
+		    chain_empty(&c->held))
 			conn_close(w, c);
 		else
 			ready_push(w, c);
 	}
 	for (unsigned i = 0; i < w->nfree; i++)
-		mem_free(&w->st, w->to_free[i]);
+		mem_free(&w->cnt, w->to_free[i]);
 	w->ntouched = w->nents = w->nfree = 0;
-	STAT_SET(w->st.w.slab_last_batch_bytes, w->slab.used);
+	CNT_SET(w->cnt.w.slab_last_batch_bytes, w->slab.used);
 	slab_reset(&w->slab);
 }
 
@@ -483,8 +483,8 @@ void worker_reply_stats(struct worker *w, struct conn *c, unsigned req_flags,
 	if (!p)
 		abort();                      /* an empty slab holds it */
 	body = p + HTTP_HEAD_MAX;
-	bl = prometheus ? stats_write_prometheus(w->reg, body, WORKER_STATS_MAX)
-			: stats_write_json(w->reg, body, WORKER_STATS_MAX);
+	bl = prometheus ? telemetry_write_prometheus(w->tm, body, WORKER_STATS_MAX)
+			: telemetry_write_json(w->tm, body, WORKER_STATS_MAX);
 	if (bl == 0) {
 		status = 500;
 		ct = CT_JSON;
@@ -511,7 +511,7 @@ void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
 /* Puts r off, behind the connection's other held descriptors. */
 static void hold(struct worker *w, struct conn *c, const struct http_req *r)
 {
-	if (!tail_append(&w->tails, &c->held, r, sizeof(*r))) {
+	if (!chain_append(&w->chains, &c->held, r, sizeof(*r))) {
 		log_error("worker %u: out of memory holding requests; closing slot %u",
 			  w->id, c->slot);
 		if (r->kind == REQ_CLOSE)
@@ -521,7 +521,7 @@ static void hold(struct worker *w, struct conn *c, const struct http_req *r)
 		return;
 	}
 	if (r->kind == REQ_HTTP)
-		STAT_ADD(w->st.w.held, 1);
+		CNT_ADD(w->cnt.w.held, 1);
 	wait_update(w, c);
 }
 
@@ -531,10 +531,10 @@ static void hold(struct worker *w, struct conn *c, const struct http_req *r)
 static void refuse(struct worker *w, struct conn *c, const struct http_req *r)
 {
 	if (r->heap)
-		mem_free(&w->st, r->heap);
+		mem_free(&w->cnt, r->heap);
 	worker_reply_error(w, c, r->flags | REQF_CLOSE, HERR_SHUTDOWN);
 	c->shut = true;
-	STAT_ADD(w->st.w.shutdown_refused, 1);
+	CNT_ADD(w->cnt.w.shutdown_refused, 1);
 }
 
 /* Answers r; false when it was dropped instead. */
@@ -583,13 +583,13 @@ static void serve(struct worker *w, const struct http_req *r, unsigned i,
 			touch(w, c);          /* the flush closes it */
 		return;
 	}
-	if (!released && (!tail_empty(&c->held) || over_limit(w, c))) {
+	if (!released && (!chain_empty(&c->held) || over_limit(w, c))) {
 		hold(w, c, r);
 		return;
 	}
 	switch (r->kind) {
 	case REQ_HTTP: {
-		struct stats_route *sr = &w->st.route[r->route];
+		struct route_counters *sr = &w->cnt.route[r->route];
 
 		if (!serve_http(w, c, r)) {
 			if (c->close_after_flush)
@@ -598,8 +598,8 @@ static void serve(struct worker *w, const struct http_req *r, unsigned i,
 		}
 		if (r->flags & REQF_CLOSE)
 			c->close_after_flush = true;
-		STAT_ADD(sr->requests, 1);
-		STAT_ADD(sr->status[stats_status_index(w->last_status)], 1);
+		CNT_ADD(sr->requests, 1);
+		CNT_ADD(sr->status[status_index(w->last_status)], 1);
 		w->bstatus[i] = (uint16_t)w->last_status;
 		w->bbytes[i] = (uint32_t)w->last_body;
 		if (w->alog_on)
@@ -688,20 +688,20 @@ static void batch_end(struct worker *w, const struct runtime *rt,
 	flush_batch(w);
 	/* One clock read per batch: every answer in it reached the kernel (or
 	 * a tail) by now. */
-	uint64_t done = stats_mono_ns();
+	uint64_t done = clock_mono_ns();
 	for (unsigned i = 0; i < n; i++)
 		if (batch[i].kind == REQ_HTTP && w->bstatus[i])
-			stats_record_latency(&w->st.route[batch[i].route],
+			lat_record(&w->cnt.route[batch[i].route],
 					     done - batch[i].t_parsed_ns);
 	if (rt->access_log)
 		access_log_batch(w, batch, n, done, sec);
-	STAT_ADD(w->st.w.batches, 1);
-	STAT_SET(w->st.w.slab_high_water, w->slab.high_water);
-	STAT_SET(w->st.w.slab_resets, w->slab.resets);
-	STAT_SET(w->st.w.slab_overflows, w->slab.overflows);
-	STAT_SET(w->st.w.tail_blocks_in_use, w->tails.in_use);
-	STAT_SET(w->st.w.tail_blocks_unmapped, w->tails.unmapped);
-	STAT_SET(w->st.w.conns_with_tail, w->ntails);
+	CNT_ADD(w->cnt.w.batches, 1);
+	CNT_SET(w->cnt.w.slab_high_water, w->slab.high_water);
+	CNT_SET(w->cnt.w.slab_resets, w->slab.resets);
+	CNT_SET(w->cnt.w.slab_overflows, w->slab.overflows);
+	CNT_SET(w->cnt.w.tail_blocks_in_use, w->chains.in_use);
+	CNT_SET(w->cnt.w.tail_blocks_unmapped, w->chains.unmapped);
+	CNT_SET(w->cnt.w.conns_with_tail, w->ntails);
 }
 
 static void process(struct worker *w, const struct http_req *batch, unsigned n)
@@ -735,7 +735,7 @@ static void release_held(struct worker *w)
 		const struct runtime *rt = batch_begin(w, &sec);
 
 		while (n < budget && !over_limit(w, c) &&
-		       tail_take(&w->tails, &c->held, &batch[n], sizeof(batch[n]))) {
+		       chain_take(&w->chains, &c->held, &batch[n], sizeof(batch[n]))) {
 			serve(w, &batch[n], n, true);
 			n++;
 		}
@@ -759,10 +759,10 @@ static void sweep_sends(struct worker *w)
 		struct conn *c = slot(w, i);
 
 		next = c->wait_next;
-		if (tail_empty(&c->tail) ||
+		if (chain_empty(&c->tail) ||
 		    w->now_ms - c->progress_ms < w->send_timeout_ms)
 			continue;
-		STAT_ADD(w->st.w.send_timeouts, 1);
+		CNT_ADD(w->cnt.w.send_timeouts, 1);
 		log_debug("worker %u: slot %u: send timeout, %llu bytes unsent",
 			  w->id, c->slot, (unsigned long long)c->tail.bytes);
 		conn_kill(w, c);
@@ -784,12 +784,12 @@ static void poll_events(struct worker *w, int timeout_ms)
 		}
 		struct conn *c = slot(w, (uint32_t)evs[i].data.u64);
 
-		if (!tail_empty(&c->tail))
+		if (!chain_empty(&c->tail))
 			tail_flush(w, c);
 	}
 	if (timeout_ms != 0) {
 		queue_req_woke(&w->rq, woke);
-		STAT_ADD(w->st.w.wakeups, 1);
+		CNT_ADD(w->cnt.w.wakeups, 1);
 	} else if (woke) {
 		queue_req_woke(&w->rq, true);
 	}
@@ -824,7 +824,7 @@ static void *worker_main(void *arg)
 	uint64_t idle_since = 0;
 	unsigned spins = 0;
 
-	pthread_setname_np(pthread_self(), w->st.name);
+	pthread_setname_np(pthread_self(), w->cnt.name);
 	slab_prefault(&w->slab);
 	urcu_qsbr_register_thread();
 	TSAN_ACQUIRE(w->rtp);
@@ -874,7 +874,7 @@ static void *worker_main(void *arg)
 		}
 		if (!queue_req_prepare_sleep(&w->rq))
 			continue;
-		STAT_ADD(w->st.w.sleeps, 1);
+		CNT_ADD(w->cnt.w.sleeps, 1);
 		TSAN_RELEASE(w->rtp);
 		urcu_qsbr_thread_offline();      /* asleep: never delays a reload */
 		poll_events(w, sleep_ms(w));
@@ -891,7 +891,7 @@ static void *worker_main(void *arg)
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
-		const struct stats_registry *reg, struct runtime *const *rtp,
+		const struct telemetry *tm, struct runtime *const *rtp,
 		struct alog_ring *alog, const unsigned *past_deadline)
 {
 	char name[16];
@@ -904,7 +904,7 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->cfg = *cfg;
 	w->conns = conns;
 	w->bell = bell;
-	w->reg = reg;
+	w->tm = tm;
 	w->rtp = rtp;
 	w->alog = alog;
 	w->past_deadline = past_deadline;
@@ -912,15 +912,15 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->wait_head = w->ready_head = w->ready_tail = NONE;
 	snprintf(name, sizeof(name), "metricd-w%u", id);
 	/* Thread 0 is the acceptor: heap headers name threads by index. */
-	stats_thread_init(&w->st, name, cfg->cpu, (uint16_t)(id + 1));
-	tail_pool_init(&w->tails);
+	counters_init(&w->cnt, name, cfg->cpu, (uint16_t)(id + 1));
+	chain_pool_init(&w->chains);
 	if ((rc = queue_req_init(&w->rq, cfg->ring_size)))
 		goto Error;
 	if ((rc = queue_notes_init(&w->notes, cfg->note_ring_size)))
 		goto Error;
 	if ((rc = slab_init(&w->slab, WORKER_SLAB_SIZE)))
 		goto Error;
-	STAT_SET(w->st.w.slab_size, w->slab.size);
+	CNT_SET(w->cnt.w.slab_size, w->slab.size);
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (w->epfd < 0 || epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->rq.wake_fd, &ev)) {
 		rc = -errno;
@@ -968,5 +968,5 @@ void worker_destroy(struct worker *w)
 	queue_req_destroy(&w->rq);
 	queue_notes_destroy(&w->notes);
 	slab_destroy(&w->slab);
-	tail_pool_destroy(&w->tails);
+	chain_pool_destroy(&w->chains);
 }

@@ -61,7 +61,7 @@ struct worker {
 	unsigned nfree;
 
 	/* unsent tails and held requests */
-	struct tail_pool tails;
+	struct chain_pool chains;
 	uint32_t ntails;              /* connections with a tail */
 	uint32_t wait_head;           /* connections with a tail or held
 				       * requests (UINT32_MAX: none) */
@@ -82,15 +82,15 @@ struct worker {
 	struct alog_ring *alog;
 	time_t alog_sec;
 	char alog_date[32];           /* "[27/Nov/2026:18:06:47 +0000]" */
-	const struct stats_registry *reg;
+	const struct telemetry *tm;
 	struct runtime *const *rtp;   /* RCU-protected, see core/runtime.h */
 	uint64_t spin_ns;         /* from the last snapshot read */
-	struct stats_thread st;       /* written by this thread only */
+	struct counters cnt;       /* written by this thread only */
 };
 
 int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 		struct conn_table *conns, struct queue_doorbell *bell,
-		const struct stats_registry *reg, struct runtime *const *rtp,
+		const struct telemetry *tm, struct runtime *const *rtp,
 		struct alog_ring *alog, const unsigned *past_deadline);
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
@@ -123,6 +123,6 @@ void heap_serve(struct worker *w, struct conn *c, const struct http_req *r);
 /* Acceptor side of the heap path: moves the request into a malloc'd object,
  * counted against the acceptor's stats.  Returns false when malloc fails
  * (the request is then answered 503). */
-bool heap_request_wrap(struct stats_thread *st, struct http_req *r);
+bool heap_request_wrap(struct counters *st, struct http_req *r);
 
 #endif

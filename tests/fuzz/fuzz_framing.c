@@ -180,11 +180,11 @@ static struct fuzz_worker {
 	struct worker w;
 	struct conn_table conns;
 	struct queue_doorbell bell;
-	struct stats_registry reg;
-	struct stats_thread acc_st;
-	struct stats_acceptor acc;
+	struct telemetry tm;
+	struct counters acc_st;
+	struct acceptor_counters acc;
 	uint64_t ring_hw;
-	struct stats_thread *wp;
+	struct counters *wp;
 	struct queue_req *rp;
 	struct runtime *rt;
 	struct alog alog;
@@ -210,13 +210,13 @@ static void worker_up(void)
 	memcpy(fw->rt->server, server_value, sizeof(server_value));
 	fw->rt->readers = &fw->rt;
 	CHECK(alog_init(&fw->alog, 1) == 0);
-	stats_thread_init(&fw->acc_st, "fuzz-acc", -1, 0);
-	fw->wp = &fw->w.st;
+	counters_init(&fw->acc_st, "fuzz-acc", -1, 0);
+	fw->wp = &fw->w.cnt;
 	fw->rp = &fw->w.rq;
-	fw->reg = (struct stats_registry){ .nworkers = 1, .acceptor = &fw->acc_st,
+	fw->tm = (struct telemetry){ .nworkers = 1, .acceptor = &fw->acc_st,
 		.workers = &fw->wp, .rings = &fw->rp, .ring_high_water = &fw->ring_hw,
-		.acc = &fw->acc, .start_ns = stats_mono_ns() };
-	CHECK(worker_init(&fw->w, 0, &wc, &fw->conns, &fw->bell, &fw->reg,
+		.acc = &fw->acc, .start_ns = clock_mono_ns() };
+	CHECK(worker_init(&fw->w, 0, &wc, &fw->conns, &fw->bell, &fw->tm,
 			  (struct runtime *const *)&fw->rt, &fw->alog.rings[0],
 			  &fw->past_deadline) == 0);
 	CHECK(worker_start(&fw->w) == 0);
@@ -468,7 +468,7 @@ static void answer_run(const struct run *rn, uint64_t seed)
 
 		r.slot = 0;
 		r.gen = c->gen;
-		r.t_parsed_ns = stats_mono_ns();
+		r.t_parsed_ns = clock_mono_ns();
 		if (r.work > FUZZ_WORK_CAP)
 			r.work = FUZZ_WORK_CAP;
 		exp[nexp++] = (struct expect){
@@ -526,13 +526,13 @@ static void check_formatters(const struct world *wd, uint64_t x)
 	char buf[48];
 	size_t n;
 
-	n = http_fmt_u64(buf, x);
+	n = fmt_u64(buf, x);
 	CHECK(n >= 1 && n <= 20);
-	n = http_fmt_i64(buf, (int64_t)x);
+	n = fmt_i64(buf, (int64_t)x);
 	CHECK(n >= 1 && n <= 20);
-	n = http_fmt_fixed(buf, wd->value, wd->decimals);
+	n = fmt_fixed(buf, wd->value, wd->decimals);
 	CHECK(n >= 1 && n <= 32);
-	n = http_fmt_fixed6(buf, wd->value);
+	n = fmt_fixed6(buf, wd->value);
 	CHECK(n >= 1 && n <= 32);
 	/* Every status the server can send, and one it never sends. */
 	static const unsigned statuses[] = { 200, 400, 404, 405, 408, 413, 417,
