@@ -2,31 +2,34 @@
 # library the unit tests link against.
 noinst_LIBRARIES += libmetricd.a
 libmetricd_a_SOURCES = \
-	core/accesslog.c core/accesslog.h \
-	core/acceptor.c core/acceptor.h \
-	core/cfg.c core/cfg.h \
-	core/cfgfile.c \
-	core/conn.c core/conn.h \
-	core/log.c core/log.h \
-	core/mem.h \
-	core/notify.c core/notify.h \
-	core/reclaim.c core/reclaim.h \
-	core/runtime.h \
-	core/sbuf.h \
-	core/startup.c core/startup.h \
-	core/stats.c core/stats.h \
-	core/tsan.h \
+	core/base/chain.c core/base/chain.h \
+	core/base/clock.c core/base/clock.h \
+	core/base/counters.c core/base/counters.h \
+	core/base/fmt.c core/base/fmt.h \
+	core/base/log.c core/base/log.h \
+	core/base/mem.h \
+	core/base/sbuf.h \
+	core/base/tsan.h \
 	http/framing.c http/framing.h \
 	http/request.h \
 	http/response.c http/response.h \
 	http/route.c http/route.h \
+	queue/conn.c queue/conn.h \
 	queue/queue.c queue/queue.h \
+	queue/runtime.h \
+	workers/accesslog.c workers/accesslog.h \
 	workers/heap.c \
 	workers/metric.c workers/metric.h \
 	workers/slab.c workers/slab.h \
 	workers/stack.c \
-	workers/tail.c workers/tail.h \
-	workers/worker.c workers/worker.h
+	workers/telemetry.c workers/telemetry.h \
+	workers/worker.c workers/worker.h \
+	core/acceptor.c core/acceptor.h \
+	core/cfg.c core/cfg.h \
+	core/cfgfile.c \
+	core/notify.c core/notify.h \
+	core/reclaim.c core/reclaim.h \
+	core/startup.c core/startup.h
 libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(LIBSYSTEMD_LIBS) $(PTHREAD_LIBS)
 

@@ -30,10 +30,11 @@
 #include <unistd.h>
 
 #include "core/acceptor.h"
-#include "core/log.h"
-#include "core/mem.h"
+#include "core/base/clock.h"
+#include "core/base/log.h"
+#include "core/base/mem.h"
 #include "core/notify.h"
-#include "core/tsan.h"
+#include "core/base/tsan.h"
 
 #include <urcu/urcu-qsbr.h>
 
@@ -543,14 +544,6 @@ static void sweep_arm(struct acceptor *a)
 		event_add(&a->sweep_ev, &tv);
 }
 
-static uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- reload (SIGHUP) -------------------------------------------------------
  *
  * Re-reads the config file under the same command line.  A bad file keeps
@@ -809,7 +802,7 @@ int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
 	evtimer_assign(&a->retry_ev, a->base, on_accept_retry, a);
 	evtimer_assign(&a->drain_ev, a->base, on_drain_timeout, a);
 	event_assign(&a->sweep_ev, a->base, -1, EV_PERSIST, on_sweep, a);
-	a->now_ms = coarse_ms();
+	a->now_ms = clock_coarse_ms();
 	sweep_arm(a);
 	{
 		uint64_t wd = notify_watchdog_usec(), us = 1000000;
@@ -879,7 +872,7 @@ int acceptor_run(struct acceptor *a)
 		if (event_base_loop(a->base, a->ready_head ? EVLOOP_NONBLOCK
 							   : EVLOOP_ONCE) < 0)
 			break;
-		a->now_ms = coarse_ms();
+		a->now_ms = clock_coarse_ms();
 		run_ready(a);
 		wake_workers(a);
 	}

@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 #include "core/cfg.h"
-#include "core/accesslog.h"
-#include "core/conn.h"
+#include "workers/accesslog.h"
+#include "queue/conn.h"
 #include "core/reclaim.h"
-#include "core/runtime.h"
-#include "core/stats.h"
+#include "queue/runtime.h"
+#include "core/base/counters.h"
 #include "queue/queue.h"
 #include "workers/worker.h"
 

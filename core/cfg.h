@@ -9,7 +9,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "core/log.h"
+#include "core/base/log.h"
 
 #define CFG_MAX_WORKERS 256
 

@@ -12,10 +12,11 @@
 
 #include "core/acceptor.h"
 #include "core/cfg.h"
-#include "core/log.h"
+#include "core/base/log.h"
 #include "core/notify.h"
 #include "core/startup.h"
-#include "core/stats.h"
+#include "core/base/clock.h"
+#include "core/base/counters.h"
 #include "http/framing.h"
 
 /* CPUs to pin to, in order: --cpus, else the affinity mask we were given. */

@@ -37,7 +37,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-#include "core/log.h"
+#include "core/base/log.h"
 #include "core/notify.h"
 
 #define LISTEN_FDS_START 3

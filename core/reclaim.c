@@ -5,7 +5,7 @@
 #include <urcu/urcu-qsbr.h>
 
 #include "core/reclaim.h"
-#include "core/tsan.h"
+#include "core/base/tsan.h"
 
 void reclaim_init(struct reclaim *r)
 {

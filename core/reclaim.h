@@ -9,14 +9,14 @@
  * state or went offline since), then frees them.  It is not an RCU reader
  * itself.  liburcu's own call_rcu would do the same, but its internal
  * ordering is invisible to ThreadSanitizer; here the hand-off is a mutex
- * and the grace period is stated with an annotation (core/tsan.h). */
+ * and the grace period is stated with an annotation (core/base/tsan.h). */
 #ifndef METRICD_CORE_RECLAIM_H
 #define METRICD_CORE_RECLAIM_H
 
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "core/runtime.h"
+#include "queue/runtime.h"
 
 struct reclaim {
 	pthread_mutex_t lock;

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/log.h"
+#include "core/base/log.h"
 #include "core/startup.h"
 
 unsigned long startup_nofile_reserve(unsigned workers)

@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/base/clock.h"
 #include "http/framing.h"
 #include "http/route.h"
 
@@ -429,14 +430,6 @@ static int on_chunk_header(http_parser *p)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int on_message_begin(http_parser *p)
 {
 	struct http_framer *f = p->data;
@@ -554,7 +547,7 @@ static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
 	out->kind = REQ_HTTP;
 	out->err = (uint8_t)e;
 	out->flags = REQF_CLOSE;
-	out->t_parsed_ns = now_ns();
+	out->t_parsed_ns = clock_mono_ns();
 	f->done = true;
 	return HTTP_FRAME_ERROR;
 }
@@ -637,7 +630,7 @@ again:
 			http_parser_pause(&f->parser, 0);
 		*out = f->cur;
 		out->kind = REQ_HTTP;
-		out->t_parsed_ns = now_ns();
+		out->t_parsed_ns = clock_mono_ns();
 		if (out->flags & REQF_CLOSE)
 			f->done = true;    /* nothing after Connection: close */
 		return HTTP_FRAME_REQ;
@@ -646,7 +639,7 @@ again:
 		f->want_continue = false;
 		memset(out, 0, sizeof(*out));
 		out->kind = REQ_CONTINUE;
-		out->t_parsed_ns = now_ns();
+		out->t_parsed_ns = clock_mono_ns();
 		return HTTP_FRAME_CONTINUE;
 	}
 	if (pe == HPE_PAUSED && f->in_trailers)

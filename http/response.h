@@ -43,13 +43,5 @@ size_t http_body_stats(char *out, size_t cap, uint64_t id, int64_t ts_ns,
 		       int64_t duration_ns, int status);
 size_t http_body_error(char *out, size_t cap, const char *msg);
 
-/* Small formatting helpers (also used by tests). */
-size_t fmt_u64(char *out, uint64_t v);
-size_t fmt_i64(char *out, int64_t v);
-/* Fixed-point with 6 decimals; NaN prints as 0, values are clamped to
- * +-1e9 (the output then fits 32 bytes). */
-size_t fmt_fixed6(char *out, double v);
-/* The same with 0..9 decimals. */
-size_t fmt_fixed(char *out, double v, unsigned decimals);
 
 #endif

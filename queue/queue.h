@@ -34,7 +34,7 @@
 #include <ck_pr.h>
 #include <ck_ring.h>
 
-#include "core/tsan.h"
+#include "core/base/tsan.h"
 #include "http/request.h"
 
 #define QUEUE_CACHELINE 64
@@ -43,7 +43,7 @@
  * fences give a ring, so it would report every field a descriptor or note
  * publishes (a connection's fd and generation, its tail...) as a race.  A
  * push releases and a pop acquires on the ring, which is what the ring
- * guarantees; the ring's own slot copies are not checked (core/tsan.h). */
+ * guarantees; the ring's own slot copies are not checked (core/base/tsan.h). */
 
 CK_RING_PROTOTYPE(req, http_req)
 

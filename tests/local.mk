@@ -67,6 +67,7 @@ EXTRA_DIST += tests/ci.d/common.bash \
 	tests/ci.d/fuzz.sh \
 	tests/ci.d/haproxy.sh \
 	tests/ci.d/install.sh \
+	tests/ci.d/layers.sh \
 	tests/ci.d/logrotate.sh \
 	tests/ci.d/options-doc.sh \
 	tests/ci.d/prometheus.sh \

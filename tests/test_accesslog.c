@@ -1,4 +1,4 @@
-/* Unit tests for core/accesslog.c: workers' lines through per-worker byte
+/* Unit tests for workers/accesslog.c: workers' lines through per-worker byte
  * rings to the logger thread and its file; a full ring drops and counts;
  * the file is reopened on request; a reader that stops never blocks it. */
 #include "config.h"
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/accesslog.h"
+#include "workers/accesslog.h"
 
 static char dir[64];
 

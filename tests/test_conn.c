@@ -1,4 +1,4 @@
-/* Unit tests for core/conn.c: the connection table - slots handed out from
+/* Unit tests for queue/conn.c: the connection table - slots handed out from
  * a high-water mark and recycled last-in first-out, memory reserved but
  * committed only when touched, and read-buffer pages given back on put. */
 #include "config.h"
@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/conn.h"
+#include "queue/conn.h"
 
 static size_t page(void)
 {

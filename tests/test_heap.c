@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
+#include "core/base/mem.h"
 #include "http/route.h"
 #include "tests/testlib.h"
 #include "tests/worker_harness.h"
@@ -19,7 +19,7 @@
 
 #define WAIT_MS 20000
 
-/* The heap path's three sizes, header included (core/mem.h): the request
+/* The heap path's three sizes, header included (core/base/mem.h): the request
  * object and the record (24 bytes each), the body (HTTP_BODY_MAX_RESP). */
 #define HDR 16
 #define SZ_REQUEST (HDR + 24)
@@ -202,7 +202,7 @@ START_TEST(three_allocations_per_request)
 	ck_assert_uint_eq(wk.malloc, 2 * N);
 	ck_assert_uint_eq(wk.free, 3 * N);
 	ck_assert_uint_eq(acc.calloc + acc.realloc + wk.calloc + wk.realloc, 0);
-	/* core/mem.h saw the same, by endpoint and by thread. */
+	/* core/base/mem.h saw the same, by endpoint and by thread. */
 	uint64_t allocs = 0, frees = 0, xfrees = 0, reqs = 0;
 	for (unsigned k = 0; k < ROUTE__COUNT; k++) {
 		allocs += CNT_GET(h->acc_st.route[k].allocs) + CNT_GET(h->w.cnt.route[k].allocs);

@@ -1,4 +1,4 @@
-/* Unit tests for core/log.c: one whole line per event on stderr, a level
+/* Unit tests for core/base/log.c: one whole line per event on stderr, a level
  * filter, and the systemd journal's priority prefix - used only when
  * JOURNAL_STREAM names stderr's own device and inode, as systemd.exec(5)
  * documents, not on the variable's mere presence. */
@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include "core/log.h"
+#include "core/base/log.h"
 
 static char out[256 << 10];
 static int saved_fd = -1;

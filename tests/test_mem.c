@@ -1,4 +1,4 @@
-/* Unit tests for core/mem.h: the counted door to the global allocator.
+/* Unit tests for core/base/mem.h: the counted door to the global allocator.
  *
  * Each block remembers the stats_thread.index of its allocating thread and
  * its endpoint, so a free is counted on the freeing thread's stats, against
@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/stats.h"
+#include "core/base/mem.h"
+#include "core/base/counters.h"
 
 /* A request far larger than any allocator can give, to exercise the NULL
  * path; sanitizer allocators must return NULL for it instead of aborting. */

@@ -1,6 +1,6 @@
 /* Unit tests for workers/stack.c: the stack path's answers, through a real
  * worker thread (tests/worker_harness.c), and that it never calls the
- * allocator - counted at link level (tests/wrap.c), not by core/mem.h. */
+ * allocator - counted at link level (tests/wrap.c), not by core/base/mem.h. */
 #include "config.h"
 
 #include <check.h>
@@ -128,7 +128,7 @@ END_TEST
 
 /* Not one call to malloc, calloc, realloc or free from the worker thread
  * while it serves the stack path, in steady state - counted where the
- * calls are made (ld --wrap), so core/mem.h's own counters are not the
+ * calls are made (ld --wrap), so core/base/mem.h's own counters are not the
  * judge of themselves. */
 START_TEST(no_allocator_calls)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for core/stats.c: the latency histogram, and the /stats (JSON)
+/* Unit tests for core/base/counters.c: the latency histogram, and the /stats (JSON)
  * and /metrics (Prometheus text) writers over a registry built by hand with
  * known counts.  The output is parsed back - the JSON with blast's parser
  * (tools/blast/json.c), the Prometheus text line by line here - and
@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/stats.h"
+#include "core/base/clock.h"
+#include "core/base/counters.h"
+#include "workers/telemetry.h"
 #include "http/route.h"
 #include "queue/queue.h"
 #include "tools/blast/json.h"

@@ -1,4 +1,4 @@
-/* Unit tests for workers/tail.c: a worker's unsent bytes and held
+/* Unit tests for core/base/chain.c: a worker's unsent bytes and held
  * descriptors, in chains of blocks mapped from the kernel. */
 #include "config.h"
 
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "tests/wrap.h"
-#include "workers/tail.h"
+#include "core/base/chain.h"
 
 /* Byte i of a reference stream (not a multiple of any block size). */
 static char ref(size_t i)

@@ -38,7 +38,7 @@ $(unit_programs): libmetricd.a
 # built-in protocol forced, so both implementations are tested in one build.
 check_PROGRAMS += tests/test_notify_builtin
 TESTS += tests/test_notify_builtin
-tests_test_notify_builtin_SOURCES = tests/test_notify.c core/notify.c core/log.c
+tests_test_notify_builtin_SOURCES = tests/test_notify.c core/notify.c core/base/log.c core/base/clock.c
 tests_test_notify_builtin_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -DNOTIFY_NO_LIBSYSTEMD
 tests_test_notify_builtin_LDADD = $(CHECK_LIBS) $(PTHREAD_LIBS)
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/clock.h"
 #include "tests/worker_harness.h"
 
 static long now_ms(void)

@@ -11,10 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/accesslog.h"
-#include "core/conn.h"
-#include "core/runtime.h"
-#include "core/stats.h"
+#include "workers/accesslog.h"
+#include "queue/conn.h"
+#include "queue/runtime.h"
+#include "core/base/counters.h"
 #include "queue/queue.h"
 #include "workers/worker.h"
 

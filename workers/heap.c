@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "core/mem.h"
+#include "core/base/mem.h"
 #include "http/route.h"
 #include "workers/metric.h"
 #include "workers/worker.h"

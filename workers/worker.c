@@ -42,10 +42,11 @@
 
 #include <urcu/urcu-qsbr.h>
 
-#include "core/log.h"
-#include "core/mem.h"
-#include "core/sbuf.h"
-#include "core/tsan.h"
+#include "core/base/clock.h"
+#include "core/base/log.h"
+#include "core/base/mem.h"
+#include "core/base/sbuf.h"
+#include "core/base/tsan.h"
 #include "http/route.h"
 #include "workers/worker.h"
 
@@ -55,22 +56,6 @@
 #define SWEEP_MS 250
 
 static const char continue_100[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static inline void cpu_relax(void)
 {
@@ -776,7 +761,7 @@ static void poll_events(struct worker *w, int timeout_ms)
 	int n = epoll_wait(w->epfd, evs, 64, timeout_ms);
 	bool woke = false;
 
-	w->now_ms = coarse_ms();
+	w->now_ms = clock_coarse_ms();
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.u64 == EP_WAKE) {
 			woke = true;
@@ -835,7 +820,7 @@ static void *worker_main(void *arg)
 	while (!w->stopping) {
 		unsigned n = queue_req_pop_batch(&w->rq, batch, WORKER_BATCH);
 
-		w->now_ms = coarse_ms();
+		w->now_ms = clock_coarse_ms();
 		if (n) {
 			if (queue_req_take_producer_wait(&w->rq))
 				w->ring_bell = true;
@@ -865,7 +850,7 @@ static void *worker_main(void *arg)
 				cpu_relax();
 				continue;
 			}
-			uint64_t now = mono_ns();
+			uint64_t now = clock_mono_ns();
 
 			if (!idle_since)
 				idle_since = now;

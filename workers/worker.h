@@ -13,10 +13,11 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "core/accesslog.h"
-#include "core/conn.h"
-#include "core/runtime.h"
-#include "core/stats.h"
+#include "workers/accesslog.h"
+#include "queue/conn.h"
+#include "queue/runtime.h"
+#include "core/base/counters.h"
+#include "workers/telemetry.h"
 #include "http/response.h"
 #include "queue/queue.h"
 #include "workers/slab.h"
@@ -83,7 +84,7 @@ struct worker {
 	time_t alog_sec;
 	char alog_date[32];           /* "[27/Nov/2026:18:06:47 +0000]" */
 	const struct telemetry *tm;
-	struct runtime *const *rtp;   /* RCU-protected, see core/runtime.h */
+	struct runtime *const *rtp;   /* RCU-protected, see queue/runtime.h */
 	uint64_t spin_ns;         /* from the last snapshot read */
 	struct counters cnt;       /* written by this thread only */
 };

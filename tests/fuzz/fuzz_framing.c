@@ -59,9 +59,10 @@
 
 #include <http_parser.h>
 
-#include "core/conn.h"
-#include "core/runtime.h"
-#include "core/stats.h"
+#include "core/base/clock.h"
+#include "queue/conn.h"
+#include "queue/runtime.h"
+#include "core/base/counters.h"
 #include "http/framing.h"
 #include "http/response.h"
 #include "http/route.h"

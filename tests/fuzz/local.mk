@@ -6,8 +6,9 @@
 # it reserved is caught.
 FUZZ_SERVER_SOURCES = http/framing.c http/route.c http/response.c \
 	workers/worker.c workers/stack.c workers/heap.c workers/slab.c \
-	workers/tail.c workers/metric.c core/stats.c core/log.c \
-	core/accesslog.c core/conn.c queue/queue.c
+	core/base/chain.c workers/metric.c core/base/counters.c core/base/log.c \
+	core/base/clock.c core/base/fmt.c workers/telemetry.c \
+	workers/accesslog.c queue/conn.c queue/queue.c
 if FUZZ
 noinst_PROGRAMS += tests/fuzz/fuzz_framing
 tests_fuzz_fuzz_framing_SOURCES = tests/fuzz/fuzz_framing.c $(FUZZ_SERVER_SOURCES)

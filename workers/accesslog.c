@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/accesslog.h"
-#include "core/log.h"
+#include "workers/accesslog.h"
+#include "core/base/log.h"
 
 int alog_init(struct alog *l, unsigned nrings)
 {

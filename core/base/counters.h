@@ -1,4 +1,4 @@
-/* Live statistics: per-thread counters, summed by readers.
+/* Live counters: per thread, summed by readers (workers/telemetry.h).
  *
  * Each thread (the acceptor, every worker) owns one struct counters and
  * is its only writer.  Writers update with relaxed atomic load+store (a
@@ -8,14 +8,16 @@
  * never sees a torn value and never slows a writer beyond sharing the cache
  * line it reads.  Each block is cache-line aligned so two writers never
  * share a line. */
-#ifndef METRICD_CORE_STATS_H
-#define METRICD_CORE_STATS_H
+#ifndef METRICD_CORE_BASE_COUNTERS_H
+#define METRICD_CORE_BASE_COUNTERS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http/request.h"
+/* Endpoints counted per thread: at least the route table's size
+ * (http/routes.def; checked where both are known, workers/worker.c). */
+#define COUNTERS_ROUTES 12
 
 #define CNT_ADD(field, n) \
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), \
@@ -33,8 +35,9 @@ enum counted_status {
  * from 1 ns to about 2^40 ns (18 minutes). */
 #define LAT_SUB_BITS 4
 #define LAT_BUCKETS ((40 - LAT_SUB_BITS + 1) * (1 << LAT_SUB_BITS) + (1 << LAT_SUB_BITS))
-/* Prometheus buckets (seconds), exact counts. */
+/* Prometheus buckets (seconds), exact counts; their upper bounds in ns. */
 #define PROM_BUCKETS 19
+extern const uint64_t prom_le_ns[PROM_BUCKETS];
 
 struct route_counters {
 	uint64_t requests;
@@ -77,7 +80,7 @@ struct counters {
 	char name[16];
 	int cpu;                      /* -1: not pinned */
 	uint16_t index;               /* thread number, stored in heap headers */
-	struct route_counters route[ROUTE__COUNT];
+	struct route_counters route[COUNTERS_ROUTES];
 	struct worker_counters w;
 } __attribute__((aligned(64)));
 
@@ -99,18 +102,6 @@ struct acceptor_counters {
 	uint64_t access_log_dropped;  /* lines lost to a full ring */
 } __attribute__((aligned(64)));
 
-struct queue_req;
-
-/* What a reader needs to see the whole server; immutable after start. */
-struct telemetry {
-	unsigned nworkers;
-	struct counters *acceptor;
-	struct counters **workers;          /* nworkers */
-	struct queue_req **rings;               /* nworkers, for live depth */
-	uint64_t *ring_high_water;              /* nworkers, acceptor-written */
-	struct acceptor_counters *acc;
-	uint64_t start_ns;                      /* CLOCK_MONOTONIC */
-};
 
 static inline unsigned status_index(unsigned status)
 {
@@ -140,16 +131,5 @@ uint64_t lat_quantile(const uint64_t *lat, uint64_t count, double q);
 
 void counters_init(struct counters *t, const char *name, int cpu,
 		       uint16_t index);
-
-/* Both write into out (cap bytes) and return the length, or 0 when it does
- * not fit.  They allocate nothing. */
-size_t telemetry_write_json(const struct telemetry *reg, char *out, size_t cap);
-size_t telemetry_write_prometheus(const struct telemetry *reg, char *out,
-			      size_t cap);
-
-/* TSC cycles to nanoseconds, calibrated once at start. */
-void clock_calibrate(void);
-double clock_ns_per_cycle(void);
-uint64_t clock_mono_ns(void);
 
 #endif

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "workers/tail.h"
+#include "core/base/chain.h"
 
 #define CHAIN_DATA (CHAIN_BLOCK_SIZE - sizeof(struct chain_block))
 #define CHAIN_IOV 16

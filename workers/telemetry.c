@@ -1,23 +1,16 @@
+/* /stats (JSON) and /metrics (Prometheus): every thread's counters,
+ * summed, written into a caller's buffer without allocating.  Readers only:
+ * each thread writes its own counters (core/base/counters.h). */
 #include "config.h"
 
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#endif
 
-#include "core/sbuf.h"
-#include "core/stats.h"
+#include "core/base/clock.h"
+#include "core/base/sbuf.h"
 #include "http/route.h"
 #include "queue/queue.h"
+#include "workers/telemetry.h"
 
-static const uint64_t prom_le_ns[PROM_BUCKETS] = {
-	10000, 25000, 50000, 100000, 250000, 500000,
-	1000000, 2500000, 5000000, 10000000, 25000000, 50000000,
-	100000000, 250000000, 500000000,
-	1000000000, 2500000000u, 5000000000u, 10000000000u,
-};
 static const char *const prom_le_text[PROM_BUCKETS] = {
 	"1e-05", "2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005",
 	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
@@ -26,99 +19,6 @@ static const char *const prom_le_text[PROM_BUCKETS] = {
 static const char *const status_text[SS__COUNT] = {
 	"200", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
 };
-
-/* Process-wide fact, set once before threads start. */
-static double ns_per_cycle = 1.0;
-
-uint64_t clock_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void clock_calibrate(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	uint64_t t0 = clock_mono_ns(), c0 = __rdtsc();
-
-	usleep(20000);
-	uint64_t t1 = clock_mono_ns(), c1 = __rdtsc();
-
-	if (c1 > c0)
-		ns_per_cycle = (double)(t1 - t0) / (double)(c1 - c0);
-#endif
-}
-
-double clock_ns_per_cycle(void)
-{
-	return ns_per_cycle;
-}
-
-unsigned lat_bucket(uint64_t ns)
-{
-	if (ns < (1u << LAT_SUB_BITS))
-		return (unsigned)ns;
-	unsigned e = 63u - (unsigned)__builtin_clzll(ns);
-	unsigned sub = (unsigned)(ns >> (e - LAT_SUB_BITS)) & ((1u << LAT_SUB_BITS) - 1);
-	unsigned i = (1u << LAT_SUB_BITS) + (e - LAT_SUB_BITS) * (1u << LAT_SUB_BITS) + sub;
-
-	return i < LAT_BUCKETS ? i : LAT_BUCKETS - 1;
-}
-
-uint64_t lat_bucket_low(unsigned i)
-{
-	if (i < (1u << LAT_SUB_BITS))
-		return i;
-	unsigned e = (i - (1u << LAT_SUB_BITS)) / (1u << LAT_SUB_BITS) + LAT_SUB_BITS;
-	unsigned sub = (i - (1u << LAT_SUB_BITS)) % (1u << LAT_SUB_BITS);
-
-	return (uint64_t)((1u << LAT_SUB_BITS) + sub) << (e - LAT_SUB_BITS);
-}
-
-void lat_record(struct route_counters *r, uint64_t ns)
-{
-	unsigned p = 0;
-
-	CNT_ADD(r->lat[lat_bucket(ns)], 1);
-	CNT_ADD(r->lat_sum_ns, ns);
-	if (ns > CNT_GET(r->lat_max_ns))
-		CNT_SET(r->lat_max_ns, ns);
-	while (p < PROM_BUCKETS && ns > prom_le_ns[p])
-		p++;
-	if (p < PROM_BUCKETS)
-		CNT_ADD(r->prom[p], 1);
-}
-
-uint64_t lat_quantile(const uint64_t *lat, uint64_t count, double q)
-{
-	uint64_t want = (uint64_t)(q * (double)count + 0.999999), seen = 0;
-
-	if (count == 0)
-		return 0;
-	if (want == 0)
-		want = 1;
-	for (unsigned i = 0; i < LAT_BUCKETS; i++) {
-		seen += lat[i];
-		if (seen >= want) {
-			uint64_t lo = lat_bucket_low(i);
-			uint64_t hi = i + 1 < LAT_BUCKETS ? lat_bucket_low(i + 1) : lo;
-
-			return lo + (hi - lo) / 2;
-		}
-	}
-	return lat_bucket_low(LAT_BUCKETS - 1);
-}
-
-void counters_init(struct counters *t, const char *name, int cpu,
-		       uint16_t index)
-{
-	memset(t, 0, sizeof(*t));
-	strncpy(t->name, name, sizeof(t->name) - 1);
-	t->cpu = cpu;
-	t->index = index;
-}
 
 /* ---- readers -------------------------------------------------------------- */
 
@@ -210,7 +110,7 @@ static void json_endpoint(struct sbuf *b, const struct route_counters *r)
 	sbuf_puts(b, ",\"cross_thread_frees_per_request\":");
 	sbuf_ratio(b, (double)r->xthread_frees, req);
 	sbuf_puts(b, ",\"allocator_ns_per_request\":");
-	sbuf_ratio(b, (double)r->alloc_cycles * ns_per_cycle, req);
+	sbuf_ratio(b, (double)r->alloc_cycles * clock_ns_per_cycle(), req);
 	sbuf_puts(b, ",");
 	json_kv(b, "allocs", r->allocs, true);
 	json_kv(b, "alloc_bytes", r->alloc_bytes, true);
@@ -442,7 +342,7 @@ size_t telemetry_write_prometheus(const struct telemetry *reg, char *out, size_t
 		sbuf_puts(&b, "metricd_allocator_seconds_total{endpoint=\"");
 		sbuf_puts(&b, http_route_name((enum http_route)r));
 		sbuf_puts(&b, "\"} ");
-		sbuf_ratio(&b, (double)sum.alloc_cycles * ns_per_cycle, 1e9);
+		sbuf_ratio(&b, (double)sum.alloc_cycles * clock_ns_per_cycle(), 1e9);
 		sbuf_puts(&b, "\n");
 	}
 	prom_head(&b, "request_duration_seconds", "histogram",

@@ -29,7 +29,7 @@
 
 #include "http/framing.h"
 #include "http/request.h"
-#include "workers/tail.h"
+#include "core/base/chain.h"
 
 enum conn_state { CONN_FREE = 0, CONN_OPEN };
 

@@ -20,7 +20,8 @@
 #include <x86intrin.h>
 #endif
 
-#include "core/stats.h"
+#include "core/base/clock.h"
+#include "core/base/counters.h"
 
 struct mem_hdr {
 	uint16_t thread;      /* stats_thread.index of the allocating thread */

@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/conn.h"
+#include "queue/conn.h"
 
 /* Reserved, not committed: pages cost memory only once touched. */
 static void *reserve(size_t bytes)

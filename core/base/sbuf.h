@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "http/response.h"
+#include "core/base/fmt.h"
 
 struct sbuf {
 	char *p;

@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/log.h"
+#include "core/base/log.h"
 
 /* Process-wide facts: the level is read by every thread, written on start
  * and (later) on reload; a relaxed int is enough for a filter. */

@@ -1,0 +1,30 @@
+/* What readers (the worker answering /stats or /metrics) need to see the
+ * whole server, and the two writers. */
+#ifndef METRICD_WORKERS_TELEMETRY_H
+#define METRICD_WORKERS_TELEMETRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/counters.h"
+
+struct queue_req;
+
+/* Immutable after start. */
+struct telemetry {
+	unsigned nworkers;
+	struct counters *acceptor;
+	struct counters **workers;          /* nworkers */
+	struct queue_req **rings;               /* nworkers, for live depth */
+	uint64_t *ring_high_water;              /* nworkers, acceptor-written */
+	struct acceptor_counters *acc;
+	uint64_t start_ns;                      /* CLOCK_MONOTONIC */
+};
+
+/* Both write into out (cap bytes) and return the length, or 0 when it does
+ * not fit.  They allocate nothing. */
+size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap);
+size_t telemetry_write_prometheus(const struct telemetry *tm, char *out,
+				  size_t cap);
+
+#endif
