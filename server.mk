@@ -18,11 +18,14 @@ libmetricd_a_SOURCES = \
 	queue/queue.c queue/queue.h \
 	queue/runtime.h \
 	workers/accesslog.c workers/accesslog.h \
+	workers/admin.c \
+	workers/endpoints.c workers/handler.h \
 	workers/heap.c \
 	workers/metric.c workers/metric.h \
 	workers/slab.c workers/slab.h \
 	workers/stack.c \
 	workers/telemetry.c workers/telemetry.h \
+	workers/outbox.c workers/outbox.h \
 	workers/worker.c workers/worker.h \
 	core/acceptor.c core/acceptor.h \
 	core/cfg.c core/cfg.h \

@@ -32,9 +32,9 @@
 #include "core/acceptor.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
-#include "core/base/mem.h"
-#include "core/notify.h"
 #include "core/base/tsan.h"
+#include "core/notify.h"
+#include "workers/handler.h"
 
 #include <urcu/urcu-qsbr.h>
 
@@ -252,10 +252,12 @@ static void conn_advance(struct acceptor *a, struct conn *c)
 		} else if (rc != HTTP_FRAME_CONTINUE) {
 			budget--;
 			c->head_ms = 0;                 /* a whole request came */
+			/* The route's acceptor step (http/routes.def): the
+			 * heap path's request object.  If it fails, the
+			 * handler answers 503. */
 			if (rc == HTTP_FRAME_REQ && !c->pending.err &&
-			    (c->pending.route == ROUTE_METRIC_HEAP ||
-			     c->pending.route == ROUTE_STATS_POINTER))
-				heap_request_wrap(&a->cnt, &c->pending);  /* fails → 503 */
+			    endpoints[c->pending.route].step)
+				endpoints[c->pending.route].step(&a->cnt, &c->pending);
 		}
 		c->pending.slot = c->slot;
 		c->pending.gen = c->gen;

@@ -380,15 +380,42 @@ static void put(int fd, const char *s)
 	}
 }
 
+/* One endpoint of the table in --help, lines wrapped at 72 columns. */
+static void put_endpoint(int fd, const char *path, bool id, size_t *col)
+{
+	size_t n = strlen(path) + (id ? 5 : 0) + 2;
+
+	if (path[0] != '/')
+		return;                       /* "*": OPTIONS' target, not a path */
+	if (*col + n > 72) {
+		put(fd, "\n");
+		*col = 0;
+	}
+	put(fd, "  ");
+	put(fd, path);
+	if (id)
+		put(fd, "?id=N");
+	*col += n;
+}
+
 void cfg_print_usage(int fd)
 {
 	char line[128];
 
+	size_t col = 0;
+
 	put(fd, "Usage: metricd [OPTION]...\n"
 		"An HTTP/1.1 worker-pool server that makes the cost of the heap visible.\n\n"
-		"Endpoints: /metric-stack?id=N  /metric-heap?id=N  (optional &work=K)\n"
-		"           /stats-value?id=N   /stats-pointer?id=N  /healthz\n"
-		"           /stats (JSON)  /metrics (Prometheus)\n\n");
+		"Endpoints (optional &work=K after an id):\n");
+#define ID true
+#define NO_ID false
+#define ROUTE(name, path, id, kind, size, step, handler) \
+	put_endpoint(fd, path, id, &col);
+#include "http/routes.def"
+#undef ROUTE
+#undef ID
+#undef NO_ID
+	put(fd, "\n\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		const struct cfg_option *o = &options[i];
 		const char *h = o->help;
@@ -424,7 +451,8 @@ void cfg_print_usage(int fd)
 		"received (past --shutdown-timeout the rest get 503), then exit 0.\n"
 		"SIGHUP re-reads the config file; these change live, the others\n"
 		"need a restart:\n ");
-	for (size_t i = 0, col = 1; i < NOPTIONS; i++) {
+	col = 1;
+	for (size_t i = 0; i < NOPTIONS; i++) {
 		if (!options[i].runtime)
 			continue;
 		if (col + strlen(options[i].name) + 2 > 72) {

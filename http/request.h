@@ -16,16 +16,13 @@ enum http_req_kind {
 	REQ_STOP,       /* worker: finish and exit */
 };
 
+/* One per row of http/routes.def, in its order; ROUTE_NONE is a path no
+ * row has (404). */
 enum http_route {
 	ROUTE_NONE = 0,
-	ROUTE_METRIC_STACK,
-	ROUTE_METRIC_HEAP,
-	ROUTE_STATS_VALUE,
-	ROUTE_STATS_POINTER,
-	ROUTE_HEALTHZ,
-	ROUTE_STATS,          /* GET /stats: JSON */
-	ROUTE_METRICS,        /* GET /metrics: Prometheus text */
-	ROUTE_OPTIONS,        /* OPTIONS *: the server's methods */
+#define ROUTE(name, path, id, kind, size, step, handler) ROUTE_##name,
+#include "http/routes.def"
+#undef ROUTE
 	ROUTE__COUNT,
 };
 

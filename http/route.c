@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "http/route.h"
@@ -8,37 +9,25 @@
 struct route_entry {
 	const char *path;
 	size_t len;
-	enum http_route route;
-	int needs_id;
+	bool needs_id;
 };
 
-#define R(p, r, id) { p, sizeof(p) - 1, r, id }
-static const struct route_entry routes[] = {
-	R("/metric-stack", ROUTE_METRIC_STACK, 1),
-	R("/metric-heap", ROUTE_METRIC_HEAP, 1),
-	R("/stats-value", ROUTE_STATS_VALUE, 1),
-	R("/stats-pointer", ROUTE_STATS_POINTER, 1),
-	R("/healthz", ROUTE_HEALTHZ, 0),
-	R("/stats", ROUTE_STATS, 0),
-	R("/metrics", ROUTE_METRICS, 0),
+/* The router's columns of http/routes.def, by route number. */
+#define ID true
+#define NO_ID false
+#define ROUTE(name, path, id, kind, size, step, handler) \
+	[ROUTE_##name] = { path, sizeof(path) - 1, id },
+static const struct route_entry routes[ROUTE__COUNT] = {
+	[ROUTE_NONE] = { "other", 5, false },
+#include "http/routes.def"
 };
-#undef R
-
-static const char *const route_names[ROUTE__COUNT] = {
-	[ROUTE_NONE] = "other",
-	[ROUTE_METRIC_STACK] = "/metric-stack",
-	[ROUTE_METRIC_HEAP] = "/metric-heap",
-	[ROUTE_STATS_VALUE] = "/stats-value",
-	[ROUTE_STATS_POINTER] = "/stats-pointer",
-	[ROUTE_HEALTHZ] = "/healthz",
-	[ROUTE_STATS] = "/stats",
-	[ROUTE_METRICS] = "/metrics",
-	[ROUTE_OPTIONS] = "*",
-};
+#undef ROUTE
+#undef ID
+#undef NO_ID
 
 const char *http_route_name(enum http_route r)
 {
-	return (unsigned)r < ROUTE__COUNT ? route_names[r] : "?";
+	return (unsigned)r < ROUTE__COUNT ? routes[r].path : "?";
 }
 
 static const struct {
@@ -143,12 +132,15 @@ void http_route(const char *target, size_t len, int is_get_or_head,
 	r->route = ROUTE_NONE;
 	r->id = 0;
 	r->work = 0;
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+	/* Paths begin with '/': the asterisk-form row and "other" never
+	 * match a target here. */
+	for (unsigned i = ROUTE_NONE + 1; i < ROUTE__COUNT; i++) {
 		const struct route_entry *e = &routes[i];
 
-		if (plen != e->len || memcmp(target, e->path, plen) != 0)
+		if (plen != e->len || e->path[0] != '/' ||
+		    memcmp(target, e->path, plen) != 0)
 			continue;
-		r->route = (uint8_t)e->route;
+		r->route = (uint8_t)i;
 		if (!is_get_or_head) {
 			r->err = HERR_METHOD;
 			return;

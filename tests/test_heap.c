@@ -14,6 +14,7 @@
 #include "http/route.h"
 #include "tests/testlib.h"
 #include "tests/worker_harness.h"
+#include "workers/handler.h"
 #include "tests/wrap.h"
 #include "workers/metric.h"
 

@@ -19,6 +19,7 @@
 
 #include "core/base/mem.h"
 #include "core/base/counters.h"
+#include "http/request.h"
 
 /* A request far larger than any allocator can give, to exercise the NULL
  * path; sanitizer allocators must return NULL for it instead of aborting. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/base/fmt.h"
 #include "http/response.h"
 #include "http/route.h"
 #include "workers/metric.h"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base/fmt.h"
 #include "http/response.h"
 #include "http/route.h"
 

@@ -11,6 +11,7 @@
 
 #include "core/base/clock.h"
 #include "tests/worker_harness.h"
+#include "workers/handler.h"
 
 static long now_ms(void)
 {

@@ -17,6 +17,7 @@
 #include "core/base/counters.h"
 #include "queue/queue.h"
 #include "workers/worker.h"
+#include "workers/handler.h"
 
 #define WH_CONNS 16
 

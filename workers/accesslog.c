@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/sbuf.h"
+#include "http/route.h"
 #include "workers/accesslog.h"
 #include "core/base/log.h"
 
@@ -55,6 +58,44 @@ bool alog_put(struct alog_ring *r, const char *line, size_t len)
  * blocks the logger - lines wait in the rings, then are dropped and
  * counted - and shutdown never waits for it.  stderr ("-") is shared with
  * the process's own log and stays as it is. */
+void alog_date(char out[32], time_t sec)
+{
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	strftime(out, 32, "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
+}
+
+void alog_request(struct alog_ring *r, const char *date,
+		  const struct sockaddr_in6 *peer, const struct http_req *req,
+		  unsigned status, size_t body_bytes, uint64_t latency_ns)
+{
+	char line[512], host[INET6_ADDRSTRLEN];
+	struct sbuf b;
+
+	if (peer->sin6_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
+			  host, sizeof(host));
+	else
+		inet_ntop(AF_INET6, &peer->sin6_addr, host, sizeof(host));
+	sbuf_init(&b, line, sizeof(line));
+	sbuf_puts(&b, host);
+	sbuf_puts(&b, " - - ");
+	sbuf_puts(&b, date);
+	sbuf_puts(&b, req->err == HERR_METHOD ? " \"- " :
+		  (req->flags & REQF_HEAD) ? " \"HEAD " : " \"GET ");
+	sbuf_puts(&b, req->route ? http_route_name((enum http_route)req->route) : "-");
+	sbuf_puts(&b, (req->flags & REQF_HTTP10) ? " HTTP/1.0\" " : " HTTP/1.1\" ");
+	sbuf_u64(&b, status);
+	sbuf_puts(&b, " ");
+	sbuf_u64(&b, body_bytes);
+	sbuf_puts(&b, " ");
+	sbuf_u64(&b, latency_ns / 1000);
+	sbuf_puts(&b, "us\n");
+	if (!b.full)
+		alog_put(r, line, b.len);
+}
+
 static int open_path(const char *path)
 {
 	if (strcmp(path, "-") == 0)

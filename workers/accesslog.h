@@ -18,6 +18,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+
+#include <netinet/in.h>
+
+#include "http/request.h"
 
 #define ALOG_RING_SIZE (1u << 20)
 
@@ -50,5 +55,12 @@ void alog_destroy(struct alog *l);
 uint64_t alog_dropped(const struct alog *l);
 /* Worker side: false when the line was dropped (ring full). */
 bool alog_put(struct alog_ring *r, const char *line, size_t len);
+/* "[27/Nov/2026:18:06:47 +0000]" for sec (32 bytes with the NUL). */
+void alog_date(char out[32], time_t sec);
+/* One request's line, formatted without allocating and put in the ring:
+ * peer, date, request, status, body bytes, latency. */
+void alog_request(struct alog_ring *r, const char *date,
+		  const struct sockaddr_in6 *peer, const struct http_req *req,
+		  unsigned status, size_t body_bytes, uint64_t latency_ns);
 
 #endif

@@ -16,7 +16,7 @@
 #include "core/base/mem.h"
 #include "http/route.h"
 #include "workers/metric.h"
-#include "workers/worker.h"
+#include "workers/handler.h"
 
 struct heap_request {
 	uint64_t id;
@@ -24,9 +24,9 @@ struct heap_request {
 	uint8_t route;
 };
 
-bool heap_request_wrap(struct counters *st, struct http_req *r)
+bool heap_request_wrap(struct counters *cnt, struct http_req *r)
 {
-	struct heap_request *hr = mem_malloc(st, r->route, sizeof(*hr));
+	struct heap_request *hr = mem_malloc(cnt, r->route, sizeof(*hr));
 
 	if (!hr)
 		return false;
@@ -38,13 +38,12 @@ bool heap_request_wrap(struct counters *st, struct http_req *r)
 	return true;
 }
 
-
 /* Returns a pointer: the record outlives this frame, so it must live on the
  * heap - what Go reports as "&Metric{...} escapes to heap". */
-static struct metric *metric_new(struct counters *st, uint64_t id,
+static struct metric *metric_new(struct counters *cnt, uint64_t id,
 				 uint64_t work)
 {
-	struct metric *m = mem_malloc(st, ROUTE_METRIC_HEAP, sizeof(*m));
+	struct metric *m = mem_malloc(cnt, ROUTE_METRIC_HEAP, sizeof(*m));
 
 	if (!m)
 		return NULL;
@@ -54,9 +53,9 @@ static struct metric *metric_new(struct counters *st, uint64_t id,
 	return m;
 }
 
-static struct request_stats *stats_new(struct counters *st, uint64_t id)
+static struct request_stats *stats_new(struct counters *cnt, uint64_t id)
 {
-	struct request_stats *s = mem_malloc(st, ROUTE_STATS_POINTER, sizeof(*s));
+	struct request_stats *s = mem_malloc(cnt, ROUTE_STATS_POINTER, sizeof(*s));
 
 	if (!s)
 		return NULL;
@@ -73,39 +72,55 @@ static void stats_set_duration(struct request_stats *s, int64_t duration_ns)
 	s->duration_ns = duration_ns;
 }
 
-void heap_serve(struct worker *w, struct conn *c, const struct http_req *r)
+/* The handlers get the request object the acceptor allocated and free it
+ * first (a free on another thread than the malloc); the body they return
+ * is malloc'd, sent from where it is and freed by the worker after the
+ * flush. */
+static struct reply heap_reply(const struct handler_ctx *ctx, bool stats)
 {
-	struct heap_request *hr = r->heap;
+	struct heap_request *hr = ctx->req->heap;
+	char *body;
+	size_t n;
+
+	if (!hr)                               /* the acceptor's malloc failed */
+		return reply_error(ctx, HERR_NO_MEMORY);
 	uint64_t id = hr->id, work = hr->work;
 	uint8_t route = hr->route;
-	char *body;
-	size_t n = 0;
 
-	mem_free(&w->cnt, hr);               /* allocated on the acceptor */
-	body = mem_malloc(&w->cnt, route, HTTP_BODY_MAX_RESP);
+	mem_free(ctx->cnt, hr);                /* allocated on the acceptor */
+	body = mem_malloc(ctx->cnt, route, HTTP_BODY_MAX_RESP);
 	if (!body)
-		goto Error;
-	if (route == ROUTE_METRIC_HEAP) {
-		struct metric *m = metric_new(&w->cnt, id, work);
+		return reply_error(ctx, HERR_NO_MEMORY);
+	if (!stats) {
+		struct metric *m = metric_new(ctx->cnt, id, work);
 
 		if (!m)
 			goto Error;
 		n = http_body_metric(body, HTTP_BODY_MAX_RESP, m->id,
 				     m->timestamp, m->value);
-		mem_free(&w->cnt, m);
+		mem_free(ctx->cnt, m);
 	} else {
-		struct request_stats *s = stats_new(&w->cnt, id);
+		struct request_stats *s = stats_new(ctx->cnt, id);
 
 		if (!s)
 			goto Error;
 		stats_set_duration(s, STATS_POINTER_NS);
 		n = http_body_stats(body, HTTP_BODY_MAX_RESP, s->id,
 				    s->timestamp, s->duration_ns, s->status);
-		mem_free(&w->cnt, s);
+		mem_free(ctx->cnt, s);
 	}
-	worker_reply_owned(w, c, r->flags, 200, CT_JSON, body, n);
-	return;
+	return (struct reply){ 200, CT_JSON, n, body };
 Error:
-	mem_free(&w->cnt, body);
-	worker_reply_error(w, c, r->flags, HERR_NO_MEMORY);
+	mem_free(ctx->cnt, body);
+	return reply_error(ctx, HERR_NO_MEMORY);
+}
+
+struct reply handle_metric_heap(const struct handler_ctx *ctx)
+{
+	return heap_reply(ctx, false);
+}
+
+struct reply handle_stats_pointer(const struct handler_ctx *ctx)
+{
+	return heap_reply(ctx, true);
 }

@@ -1,14 +1,14 @@
 /* The stack path: /metric-stack and /stats-value.
  *
  * The request arrived by value in the ring slot; the record is a local
- * returned by value; the body is formatted into a local array and copied,
- * with its head, into the worker's slab, which is reset after the flush.
- * No call reaches the global allocator, on any thread. */
+ * returned by value; the body is formatted straight into the worker's
+ * slab (ctx->body), where the worker puts the head in front of it, and the
+ * slab is reset after the flush.  No call reaches the global allocator, on
+ * any thread. */
 #include "config.h"
 
-#include "http/route.h"
+#include "workers/handler.h"
 #include "workers/metric.h"
-#include "workers/worker.h"
 
 /* Returned by value: the caller's frame holds it. */
 static struct metric metric_make(uint64_t id, uint64_t work)
@@ -40,45 +40,22 @@ static struct request_stats stats_with_duration(struct request_stats s,
 	return s;
 }
 
-void stack_serve(struct worker *w, struct conn *c, const struct http_req *r)
+struct reply handle_metric_stack(const struct handler_ctx *ctx)
 {
-	char body[HTTP_BODY_MAX_RESP];
-	size_t n;
+	struct metric m = metric_make(ctx->req->id, ctx->req->work);
+	size_t n = http_body_metric(ctx->body, ctx->body_cap, m.id, m.timestamp,
+				    m.value);
 
-	if (r->err) {
-		worker_reply_error(w, c, r->flags, (enum http_err)r->err);
-		return;
-	}
-	switch (r->route) {
-	case ROUTE_METRIC_STACK: {
-		struct metric m = metric_make(r->id, r->work);
+	return (struct reply){ 200, CT_JSON, n, NULL };
+}
 
-		n = http_body_metric(body, sizeof(body), m.id, m.timestamp, m.value);
-		break;
-	}
-	case ROUTE_STATS_VALUE: {
-		struct request_stats s = stats_make(r->id);
+struct reply handle_stats_value(const struct handler_ctx *ctx)
+{
+	struct request_stats s = stats_make(ctx->req->id);
 
-		s = stats_with_duration(s, STATS_VALUE_NS);
-		n = http_body_stats(body, sizeof(body), s.id, s.timestamp,
-				    s.duration_ns, s.status);
-		break;
-	}
-	case ROUTE_HEALTHZ:
-		worker_reply(w, c, r->flags, 200, CT_TEXT, "ok\n", 3);
-		return;
-	case ROUTE_OPTIONS:
-		worker_reply(w, c, r->flags, 200, CT_TEXT, "", 0);
-		return;
-	case ROUTE_STATS:
-	case ROUTE_METRICS:
-		worker_reply_stats(w, c, r->flags, r->route == ROUTE_METRICS);
-		return;
-	default:
-		/* A heap route without its object: the acceptor ran out of
-		 * memory wrapping it. */
-		worker_reply_error(w, c, r->flags, HERR_NO_MEMORY);
-		return;
-	}
-	worker_reply(w, c, r->flags, 200, CT_JSON, body, n);
+	s = stats_with_duration(s, STATS_VALUE_NS);
+	size_t n = http_body_stats(ctx->body, ctx->body_cap, s.id, s.timestamp,
+				   s.duration_ns, s.status);
+
+	return (struct reply){ 200, CT_JSON, n, NULL };
 }

@@ -47,7 +47,7 @@
 #include "core/base/mem.h"
 #include "core/base/sbuf.h"
 #include "core/base/tsan.h"
-#include "http/route.h"
+#include "workers/outbox.h"
 #include "workers/worker.h"
 
 #define EP_WAKE UINT64_MAX
@@ -66,481 +66,37 @@ static inline void cpu_relax(void)
 #endif
 }
 
+_Static_assert(ROUTE__COUNT <= COUNTERS_ROUTES, "counters hold every route");
+
 static struct conn *slot(struct worker *w, uint32_t i)
 {
 	return &w->conns->slots[i];
 }
 
-/* ---- notes to the acceptor ---------------------------------------------- */
-
-static void note(struct worker *w, struct conn *c, enum queue_note_kind kind)
-{
-	struct queue_note n = { c->slot, c->gen, kind, 0 };
-
-	/* The note ring holds two notes per connection slot, and a slot has at
-	 * most one NOTE_CLOSED and one NOTE_RESUME outstanding: never full. */
-	if (!queue_note_push(&w->notes, &n))
-		abort();
-	w->ring_bell = true;
-}
-
-/* n requests of c are done with: answered into the kernel, or dropped. */
-static void answered(struct worker *w, struct conn *c, uint32_t n)
-{
-	if (n == 0)
-		return;
-	ck_pr_sub_uint(&c->inflight, n);
-	ck_pr_fence_memory();
-	if (ck_pr_load_uint(&c->want_resume) &&
-	    ck_pr_fas_uint(&c->want_resume, 0) == 1)
-		note(w, c, NOTE_RESUME);
-}
-
-/* ---- connections waiting on their client ----------------------------------
- *
- * The wait list holds the connections with a tail or held requests (what
- * the send-timeout sweep and shutdown look at); the ready list those whose
- * held requests may go on because their unsent bytes fell below the
- * limit.  Both are threaded through the slots by index. */
-
-static void wait_update(struct worker *w, struct conn *c)
-{
-	bool want = !chain_empty(&c->tail) || !chain_empty(&c->held);
-
-	if (want == c->waiting)
-		return;
-	c->waiting = want;
-	if (want) {
-		c->wait_prev = NONE;
-		c->wait_next = w->wait_head;
-		if (w->wait_head != NONE)
-			slot(w, w->wait_head)->wait_prev = c->slot;
-		w->wait_head = c->slot;
-		return;
-	}
-	if (c->wait_prev != NONE)
-		slot(w, c->wait_prev)->wait_next = c->wait_next;
-	else
-		w->wait_head = c->wait_next;
-	if (c->wait_next != NONE)
-		slot(w, c->wait_next)->wait_prev = c->wait_prev;
-}
-
-static bool over_limit(const struct worker *w, const struct conn *c)
-{
-	return c->tail.bytes + c->out_bytes >= w->cfg.max_unsent;
-}
-
-static void ready_push(struct worker *w, struct conn *c)
-{
-	if (c->ready || chain_empty(&c->held) || over_limit(w, c))
-		return;
-	c->ready = true;
-	c->ready_next = NONE;
-	if (w->ready_tail != NONE)
-		slot(w, w->ready_tail)->ready_next = c->slot;
-	else
-		w->ready_head = c->slot;
-	w->ready_tail = c->slot;
-}
-
-/* ---- tails ---------------------------------------------------------------- */
-
-static void epoll_out(struct worker *w, struct conn *c, bool on)
-{
-	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = c->slot };
-
-	if (c->want_out == on)
-		return;
-	if (epoll_ctl(w->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, c->fd, &ev) == 0)
-		c->want_out = on;
-}
-
-static void tail_drop(struct worker *w, struct conn *c)
-{
-	if (chain_empty(&c->tail))
-		return;
-	chain_clear(&w->chains, &c->tail);
-	c->tail_resps = 0;
-	w->ntails--;
-}
-
-/* A request that will not be answered: its heap object (heap path) is
- * freed, it stops counting as in flight, and if it was the connection's
- * last the connection still closes. */
-static void drop(struct worker *w, struct conn *c, const struct http_req *r)
-{
-	if (r->kind != REQ_HTTP)
-		return;
-	if (r->flags & REQF_CLOSE)
-		c->close_after_flush = true;
-	if (r->heap)
-		mem_free(&w->cnt, r->heap);
-	CNT_ADD(w->cnt.w.dropped, 1);
-	answered(w, c, 1);
-}
-
-/* Drops the held descriptors; a held REQ_CLOSE still closes. */
-static void held_drop(struct worker *w, struct conn *c)
-{
-	struct http_req r;
-
-	while (chain_take(&w->chains, &c->held, &r, sizeof(r))) {
-		if (r.kind == REQ_CLOSE)
-			c->close_after_flush = true;
-		drop(w, c, &r);
-	}
-	chain_clear(&w->chains, &c->held);
-}
-
-static void conn_close(struct worker *w, struct conn *c)
-{
-	epoll_out(w, c, false);
-	tail_drop(w, c);
-	held_drop(w, c);
-	wait_update(w, c);
-	close(c->fd);
-	c->dead = c->shut = false;
-	c->close_after_flush = false;
-	note(w, c, NOTE_CLOSED);
-}
-
-/* A write failed for good, or the client stopped reading: the peer is
- * gone.  Drop what is queued and shut the socket down, so the acceptor
- * reads EOF and sends REQ_CLOSE (if it has not already). */
-static void conn_kill(struct worker *w, struct conn *c)
-{
-	uint32_t n = c->tail_resps;
-
-	CNT_ADD(w->cnt.w.write_errors, 1);
-	c->dead = true;
-	shutdown(c->fd, SHUT_RDWR);
-	epoll_out(w, c, false);
-	tail_drop(w, c);
-	answered(w, c, n);
-	held_drop(w, c);
-	wait_update(w, c);
-	if (c->close_after_flush && !c->touched)
-		conn_close(w, c);
-}
-
-static void park(struct worker *w, struct conn *c, const void *p, size_t n)
-{
-	bool was_empty = chain_empty(&c->tail);
-
-	if (!chain_append(&w->chains, &c->tail, p, n)) {
-		log_error("worker %u: out of memory for unsent bytes; closing slot %u",
-			  w->id, c->slot);
-		conn_kill(w, c);
-		return;
-	}
-	if (was_empty) {
-		w->ntails++;
-		c->progress_ms = w->now_ms;
-		epoll_out(w, c, true);
-		wait_update(w, c);
-	}
-}
-
-/* EPOLLOUT: the client read; send what it has room for. */
-static void tail_flush(struct worker *w, struct conn *c)
-{
-	ssize_t n = chain_send(&w->chains, &c->tail, c->fd);
-
-	if (n < 0) {
-		conn_kill(w, c);
-		return;
-	}
-	if (n > 0)
-		c->progress_ms = w->now_ms;
-	if (chain_empty(&c->tail)) {
-		uint32_t done = c->tail_resps;
-
-		c->tail_resps = 0;
-		w->ntails--;
-		epoll_out(w, c, false);
-		wait_update(w, c);
-		answered(w, c, done);
-		if (c->close_after_flush && chain_empty(&c->held))
-			conn_close(w, c);
-	}
-	ready_push(w, c);
-}
-
-/* ---- the batch ------------------------------------------------------------ */
-
-static void touch(struct worker *w, struct conn *c)
-{
-	if (c->touched)
-		return;
-	c->touched = true;
-	c->out_head = c->out_last = -1;
-	c->out_resps = 0;
-	c->out_bytes = 0;
-	w->touched[w->ntouched++] = c;
-}
-
-static void flush_batch(struct worker *w);
-
-/* Queues bytes for c (nresp answers end in them). */
-static void out_add(struct worker *w, struct conn *c, char *p, size_t n,
-		    uint32_t nresp)
-{
-	touch(w, c);          /* even when dead: the flush may have to close it */
-	if (c->dead) {
-		answered(w, c, nresp);
-		return;
-	}
-	c->out_resps += nresp;
-	c->out_bytes += n;
-	if (!chain_empty(&c->tail)) {
-		/* Bytes are already waiting: keep order by queueing behind. */
-		park(w, c, p, n);
-		return;
-	}
-	if (c->out_last >= 0) {
-		struct iovec *last = &w->ents[c->out_last].iov;
-
-		if ((char *)last->iov_base + last->iov_len == p) {
-			last->iov_len += n;
-			return;
-		}
-	}
-	int32_t e = (int32_t)w->nents++;
-
-	w->ents[e].iov.iov_base = p;
-	w->ents[e].iov.iov_len = n;
-	w->ents[e].next = -1;
-	if (c->out_last >= 0)
-		w->ents[c->out_last].next = e;
-	else
-		c->out_head = e;
-	c->out_last = e;
-}
-
-/* Room for one more answer in this batch, flushing early if needed. */
-static char *reserve(struct worker *w, size_t n)
-{
-	char *p;
-
-	if (w->nents + 2 > sizeof(w->ents) / sizeof(w->ents[0]) ||
-	    w->nfree == WORKER_BATCH)
-		flush_batch(w);
-	p = slab_alloc(&w->slab, n);
-	if (!p) {
-		flush_batch(w);
-		p = slab_alloc(&w->slab, n);
-	}
-	return p;
-}
-
-static void write_conn(struct worker *w, struct conn *c)
-{
-	struct iovec iov[WORKER_BATCH * 3];
-	int cnt = 0;
-	size_t total = 0;
-
-	for (int32_t e = c->out_head; e >= 0; e = w->ents[e].next) {
-		iov[cnt++] = w->ents[e].iov;
-		total += w->ents[e].iov.iov_len;
-	}
-	if (cnt == 0)
-		return;
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
-	ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-
-	if (n == (ssize_t)total) {
-		answered(w, c, c->out_resps);
-		return;
-	}
-	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		answered(w, c, c->out_resps);
-		conn_kill(w, c);
-		return;
-	}
-	/* Partial: park the rest and wait for writability. */
-	CNT_ADD(w->cnt.w.partial_writes, 1);
-	c->tail_resps = c->out_resps;
-	size_t skip = n > 0 ? (size_t)n : 0;
-	for (int i = 0; i < cnt && !c->dead; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		park(w, c, (char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
-		skip = 0;
-	}
-}
-
-/* Hands c's queued bytes to the kernel (or its tail); the chain restarts. */
-static void flush_conn(struct worker *w, struct conn *c)
-{
-	if (!chain_empty(&c->tail))
-		c->tail_resps += c->out_resps;   /* appended in out_add */
-	else if (c->dead)
-		answered(w, c, c->out_resps);    /* died mid-batch */
-	else
-		write_conn(w, c);
-	c->out_head = c->out_last = -1;
-	c->out_resps = 0;
-	c->out_bytes = 0;
-}
-
-static void flush_batch(struct worker *w)
-{
-	for (unsigned i = 0; i < w->ntouched; i++) {
-		struct conn *c = w->touched[i];
-
-		flush_conn(w, c);
-		c->touched = false;
-		if (c->close_after_flush && chain_empty(&c->tail) &&
-		    chain_empty(&c->held))
-			conn_close(w, c);
-		else
-			ready_push(w, c);
-	}
-	for (unsigned i = 0; i < w->nfree; i++)
-		mem_free(&w->cnt, w->to_free[i]);
-	w->ntouched = w->nents = w->nfree = 0;
-	CNT_SET(w->cnt.w.slab_last_batch_bytes, w->slab.used);
-	slab_reset(&w->slab);
-}
-
-void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
-		  unsigned status, enum http_ctype ct, const char *body,
-		  size_t body_len)
-{
-	char *p = reserve(w, HTTP_RESP_MAX);
-	size_t n;
-
-	if (!p)
-		abort();                      /* the slab holds many answers */
-	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
-			    &w->date);
-	w->last_status = status;
-	w->last_body = body_len;
-	if (!(req_flags & REQF_HEAD)) {
-		memcpy(p + n, body, body_len);
-		n += body_len;
-	}
-	slab_trim(&w->slab, p, n);
-	out_add(w, c, p, n, 1);
-}
-
-void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
-			unsigned status, enum http_ctype ct, char *body,
-			size_t body_len)
-{
-	char *p = reserve(w, HTTP_HEAD_MAX);
-	size_t n;
-
-	if (!p)
-		abort();
-	n = http_write_head(p, HTTP_HEAD_MAX, status, ct, body_len, req_flags,
-			    &w->date);
-	w->last_status = status;
-	w->last_body = body_len;
-	slab_trim(&w->slab, p, n);
-	if (req_flags & REQF_HEAD) {
-		out_add(w, c, p, n, 1);
-	} else {
-		out_add(w, c, p, n, 0);
-		out_add(w, c, body, body_len, 1);
-	}
-	/* Freed after the flush: the iovec points into it until then. */
-	w->to_free[w->nfree++] = body;
-}
-
-/* The body is written first, at p + HTTP_HEAD_MAX; the head, once its
- * Content-Length is known, is copied right before it, so head and body
- * leave in one contiguous piece. */
-void worker_reply_stats(struct worker *w, struct conn *c, unsigned req_flags,
-			bool prometheus)
-{
-	static const char too_big[] = "{\"error\":\"statistics do not fit the buffer\"}";
-	char head[HTTP_HEAD_MAX];
-	char *p = reserve(w, HTTP_HEAD_MAX + WORKER_STATS_MAX);
-	char *body;
-	size_t bl, hl;
-	unsigned status = 200;
-	enum http_ctype ct = prometheus ? CT_PROMETHEUS : CT_JSON;
-
-	if (!p)
-		abort();                      /* an empty slab holds it */
-	body = p + HTTP_HEAD_MAX;
-	bl = prometheus ? telemetry_write_prometheus(w->tm, body, WORKER_STATS_MAX)
-			: telemetry_write_json(w->tm, body, WORKER_STATS_MAX);
-	if (bl == 0) {
-		status = 500;
-		ct = CT_JSON;
-		bl = sizeof(too_big) - 1;
-		memcpy(body, too_big, bl);
-	}
-	hl = http_write_head(head, sizeof(head), status, ct, bl, req_flags, &w->date);
-	memcpy(body - hl, head, hl);
-	slab_trim(&w->slab, p, HTTP_HEAD_MAX + bl);
-	w->last_status = status;
-	w->last_body = bl;
-	out_add(w, c, body - hl, hl + ((req_flags & REQF_HEAD) ? 0 : bl), 1);
-}
-
-void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
-			enum http_err err)
-{
-	char body[HTTP_BODY_MAX_RESP];
-	size_t n = http_body_error(body, sizeof(body), http_err_message(err));
-
-	worker_reply(w, c, req_flags, http_err_status(err), CT_JSON, body, n);
-}
-
-/* Puts r off, behind the connection's other held descriptors. */
-static void hold(struct worker *w, struct conn *c, const struct http_req *r)
-{
-	if (!chain_append(&w->chains, &c->held, r, sizeof(*r))) {
-		log_error("worker %u: out of memory holding requests; closing slot %u",
-			  w->id, c->slot);
-		if (r->kind == REQ_CLOSE)
-			c->close_after_flush = true;
-		drop(w, c, r);
-		conn_kill(w, c);
-		return;
-	}
-	if (r->kind == REQ_HTTP)
-		CNT_ADD(w->cnt.w.held, 1);
-	wait_update(w, c);
-}
-
-/* Past the shutdown timeout: the connection's next request gets 503 and
- * Connection: close, the rest are dropped (the process is about to exit,
- * which closes the socket). */
-static void refuse(struct worker *w, struct conn *c, const struct http_req *r)
-{
-	if (r->heap)
-		mem_free(&w->cnt, r->heap);
-	worker_reply_error(w, c, r->flags | REQF_CLOSE, HERR_SHUTDOWN);
-	c->shut = true;
-	CNT_ADD(w->cnt.w.shutdown_refused, 1);
-}
-
-/* Answers r; false when it was dropped instead. */
-static bool serve_http(struct worker *w, struct conn *c, const struct http_req *r)
+/* Answers r, or drops it when its connection's peer turned out to be gone
+ * (a heavy request first pushes out what its connection has queued).
+ * Returns the status, 0 when dropped.  Past the shutdown timeout the
+ * connection's next request gets 503 and Connection: close and the rest
+ * are dropped (the process is about to exit, which closes the socket). */
+static unsigned serve_http(struct worker *w, struct conn *c,
+			   const struct http_req *r, size_t *body_len)
 {
 	if (ck_pr_load_uint(w->past_deadline)) {
-		refuse(w, c, r);
-		return true;
+		if (r->heap)
+			mem_free(&w->cnt, r->heap);
+		c->shut = true;
+		CNT_ADD(w->cnt.w.shutdown_refused, 1);
+		return worker__answer(w, c, r, HERR_SHUTDOWN, r->flags | REQF_CLOSE,
+				      body_len);
 	}
 	if ((r->flags & REQF_HEAVY) && c->touched && c->out_head >= 0) {
-		flush_conn(w, c);
+		worker__flush_conn(w, c);
 		if (c->dead) {
-			drop(w, c, r);
-			return false;
+			worker__drop(w, c, r);
+			return 0;
 		}
 	}
-	if (r->heap)
-		heap_serve(w, c, r);
-	else
-		stack_serve(w, c, r);
-	return true;
+	return worker__answer(w, c, r, HERR_NONE, r->flags, body_len);
 }
 
 /* One descriptor.  released: it comes off the held chain (in order), so
@@ -563,87 +119,62 @@ static void serve(struct worker *w, const struct http_req *r, unsigned i,
 	}
 	if (r->kind != REQ_CLOSE &&
 	    (c->dead || c->shut || ck_pr_load_uint(&c->gone))) {
-		drop(w, c, r);
+		worker__drop(w, c, r);
 		if (c->close_after_flush)
-			touch(w, c);          /* the flush closes it */
+			worker__touch(w, c);  /* the flush closes it */
 		return;
 	}
-	if (!released && (!chain_empty(&c->held) || over_limit(w, c))) {
-		hold(w, c, r);
+	if (!released && (!chain_empty(&c->held) || worker__over_limit(w, c))) {
+		worker__hold(w, c, r);
 		return;
 	}
 	switch (r->kind) {
 	case REQ_HTTP: {
-		struct route_counters *sr = &w->cnt.route[r->route];
+		struct route_counters *rc = &w->cnt.route[r->route];
+		size_t len;
+		unsigned status = serve_http(w, c, r, &len);
 
-		if (!serve_http(w, c, r)) {
+		if (!status) {
 			if (c->close_after_flush)
-				touch(w, c);
+				worker__touch(w, c);
 			break;
 		}
 		if (r->flags & REQF_CLOSE)
 			c->close_after_flush = true;
-		CNT_ADD(sr->requests, 1);
-		CNT_ADD(sr->status[status_index(w->last_status)], 1);
-		w->bstatus[i] = (uint16_t)w->last_status;
-		w->bbytes[i] = (uint32_t)w->last_body;
+		CNT_ADD(rc->requests, 1);
+		CNT_ADD(rc->status[status_index(status)], 1);
+		w->bstatus[i] = (uint16_t)status;
+		w->bbytes[i] = (uint32_t)len;
 		if (w->alog_on)
-			w->bpeer[i] = c->peer;
+			w->bpeer[i] = c->peer;   /* the slot may be reused after the flush */
 		break;
 	}
 	case REQ_CONTINUE:
 		/* An interim answer: it ends no request. */
 		if (!c->shut && !ck_pr_load_uint(w->past_deadline))
-			out_add(w, c, (char *)continue_100, sizeof(continue_100) - 1, 0);
+			worker__out_add(w, c, (char *)continue_100,
+					sizeof(continue_100) - 1, 0);
 		break;
 	case REQ_CLOSE:
-		touch(w, c);
+		worker__touch(w, c);
 		c->close_after_flush = true;
 		break;
 	}
 }
 
-/* One line per request: peer, date, request, status, body bytes, latency. */
+/* One access-log line per answered request of the batch. */
 static void access_log_batch(struct worker *w, const struct http_req *batch,
 			     unsigned n, uint64_t done, time_t sec)
 {
 	if (sec != w->alog_sec) {
-		struct tm tm;
-
-		gmtime_r(&sec, &tm);
-		strftime(w->alog_date, sizeof(w->alog_date), "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
+		alog_date(w->alog_date, sec);
 		w->alog_sec = sec;
 	}
-	for (unsigned i = 0; i < n; i++) {
-		const struct http_req *r = &batch[i];
-		const struct sockaddr_in6 *peer = &w->bpeer[i];
-		char line[512], host[INET6_ADDRSTRLEN];
-		struct sbuf b;
-
-		if (r->kind != REQ_HTTP || !w->bstatus[i])
-			continue;
-		if (peer->sin6_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)peer)->sin_addr,
-				  host, sizeof(host));
-		else
-			inet_ntop(AF_INET6, &peer->sin6_addr, host, sizeof(host));
-		sbuf_init(&b, line, sizeof(line));
-		sbuf_puts(&b, host);
-		sbuf_puts(&b, " - - ");
-		sbuf_puts(&b, w->alog_date);
-		sbuf_puts(&b, r->err == HERR_METHOD ? " \"- " :
-			  (r->flags & REQF_HEAD) ? " \"HEAD " : " \"GET ");
-		sbuf_puts(&b, r->route ? http_route_name((enum http_route)r->route) : "-");
-		sbuf_puts(&b, (r->flags & REQF_HTTP10) ? " HTTP/1.0\" " : " HTTP/1.1\" ");
-		sbuf_u64(&b, w->bstatus[i]);
-		sbuf_puts(&b, " ");
-		sbuf_u64(&b, w->bbytes[i]);
-		sbuf_puts(&b, " ");
-		sbuf_u64(&b, (done - r->t_parsed_ns) / 1000);
-		sbuf_puts(&b, "us\n");
-		if (!b.full)
-			alog_put(w->alog, line, b.len);
-	}
+	for (unsigned i = 0; i < n; i++)
+		if (batch[i].kind == REQ_HTTP && w->bstatus[i])
+			alog_request(w->alog, w->alog_date, &w->bpeer[i], &batch[i],
+				     w->bstatus[i], w->bbytes[i],
+				     done - batch[i].t_parsed_ns);
 }
 
 /* Reads the runtime snapshot for the descriptors about to be served; valid
@@ -670,7 +201,7 @@ static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 static void batch_end(struct worker *w, const struct runtime *rt,
 		      const struct http_req *batch, unsigned n, time_t sec)
 {
-	flush_batch(w);
+	worker__flush_batch(w);
 	/* One clock read per batch: every answer in it reached the kernel (or
 	 * a tail) by now. */
 	uint64_t done = clock_mono_ns();
@@ -719,13 +250,13 @@ static void release_held(struct worker *w)
 		c->ready = false;
 		const struct runtime *rt = batch_begin(w, &sec);
 
-		while (n < budget && !over_limit(w, c) &&
+		while (n < budget && !worker__over_limit(w, c) &&
 		       chain_take(&w->chains, &c->held, &batch[n], sizeof(batch[n]))) {
 			serve(w, &batch[n], n, true);
 			n++;
 		}
 		budget -= n;
-		wait_update(w, c);
+		worker__wait_update(w, c);
 		if (n)
 			batch_end(w, rt, batch, n, sec);   /* may ready c again */
 	}
@@ -750,7 +281,7 @@ static void sweep_sends(struct worker *w)
 		CNT_ADD(w->cnt.w.send_timeouts, 1);
 		log_debug("worker %u: slot %u: send timeout, %llu bytes unsent",
 			  w->id, c->slot, (unsigned long long)c->tail.bytes);
-		conn_kill(w, c);
+		worker__kill(w, c);
 	}
 }
 
@@ -770,7 +301,7 @@ static void poll_events(struct worker *w, int timeout_ms)
 		struct conn *c = slot(w, (uint32_t)evs[i].data.u64);
 
 		if (!chain_empty(&c->tail))
-			tail_flush(w, c);
+			worker__tail_flush(w, c);
 	}
 	if (timeout_ms != 0) {
 		queue_req_woke(&w->rq, woke);
@@ -784,7 +315,7 @@ static void poll_events(struct worker *w, int timeout_ms)
 static void close_waiting(struct worker *w)
 {
 	while (w->wait_head != NONE)
-		conn_close(w, slot(w, w->wait_head));
+		worker__close(w, slot(w, w->wait_head));
 }
 
 static void ring_bell(struct worker *w)

@@ -2,9 +2,11 @@
  *
  * Each worker owns: its request ring (consumer side), its note ring (producer
  * side), its wake-up eventfd, an epoll set for that eventfd and for sockets
- * with unsent bytes, a thread-local slab, a pool for unsent tails, and the
- * write side of the connections the acceptor gave it.  Nothing here is
- * shared except through the rings and the two atomics in struct conn. */
+ * with unsent bytes, a thread-local slab, a pool of chains for unsent
+ * bytes and held requests, and the write side of the connections the
+ * acceptor gave it.  Nothing here is shared except through the rings and
+ * the atomics in struct conn.  The thread's loop is workers/worker.c; the
+ * write side, workers/outbox.c; the endpoints, workers/handler.h. */
 #ifndef METRICD_WORKERS_WORKER_H
 #define METRICD_WORKERS_WORKER_H
 
@@ -13,14 +15,14 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "workers/accesslog.h"
-#include "queue/conn.h"
-#include "queue/runtime.h"
 #include "core/base/counters.h"
-#include "workers/telemetry.h"
 #include "http/response.h"
+#include "queue/conn.h"
 #include "queue/queue.h"
+#include "queue/runtime.h"
+#include "workers/accesslog.h"
 #include "workers/slab.h"
+#include "workers/telemetry.h"
 
 #define WORKER_BATCH 64
 #define WORKER_SLAB_SIZE (512u << 10)
@@ -72,8 +74,6 @@ struct worker {
 	uint64_t send_timeout_ms;     /* from the last snapshot read */
 	const unsigned *past_deadline;    /* acceptor: shutdown timeout passed */
 
-	unsigned last_status;         /* of the answer just queued */
-	size_t last_body;             /* its body bytes */
 	uint16_t bstatus[WORKER_BATCH];   /* per request of the batch (0: not */
 	uint32_t bbytes[WORKER_BATCH];    /* answered), for latency and log */
 	/* and its peer, copied while the connection is ours: once it closes
@@ -96,34 +96,5 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 int worker_start(struct worker *w);
 void worker_join(struct worker *w);
 void worker_destroy(struct worker *w);
-
-/* ---- used by the paths (stack.c, heap.c) ---- */
-
-/* The reply functions write the head with req_flags (HEAD, Connection);
- * closing the connection afterwards is the caller's decision. */
-
-/* Answers with head + body copied into the slab. */
-void worker_reply(struct worker *w, struct conn *c, unsigned req_flags,
-		  unsigned status, enum http_ctype ct, const char *body,
-		  size_t body_len);
-/* Answers with the head in the slab and `body` sent from where it is; the
- * worker frees it with mem_free after the batch is flushed. */
-void worker_reply_owned(struct worker *w, struct conn *c, unsigned req_flags,
-			unsigned status, enum http_ctype ct, char *body,
-			size_t body_len);
-void worker_reply_error(struct worker *w, struct conn *c, unsigned req_flags,
-			enum http_err err);
-
-/* Answers GET /stats (JSON) or /metrics (Prometheus text). */
-void worker_reply_stats(struct worker *w, struct conn *c, unsigned req_flags,
-			bool prometheus);
-
-/* The two paths. */
-void stack_serve(struct worker *w, struct conn *c, const struct http_req *r);
-void heap_serve(struct worker *w, struct conn *c, const struct http_req *r);
-/* Acceptor side of the heap path: moves the request into a malloc'd object,
- * counted against the acceptor's stats.  Returns false when malloc fails
- * (the request is then answered 503). */
-bool heap_request_wrap(struct counters *st, struct http_req *r);
 
 #endif

@@ -60,6 +60,7 @@
 #include <http_parser.h>
 
 #include "core/base/clock.h"
+#include "core/base/fmt.h"
 #include "queue/conn.h"
 #include "queue/runtime.h"
 #include "core/base/counters.h"
@@ -68,6 +69,7 @@
 #include "http/route.h"
 #include "workers/metric.h"
 #include "workers/worker.h"
+#include "workers/handler.h"
 
 #define FUZZ_MAX_HEAD 1024u
 /* As in core/acceptor.c: the read buffer is the head limit plus 4 KiB. */

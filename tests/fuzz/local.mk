@@ -5,7 +5,8 @@
 # poisoned between answers (METRICD_ASAN) so an answer written past what
 # it reserved is caught.
 FUZZ_SERVER_SOURCES = http/framing.c http/route.c http/response.c \
-	workers/worker.c workers/stack.c workers/heap.c workers/slab.c \
+	workers/worker.c workers/outbox.c workers/endpoints.c workers/admin.c \
+	workers/stack.c workers/heap.c workers/slab.c \
 	core/base/chain.c workers/metric.c core/base/counters.c core/base/log.c \
 	core/base/clock.c core/base/fmt.c workers/telemetry.c \
 	workers/accesslog.c queue/conn.c queue/queue.c

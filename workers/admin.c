@@ -1,0 +1,40 @@
+/* The server's own endpoints: /healthz, /stats (JSON), /metrics
+ * (Prometheus) and OPTIONS *.  Like the stack path they allocate nothing:
+ * the telemetry is written straight into the slab. */
+#include "config.h"
+
+#include "workers/handler.h"
+
+struct reply handle_healthz(const struct handler_ctx *ctx)
+{
+	return reply_copy(ctx, 200, CT_TEXT, "ok\n", 3);
+}
+
+/* The methods OPTIONS * lists are in its head (REQF_OPTIONS). */
+struct reply handle_options(const struct handler_ctx *ctx)
+{
+	return (struct reply){ 200, CT_TEXT, 0, NULL };
+}
+
+static struct reply telemetry_reply(const struct handler_ctx *ctx, size_t n,
+				    enum http_ctype ct)
+{
+	static const char too_big[] = "{\"error\":\"statistics do not fit the buffer\"}";
+
+	if (n == 0)
+		return reply_copy(ctx, 500, CT_JSON, too_big, sizeof(too_big) - 1);
+	return (struct reply){ 200, ct, n, NULL };
+}
+
+struct reply handle_stats(const struct handler_ctx *ctx)
+{
+	return telemetry_reply(ctx, telemetry_write_json(ctx->tm, ctx->body,
+							 ctx->body_cap), CT_JSON);
+}
+
+struct reply handle_metrics(const struct handler_ctx *ctx)
+{
+	return telemetry_reply(ctx, telemetry_write_prometheus(ctx->tm, ctx->body,
+							       ctx->body_cap),
+			       CT_PROMETHEUS);
+}
