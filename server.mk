@@ -27,7 +27,10 @@ libmetricd_a_SOURCES = \
 	workers/telemetry.c workers/telemetry.h \
 	workers/outbox.c workers/outbox.h \
 	workers/worker.c workers/worker.h \
-	core/acceptor.c core/acceptor.h \
+	core/acceptor.h \
+	core/connection.c \
+	core/lifecycle.c \
+	core/listener.c \
 	core/cfg.c core/cfg.h \
 	core/cfgfile.c \
 	core/notify.c core/notify.h \

@@ -1,18 +1,24 @@
 /* The acceptor thread: one libevent event_base that accepts, reads, frames
- * and hands requests to workers; and the server's lifecycle around it. */
+ * and hands requests to workers; and the server's lifecycle around it.
+ * Three files share this struct, one job each: core/listener.c
+ * (listening, accepting), core/connection.c (the per-connection state
+ * machine, the workers' notes, timeouts) and core/lifecycle.c (start,
+ * loop, reload, tick, drain, stop). */
 #ifndef METRICD_CORE_ACCEPTOR_H
 #define METRICD_CORE_ACCEPTOR_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/cfg.h"
-#include "workers/accesslog.h"
-#include "queue/conn.h"
-#include "core/reclaim.h"
-#include "queue/runtime.h"
+#include <event2/event.h>
+
 #include "core/base/counters.h"
+#include "core/cfg.h"
+#include "core/reclaim.h"
+#include "queue/conn.h"
 #include "queue/queue.h"
+#include "queue/runtime.h"
+#include "workers/accesslog.h"
 #include "workers/worker.h"
 
 struct acceptor {
@@ -74,5 +80,25 @@ int acceptor_run(struct acceptor *a);
 void acceptor_destroy(struct acceptor *a);
 /* "127.0.0.1:8080" or "[::1]:8080" of the bound socket. */
 int acceptor_local_addr(const struct acceptor *a, char *out, size_t len);
+
+/* ---- between the acceptor's own files (acc__: this module's) ---- */
+
+/* core/connection.c */
+void acc__conn_open(struct acceptor *a, int fd, uint32_t slot,
+		    const struct sockaddr_in6 *peer);
+/* Runs the state machine of c until it must wait. */
+void acc__conn_advance(struct acceptor *a, struct conn *c);
+/* Once per loop turn: connections that used up their last turn go on. */
+void acc__run_ready(struct acceptor *a);
+/* At the in-flight limit: true if the worker drained meanwhile and c may
+ * go on; false if NOTE_RESUME will come. */
+bool acc__pause_pipeline(struct acceptor *a, struct conn *c);
+void acc__on_bell(evutil_socket_t fd, short what, void *arg);
+void acc__on_sweep(evutil_socket_t fd, short what, void *arg);
+/* (Re)arms the timeout sweep for the current header/idle timeouts. */
+void acc__sweep_arm(struct acceptor *a);
+/* core/listener.c */
+void acc__on_accept(evutil_socket_t lfd, short what, void *arg);
+void acc__on_accept_retry(evutil_socket_t fd, short what, void *arg);
 
 #endif

@@ -1,13 +1,23 @@
-/* Unit tests for core/acceptor.c: the acceptor and its workers in this
- * process (acceptor_listen/start/run in a thread, on an ephemeral port),
- * driven over real sockets; lifecycle by signals to this process.
+/* Unit tests for the acceptor (core/listener.c, core/connection.c,
+ * core/lifecycle.c): the acceptor and its workers in this process
+ * (acceptor_listen/start/run in a thread, on an ephemeral port), driven
+ * over real sockets; lifecycle by signals to this process.
  *
- * The file includes core/acceptor.c itself so that one static function,
- * pause_pipeline(), can be called directly: its race branch (the worker
- * drained between dispatch()'s check and the pause) cannot be reached
- * on purpose from outside - the worker would have to answer between two
- * adjacent loads. */
-#include "core/acceptor.c"
+ * acc__pause_pipeline() is also called directly: its race branch (the
+ * worker drained between dispatch()'s check and the pause) cannot be
+ * reached on purpose from outside - the worker would have to answer
+ * between two adjacent loads. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/acceptor.h"
+#include "core/base/log.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -388,12 +398,12 @@ START_TEST(pause_pipeline_race)
 	cfg.max_pipeline = 4;
 	a.cfg = &cfg;
 	c.inflight = 3;          /* dispatch() saw 4; one was answered since */
-	ck_assert(pause_pipeline(&a, &c));
+	ck_assert(acc__pause_pipeline(&a, &c));
 	ck_assert_uint_eq(c.want_resume, 0);
 	ck_assert(!c.wait_resume);
 	ck_assert_uint_eq(a.ctr.pipeline_pauses, 0);
 	c.inflight = 4;          /* still at the limit: wait for the worker */
-	ck_assert(!pause_pipeline(&a, &c));
+	ck_assert(!acc__pause_pipeline(&a, &c));
 	ck_assert_uint_eq(c.want_resume, 1);
 	ck_assert(c.wait_resume);
 	ck_assert_uint_eq(a.ctr.pipeline_pauses, 1);

@@ -82,8 +82,6 @@ tests_test_heap_LDADD = $(HARNESS_LIBS)
 tests_test_stats_CFLAGS = $(UNIT_CFLAGS)
 tests_test_stats_LDADD = tools/blast/libblast.la $(UNIT_LIBS) -lm
 
-# The acceptor with its workers, in process on an ephemeral port.  The
-# suite includes core/acceptor.c (see the file's head comment), so it is
-# compiled with the server's flags and takes the rest from libmetricd.a.
+# The acceptor with its workers, in process on an ephemeral port.
 tests_test_acceptor_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 tests_test_acceptor_LDADD = tests/libtestlib.a $(UNIT_LIBS)

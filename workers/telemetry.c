@@ -1,11 +1,16 @@
 /* /stats (JSON) and /metrics (Prometheus): every thread's counters,
  * summed, written into a caller's buffer without allocating.  Readers only:
- * each thread writes its own counters (core/base/counters.h). */
+ * each thread writes its own counters (core/base/counters.h).
+ *
+ * The acceptor's and the workers' figures are each one table below, read
+ * by both writers, so a figure in /stats is in /metrics too. */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "core/base/clock.h"
+#include "core/base/fmt.h"
 #include "core/base/sbuf.h"
 #include "http/route.h"
 #include "queue/queue.h"
@@ -20,7 +25,107 @@ static const char *const status_text[SS__COUNT] = {
 	"200", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
 };
 
-/* ---- readers -------------------------------------------------------------- */
+/* One figure: its /stats key, its /metrics name (metricd_ added), type
+ * and help, and where it is in its counters block. */
+struct figure {
+	const char *json, *prom, *type, *help;
+	size_t off;
+};
+
+#define ACC(json, prom, type, field, help) \
+	{ json, prom, type, help, offsetof(struct acceptor_counters, field) }
+static const struct figure acceptor_figures[] = {
+	ACC("connections_open", "connections_open", "gauge", open,
+	    "Open client connections."),
+	ACC("accepted", "connections_accepted_total", "counter", accepted,
+	    "Connections accepted."),
+	ACC("rejected_over_max_conns", "connections_rejected_total", "counter",
+	    rejected_full, "Connections closed at once because --max-conns were open."),
+	ACC("accept_pauses_out_of_fds", "accept_pauses_total", "counter", accept_paused,
+	    "Times accepting paused because the process was out of file descriptors."),
+	ACC("ring_full", "ring_full_total", "counter", ring_full,
+	    "Times a worker's ring was full and a connection waited."),
+	ACC("pipeline_pauses", "pipeline_pauses_total", "counter", pipeline_pauses,
+	    "Times a connection reached --max-pipeline and was paused."),
+	ACC("header_timeouts", "header_timeouts_total", "counter", header_timeouts,
+	    "Requests answered 408 because the head did not arrive within --header-timeout."),
+	ACC("idle_closes", "idle_closes_total", "counter", idle_closes,
+	    "Keep-alive connections closed after --idle-timeout."),
+	ACC("resets", "connection_resets_total", "counter", resets,
+	    "Connections the peer reset; their queued requests were dropped."),
+	ACC("closed_without_request", "connections_closed_without_request_total",
+	    "counter", closed_unused,
+	    "Connections that closed before sending a whole request (closed by the acceptor)."),
+	ACC("bytes_read", "read_bytes_total", "counter", bytes_read,
+	    "Bytes read from clients."),
+	ACC("frame_bytes_examined", "frame_bytes_examined_total", "counter",
+	    frame_bytes_examined, "Bytes the framer looked at (linear in the bytes read)."),
+	ACC("read_budget_yields", "read_budget_yields_total", "counter",
+	    read_budget_yields,
+	    "Times a connection framed its per-turn share and let the others go first."),
+	ACC("access_log_dropped", "access_log_dropped_total", "counter",
+	    access_log_dropped, "Access-log lines dropped because a worker's log ring was full."),
+	ACC("worker_wakeups_sent", "worker_wakeups_sent_total", "counter", wakes,
+	    "Wake-ups the acceptor sent to sleeping workers."),
+};
+#undef ACC
+
+/* Worker figures; those with "slab_" in their /stats key go in its "slab"
+ * object, under the rest of the key. */
+#define WK(json, prom, type, field, help) \
+	{ json, prom, type, help, offsetof(struct worker_counters, field) }
+static const struct figure worker_figures[] = {
+	WK("batches", "worker_batches_total", "counter", batches,
+	   "Batches drained from the worker's ring."),
+	WK("wakeups", "worker_wakeups_total", "counter", wakeups,
+	   "Times the worker woke from sleep."),
+	WK("sleeps", "worker_sleeps_total", "counter", sleeps,
+	   "Times the worker went to sleep after its spin budget."),
+	WK("partial_writes", "worker_partial_writes_total", "counter", partial_writes,
+	   "Writes the socket took only part of."),
+	WK("write_errors", "worker_write_errors_total", "counter", write_errors,
+	   "Writes that failed (peer gone)."),
+	WK("connections_with_unsent_bytes", "worker_connections_with_unsent_bytes",
+	   "gauge", conns_with_tail, "Connections whose answers wait for the client to read."),
+	WK("unsent_blocks", "worker_unsent_blocks", "gauge", tail_blocks_in_use,
+	   "16 KiB blocks holding unsent bytes or held requests."),
+	WK("unsent_blocks_unmapped", "worker_unsent_blocks_unmapped_total", "counter",
+	   tail_blocks_unmapped, "Unsent-byte blocks given back to the system."),
+	WK("held_requests", "worker_held_requests_total", "counter", held,
+	   "Requests put off because the connection's unsent bytes reached --max-unsent-bytes."),
+	WK("dropped_requests", "worker_dropped_requests_total", "counter", dropped,
+	   "Requests not computed because the peer was gone."),
+	WK("send_timeouts", "worker_send_timeouts_total", "counter", send_timeouts,
+	   "Connections closed because their unsent bytes made no progress for --send-timeout."),
+	WK("shutdown_refused", "worker_shutdown_refused_total", "counter", shutdown_refused,
+	   "Requests answered 503 after --shutdown-timeout."),
+	WK("slab_size", "worker_slab_size_bytes", "gauge", slab_size,
+	   "The worker's slab."),
+	WK("slab_last_batch_bytes", "worker_slab_last_batch_bytes", "gauge",
+	   slab_last_batch_bytes, "Slab bytes the last batch used."),
+	WK("slab_high_water", "worker_slab_high_water_bytes", "gauge", slab_high_water,
+	   "Most slab bytes one batch used."),
+	WK("slab_resets", "worker_slab_resets_total", "counter", slab_resets,
+	   "Slab resets (one per flushed batch)."),
+	WK("slab_oversized_fallbacks", "worker_slab_oversized_total", "counter",
+	   slab_overflows, "Slab allocations that did not fit and forced an early flush."),
+};
+#undef WK
+
+#define NFIG(t) (sizeof(t) / sizeof((t)[0]))
+
+static uint64_t figure_value(const void *block, const struct figure *f)
+{
+	return __atomic_load_n((const uint64_t *)((const char *)block + f->off),
+			       __ATOMIC_RELAXED);
+}
+
+static bool is_slab(const struct figure *f)
+{
+	return strncmp(f->json, "slab_", 5) == 0;
+}
+
+/* ---- summing ------------------------------------------------------------- */
 
 static void add_route(struct route_counters *sum, const struct route_counters *r)
 {
@@ -42,15 +147,17 @@ static void add_route(struct route_counters *sum, const struct route_counters *r
 		sum->prom[i] += CNT_GET(r->prom[i]);
 }
 
-/* One endpoint summed over every thread (allocations happen on the acceptor
- * and on workers alike). */
-static void sum_route(const struct telemetry *reg, unsigned route,
-		      struct route_counters *sum)
+/* Every endpoint summed over every thread (allocations happen on the
+ * acceptor and on workers alike). */
+static void sum_routes(const struct telemetry *tm,
+		       struct route_counters sums[ROUTE__COUNT])
 {
-	memset(sum, 0, sizeof(*sum));
-	add_route(sum, &reg->acceptor->route[route]);
-	for (unsigned w = 0; w < reg->nworkers; w++)
-		add_route(sum, &reg->workers[w]->route[route]);
+	memset(sums, 0, sizeof(struct route_counters) * ROUTE__COUNT);
+	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+		add_route(&sums[r], &tm->acceptor->route[r]);
+		for (unsigned w = 0; w < tm->nworkers; w++)
+			add_route(&sums[r], &tm->workers[w]->route[r]);
+	}
 }
 
 static uint64_t hist_count(const struct route_counters *r)
@@ -62,33 +169,44 @@ static uint64_t hist_count(const struct route_counters *r)
 	return n;
 }
 
-static void json_us(struct sbuf *b, const char *key, uint64_t ns, bool comma)
+static uint64_t worker_requests(const struct counters *t)
+{
+	uint64_t n = 0;
+
+	for (unsigned r = 0; r < ROUTE__COUNT; r++)
+		n += CNT_GET(t->route[r].requests);
+	return n;
+}
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+static void json_key(struct sbuf *b, const char *key)
 {
 	sbuf_puts(b, "\"");
 	sbuf_puts(b, key);
 	sbuf_puts(b, "\":");
-	sbuf_ratio(b, (double)ns, 1000.0);
-	if (comma)
-		sbuf_puts(b, ",");
 }
 
 static void json_kv(struct sbuf *b, const char *key, uint64_t v, bool comma)
 {
-	sbuf_puts(b, "\"");
-	sbuf_puts(b, key);
-	sbuf_puts(b, "\":");
+	json_key(b, key);
 	sbuf_u64(b, v);
 	if (comma)
 		sbuf_puts(b, ",");
 }
 
-static void json_endpoint(struct sbuf *b, const struct route_counters *r)
+static void json_ratio(struct sbuf *b, const char *key, double n, double d, bool comma)
 {
-	double req = (double)r->requests;
-	uint64_t n = hist_count(r);
+	json_key(b, key);
+	sbuf_ratio(b, n, d);
+	if (comma)
+		sbuf_puts(b, ",");
+}
+
+static void json_statuses(struct sbuf *b, const struct route_counters *r)
+{
 	bool first = true;
 
-	json_kv(b, "requests", r->requests, true);
 	sbuf_puts(b, "\"responses\":{");
 	for (unsigned s = 0; s < SS__COUNT; s++) {
 		if (!r->status[s])
@@ -96,113 +214,105 @@ static void json_endpoint(struct sbuf *b, const struct route_counters *r)
 		if (!first)
 			sbuf_puts(b, ",");
 		first = false;
-		sbuf_puts(b, "\"");
-		sbuf_puts(b, status_text[s]);
-		sbuf_puts(b, "\":");
-		sbuf_u64(b, r->status[s]);
+		json_kv(b, status_text[s], r->status[s], false);
 	}
-	sbuf_puts(b, "},\"allocs_per_request\":");
-	sbuf_ratio(b, (double)r->allocs, req);
-	sbuf_puts(b, ",\"bytes_per_request\":");
-	sbuf_ratio(b, (double)r->alloc_bytes, req);
-	sbuf_puts(b, ",\"frees_per_request\":");
-	sbuf_ratio(b, (double)r->frees, req);
-	sbuf_puts(b, ",\"cross_thread_frees_per_request\":");
-	sbuf_ratio(b, (double)r->xthread_frees, req);
-	sbuf_puts(b, ",\"allocator_ns_per_request\":");
-	sbuf_ratio(b, (double)r->alloc_cycles * clock_ns_per_cycle(), req);
-	sbuf_puts(b, ",");
+	sbuf_puts(b, "},");
+}
+
+static void json_latency(struct sbuf *b, const struct route_counters *r)
+{
+	uint64_t n = hist_count(r);
+
+	sbuf_puts(b, "\"latency_us\":{");
+	json_ratio(b, "mean", n ? (double)(r->lat_sum_ns / n) : 0, 1000.0, true);
+	json_ratio(b, "p50", (double)lat_quantile(r->lat, n, 0.50), 1000.0, true);
+	json_ratio(b, "p90", (double)lat_quantile(r->lat, n, 0.90), 1000.0, true);
+	json_ratio(b, "p99", (double)lat_quantile(r->lat, n, 0.99), 1000.0, true);
+	json_ratio(b, "p999", (double)lat_quantile(r->lat, n, 0.999), 1000.0, true);
+	json_ratio(b, "max", (double)r->lat_max_ns, 1000.0, false);
+	sbuf_puts(b, "}");
+}
+
+static void json_endpoint(struct sbuf *b, const struct route_counters *r)
+{
+	double req = (double)r->requests;
+
+	json_kv(b, "requests", r->requests, true);
+	json_statuses(b, r);
+	json_ratio(b, "allocs_per_request", (double)r->allocs, req, true);
+	json_ratio(b, "bytes_per_request", (double)r->alloc_bytes, req, true);
+	json_ratio(b, "frees_per_request", (double)r->frees, req, true);
+	json_ratio(b, "cross_thread_frees_per_request", (double)r->xthread_frees, req, true);
+	json_ratio(b, "allocator_ns_per_request",
+		   (double)r->alloc_cycles * clock_ns_per_cycle(), req, true);
 	json_kv(b, "allocs", r->allocs, true);
 	json_kv(b, "alloc_bytes", r->alloc_bytes, true);
 	json_kv(b, "frees", r->frees, true);
 	json_kv(b, "cross_thread_frees", r->xthread_frees, true);
-	sbuf_puts(b, "\"latency_us\":{");
-	json_us(b, "mean", n ? r->lat_sum_ns / n : 0, true);
-	json_us(b, "p50", lat_quantile(r->lat, n, 0.50), true);
-	json_us(b, "p90", lat_quantile(r->lat, n, 0.90), true);
-	json_us(b, "p99", lat_quantile(r->lat, n, 0.99), true);
-	json_us(b, "p999", lat_quantile(r->lat, n, 0.999), true);
-	json_us(b, "max", r->lat_max_ns, false);
+	json_latency(b, r);
+}
+
+static void json_worker(struct sbuf *b, const struct telemetry *tm, unsigned w)
+{
+	const struct counters *t = tm->workers[w];
+
+	json_kv(b, "id", w, true);
+	json_key(b, "cpu");
+	if (t->cpu < 0)
+		sbuf_puts(b, "null,");
+	else {
+		sbuf_u64(b, (uint64_t)t->cpu);
+		sbuf_puts(b, ",");
+	}
+	json_kv(b, "requests", worker_requests(t), true);
+	json_kv(b, "ring_depth", queue_req_depth(tm->rings[w]), true);
+	json_kv(b, "ring_high_water", CNT_GET(tm->ring_high_water[w]), true);
+	for (size_t k = 0; k < NFIG(worker_figures); k++)
+		if (!is_slab(&worker_figures[k]))
+			json_kv(b, worker_figures[k].json,
+				figure_value(&t->w, &worker_figures[k]), true);
+	sbuf_puts(b, "\"slab\":{");
+	for (size_t k = 0, first = 1; k < NFIG(worker_figures); k++) {
+		if (!is_slab(&worker_figures[k]))
+			continue;
+		if (!first)
+			sbuf_puts(b, ",");
+		first = 0;
+		json_kv(b, worker_figures[k].json + 5,
+			figure_value(&t->w, &worker_figures[k]), false);
+	}
 	sbuf_puts(b, "}");
 }
 
-size_t telemetry_write_json(const struct telemetry *reg, char *out, size_t cap)
+size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 {
-	struct route_counters sum;
+	struct route_counters sums[ROUTE__COUNT];
 	struct sbuf b;
-	const struct acceptor_counters *a = reg->acc;
 
+	sum_routes(tm, sums);
 	sbuf_init(&b, out, cap);
-	sbuf_puts(&b, "{\"uptime_s\":");
-	sbuf_ratio(&b, (double)(clock_mono_ns() - reg->start_ns), 1e9);
-	sbuf_puts(&b, ",\"workers\":");
-	sbuf_u64(&b, reg->nworkers);
-	sbuf_puts(&b, ",\"endpoints\":{");
+	sbuf_puts(&b, "{");
+	json_ratio(&b, "uptime_s", (double)(clock_mono_ns() - tm->start_ns), 1e9, true);
+	json_kv(&b, "workers", tm->nworkers, true);
+	sbuf_puts(&b, "\"endpoints\":{");
 	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-		sum_route(reg, r, &sum);
 		if (r)
 			sbuf_puts(&b, ",");
-		sbuf_puts(&b, "\"");
-		sbuf_puts(&b, http_route_name((enum http_route)r));
-		sbuf_puts(&b, "\":{");
-		json_endpoint(&b, &sum);
+		json_key(&b, http_route_name((enum http_route)r));
+		sbuf_puts(&b, "{");
+		json_endpoint(&b, &sums[r]);
 		sbuf_puts(&b, "}");
 	}
 	sbuf_puts(&b, "},\"acceptor\":{");
-	json_kv(&b, "connections_open", CNT_GET(a->open), true);
-	json_kv(&b, "accepted", CNT_GET(a->accepted), true);
-	json_kv(&b, "rejected_over_max_conns", CNT_GET(a->rejected_full), true);
-	json_kv(&b, "accept_pauses_out_of_fds", CNT_GET(a->accept_paused), true);
-	json_kv(&b, "ring_full", CNT_GET(a->ring_full), true);
-	json_kv(&b, "pipeline_pauses", CNT_GET(a->pipeline_pauses), true);
-	json_kv(&b, "header_timeouts", CNT_GET(a->header_timeouts), true);
-	json_kv(&b, "idle_closes", CNT_GET(a->idle_closes), true);
-	json_kv(&b, "resets", CNT_GET(a->resets), true);
-	json_kv(&b, "closed_without_request", CNT_GET(a->closed_unused), true);
-	json_kv(&b, "bytes_read", CNT_GET(a->bytes_read), true);
-	json_kv(&b, "frame_bytes_examined", CNT_GET(a->frame_bytes_examined), true);
-	json_kv(&b, "read_budget_yields", CNT_GET(a->read_budget_yields), true);
-	json_kv(&b, "access_log_dropped", CNT_GET(a->access_log_dropped), true);
-	json_kv(&b, "worker_wakeups_sent", CNT_GET(a->wakes), false);
+	for (size_t k = 0; k < NFIG(acceptor_figures); k++)
+		json_kv(&b, acceptor_figures[k].json,
+			figure_value(tm->acc, &acceptor_figures[k]),
+			k + 1 < NFIG(acceptor_figures));
 	sbuf_puts(&b, "},\"worker\":[");
-	for (unsigned w = 0; w < reg->nworkers; w++) {
-		const struct counters *t = reg->workers[w];
-		uint64_t req = 0;
-
-		for (unsigned r = 0; r < ROUTE__COUNT; r++)
-			req += CNT_GET(t->route[r].requests);
-		if (w)
-			sbuf_puts(&b, ",");
-		sbuf_puts(&b, "{");
-		json_kv(&b, "id", w, true);
-		sbuf_puts(&b, "\"cpu\":");
-		if (t->cpu < 0)
-			sbuf_puts(&b, "null");
-		else
-			sbuf_u64(&b, (uint64_t)t->cpu);
-		sbuf_puts(&b, ",");
-		json_kv(&b, "requests", req, true);
-		json_kv(&b, "ring_depth", queue_req_depth(reg->rings[w]), true);
-		json_kv(&b, "ring_high_water", CNT_GET(reg->ring_high_water[w]), true);
-		json_kv(&b, "batches", CNT_GET(t->w.batches), true);
-		json_kv(&b, "wakeups", CNT_GET(t->w.wakeups), true);
-		json_kv(&b, "sleeps", CNT_GET(t->w.sleeps), true);
-		json_kv(&b, "partial_writes", CNT_GET(t->w.partial_writes), true);
-		json_kv(&b, "write_errors", CNT_GET(t->w.write_errors), true);
-		json_kv(&b, "connections_with_unsent_bytes", CNT_GET(t->w.conns_with_tail), true);
-		json_kv(&b, "unsent_blocks", CNT_GET(t->w.tail_blocks_in_use), true);
-		json_kv(&b, "unsent_blocks_unmapped", CNT_GET(t->w.tail_blocks_unmapped), true);
-		json_kv(&b, "held_requests", CNT_GET(t->w.held), true);
-		json_kv(&b, "dropped_requests", CNT_GET(t->w.dropped), true);
-		json_kv(&b, "send_timeouts", CNT_GET(t->w.send_timeouts), true);
-		json_kv(&b, "shutdown_refused", CNT_GET(t->w.shutdown_refused), true);
-		sbuf_puts(&b, "\"slab\":{");
-		json_kv(&b, "size", CNT_GET(t->w.slab_size), true);
-		json_kv(&b, "last_batch_bytes", CNT_GET(t->w.slab_last_batch_bytes), true);
-		json_kv(&b, "high_water", CNT_GET(t->w.slab_high_water), true);
-		json_kv(&b, "resets", CNT_GET(t->w.slab_resets), true);
-		json_kv(&b, "oversized_fallbacks", CNT_GET(t->w.slab_overflows), false);
-		sbuf_puts(&b, "}}");
+	for (unsigned w = 0; w < tm->nworkers; w++) {
+		sbuf_puts(&b, w ? ",{" : "{");
+		json_worker(&b, tm, w);
+		sbuf_puts(&b, "}");
 	}
 	sbuf_puts(&b, "]}\n");
 	return b.full ? 0 : b.len;
@@ -224,27 +334,32 @@ static void prom_head(struct sbuf *b, const char *name, const char *type,
 	sbuf_puts(b, "\n");
 }
 
-static void prom_label_line(struct sbuf *b, const char *name, const char *lk,
-			    const char *lv, uint64_t v)
+/* metricd_NAME{LABEL="VALUE"[,le="LE"]} then the value (the caller's). */
+static void prom_series(struct sbuf *b, const char *name, const char *label,
+			const char *value, const char *le)
 {
 	sbuf_puts(b, "metricd_");
 	sbuf_puts(b, name);
-	sbuf_puts(b, "{");
-	sbuf_puts(b, lk);
-	sbuf_puts(b, "=\"");
-	sbuf_puts(b, lv);
-	sbuf_puts(b, "\"} ");
-	sbuf_u64(b, v);
-	sbuf_puts(b, "\n");
+	if (label) {
+		sbuf_puts(b, "{");
+		sbuf_puts(b, label);
+		sbuf_puts(b, "=\"");
+		sbuf_puts(b, value);
+		sbuf_puts(b, "\"");
+		if (le) {
+			sbuf_puts(b, ",le=\"");
+			sbuf_puts(b, le);
+			sbuf_puts(b, "\"");
+		}
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, " ");
 }
 
-static void prom_plain(struct sbuf *b, const char *name, const char *type,
-		       const char *help, uint64_t v)
+static void prom_u64(struct sbuf *b, const char *name, const char *label,
+		     const char *value, uint64_t v)
 {
-	prom_head(b, name, type, help);
-	sbuf_puts(b, "metricd_");
-	sbuf_puts(b, name);
-	sbuf_puts(b, " ");
+	prom_series(b, name, label, value, NULL);
 	sbuf_u64(b, v);
 	sbuf_puts(b, "\n");
 }
@@ -263,182 +378,116 @@ static uint64_t ep_value(const struct route_counters *r, enum ep_field f)
 	return 0;
 }
 
-static void prom_worker_series(struct sbuf *b, const struct telemetry *reg,
-			       const char *name, const char *type, const char *help,
-			       size_t offset)
-{
-	prom_head(b, name, type, help);
-	for (unsigned w = 0; w < reg->nworkers; w++) {
-		char id[12];
-		const uint64_t *field = (const uint64_t *)
-			((const char *)&reg->workers[w]->w + offset);
-
-		id[fmt_u64(id, w)] = '\0';
-		prom_label_line(b, name, "worker", id, __atomic_load_n(field, __ATOMIC_RELAXED));
-	}
-}
-
-size_t telemetry_write_prometheus(const struct telemetry *reg, char *out, size_t cap)
+static void prom_endpoint_counters(struct sbuf *b, const struct route_counters *sums)
 {
 	static const struct {
 		const char *name, *help;
 		enum ep_field f;
-	} ep_counters[] = {
+	} ep[] = {
 		{ "requests_total", "Requests answered, by endpoint.", EP_REQ },
 		{ "heap_allocations_total", "Global allocator allocations made by metricd for the endpoint's requests, all threads.", EP_ALLOCS },
 		{ "heap_allocated_bytes_total", "Bytes requested from the global allocator for the endpoint.", EP_BYTES },
 		{ "heap_frees_total", "Global allocator frees for the endpoint, all threads.", EP_FREES },
 		{ "heap_cross_thread_frees_total", "Frees of memory allocated on another thread.", EP_XFREES },
 	};
-	static struct {
-		const char *name, *help;
-		size_t off;
-	} const wk[] = {
-		{ "worker_batches_total", "Batches drained from the worker's ring.", offsetof(struct worker_counters, batches) },
-		{ "worker_wakeups_total", "Times the worker woke from sleep.", offsetof(struct worker_counters, wakeups) },
-		{ "worker_sleeps_total", "Times the worker went to sleep after its spin budget.", offsetof(struct worker_counters, sleeps) },
-		{ "worker_partial_writes_total", "Writes the socket took only part of.", offsetof(struct worker_counters, partial_writes) },
-		{ "worker_write_errors_total", "Writes that failed (peer gone).", offsetof(struct worker_counters, write_errors) },
-		{ "worker_slab_resets_total", "Slab resets (one per flushed batch).", offsetof(struct worker_counters, slab_resets) },
-		{ "worker_slab_oversized_total", "Slab allocations that did not fit and forced an early flush.", offsetof(struct worker_counters, slab_overflows) },
-		{ "worker_held_requests_total", "Requests put off because the connection's unsent bytes reached --max-unsent-bytes.", offsetof(struct worker_counters, held) },
-		{ "worker_dropped_requests_total", "Requests not computed because the peer was gone.", offsetof(struct worker_counters, dropped) },
-		{ "worker_send_timeouts_total", "Connections closed because their unsent bytes made no progress for --send-timeout.", offsetof(struct worker_counters, send_timeouts) },
-		{ "worker_shutdown_refused_total", "Requests answered 503 after --shutdown-timeout.", offsetof(struct worker_counters, shutdown_refused) },
-		{ "worker_unsent_blocks_unmapped_total", "Unsent-byte blocks given back to the system.", offsetof(struct worker_counters, tail_blocks_unmapped) },
-	};
-	struct route_counters sum;
-	struct sbuf b;
 
-	sbuf_init(&b, out, cap);
-	for (size_t k = 0; k < sizeof(ep_counters) / sizeof(ep_counters[0]); k++) {
-		prom_head(&b, ep_counters[k].name, "counter", ep_counters[k].help);
-		for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-			sum_route(reg, r, &sum);
-			prom_label_line(&b, ep_counters[k].name, "endpoint",
-					http_route_name((enum http_route)r),
-					ep_value(&sum, ep_counters[k].f));
-		}
+	for (size_t k = 0; k < NFIG(ep); k++) {
+		prom_head(b, ep[k].name, "counter", ep[k].help);
+		for (unsigned r = 0; r < ROUTE__COUNT; r++)
+			prom_u64(b, ep[k].name, "endpoint", http_route_name((enum http_route)r),
+				 ep_value(&sums[r], ep[k].f));
 	}
-	prom_head(&b, "responses_total", "counter", "Responses by endpoint and status code.");
-	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-		sum_route(reg, r, &sum);
+	prom_head(b, "responses_total", "counter", "Responses by endpoint and status code.");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++)
 		for (unsigned s = 0; s < SS__COUNT; s++) {
-			if (!sum.status[s])
+			if (!sums[r].status[s])
 				continue;
-			sbuf_puts(&b, "metricd_responses_total{endpoint=\"");
-			sbuf_puts(&b, http_route_name((enum http_route)r));
-			sbuf_puts(&b, "\",code=\"");
-			sbuf_puts(&b, status_text[s]);
-			sbuf_puts(&b, "\"} ");
-			sbuf_u64(&b, sum.status[s]);
-			sbuf_puts(&b, "\n");
+			sbuf_puts(b, "metricd_responses_total{endpoint=\"");
+			sbuf_puts(b, http_route_name((enum http_route)r));
+			sbuf_puts(b, "\",code=\"");
+			sbuf_puts(b, status_text[s]);
+			sbuf_puts(b, "\"} ");
+			sbuf_u64(b, sums[r].status[s]);
+			sbuf_puts(b, "\n");
 		}
-	}
-	prom_head(&b, "allocator_seconds_total", "counter",
+	prom_head(b, "allocator_seconds_total", "counter",
 		  "Time spent inside malloc and free for the endpoint, all threads.");
 	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-		sum_route(reg, r, &sum);
-		sbuf_puts(&b, "metricd_allocator_seconds_total{endpoint=\"");
-		sbuf_puts(&b, http_route_name((enum http_route)r));
-		sbuf_puts(&b, "\"} ");
-		sbuf_ratio(&b, (double)sum.alloc_cycles * clock_ns_per_cycle(), 1e9);
-		sbuf_puts(&b, "\n");
+		prom_series(b, "allocator_seconds_total", "endpoint",
+			    http_route_name((enum http_route)r), NULL);
+		sbuf_ratio(b, (double)sums[r].alloc_cycles * clock_ns_per_cycle(), 1e9);
+		sbuf_puts(b, "\n");
 	}
-	prom_head(&b, "request_duration_seconds", "histogram",
+}
+
+static void prom_latency(struct sbuf *b, const struct route_counters *sums)
+{
+	static const char name[] = "request_duration_seconds";
+
+	prom_head(b, name, "histogram",
 		  "From the request being framed to its answer reaching the kernel.");
 	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
 		const char *ep = http_route_name((enum http_route)r);
-		uint64_t cum = 0;
+		uint64_t cum = 0, n = hist_count(&sums[r]);
 
-		sum_route(reg, r, &sum);
 		for (unsigned i = 0; i < PROM_BUCKETS; i++) {
-			cum += sum.prom[i];
-			sbuf_puts(&b, "metricd_request_duration_seconds_bucket{endpoint=\"");
-			sbuf_puts(&b, ep);
-			sbuf_puts(&b, "\",le=\"");
-			sbuf_puts(&b, prom_le_text[i]);
-			sbuf_puts(&b, "\"} ");
-			sbuf_u64(&b, cum);
-			sbuf_puts(&b, "\n");
+			cum += sums[r].prom[i];
+			prom_series(b, "request_duration_seconds_bucket", "endpoint", ep,
+				    prom_le_text[i]);
+			sbuf_u64(b, cum);
+			sbuf_puts(b, "\n");
 		}
-		uint64_t n = hist_count(&sum);
-		sbuf_puts(&b, "metricd_request_duration_seconds_bucket{endpoint=\"");
-		sbuf_puts(&b, ep);
-		sbuf_puts(&b, "\",le=\"+Inf\"} ");
-		sbuf_u64(&b, n);
-		sbuf_puts(&b, "\nmetricd_request_duration_seconds_sum{endpoint=\"");
-		sbuf_puts(&b, ep);
-		sbuf_puts(&b, "\"} ");
-		sbuf_ratio(&b, (double)sum.lat_sum_ns, 1e9);
-		sbuf_puts(&b, "\nmetricd_request_duration_seconds_count{endpoint=\"");
-		sbuf_puts(&b, ep);
-		sbuf_puts(&b, "\"} ");
-		sbuf_u64(&b, n);
-		sbuf_puts(&b, "\n");
+		prom_series(b, "request_duration_seconds_bucket", "endpoint", ep, "+Inf");
+		sbuf_u64(b, n);
+		sbuf_puts(b, "\n");
+		prom_series(b, "request_duration_seconds_sum", "endpoint", ep, NULL);
+		sbuf_ratio(b, (double)sums[r].lat_sum_ns, 1e9);
+		sbuf_puts(b, "\n");
+		prom_u64(b, "request_duration_seconds_count", "endpoint", ep, n);
 	}
-	for (size_t k = 0; k < sizeof(wk) / sizeof(wk[0]); k++)
-		prom_worker_series(&b, reg, wk[k].name, "counter", wk[k].help, wk[k].off);
-	prom_worker_series(&b, reg, "worker_slab_high_water_bytes", "gauge",
-			   "Most slab bytes one batch used.",
-			   offsetof(struct worker_counters, slab_high_water));
-	prom_worker_series(&b, reg, "worker_connections_with_unsent_bytes", "gauge",
-			   "Connections whose answers wait for the client to read.",
-			   offsetof(struct worker_counters, conns_with_tail));
-	prom_worker_series(&b, reg, "worker_unsent_blocks", "gauge",
-			   "16 KiB blocks holding unsent bytes or held requests.",
-			   offsetof(struct worker_counters, tail_blocks_in_use));
-	prom_head(&b, "worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
-	for (unsigned w = 0; w < reg->nworkers; w++) {
-		char id[12];
+}
 
-		id[fmt_u64(id, w)] = '\0';
-		prom_label_line(&b, "worker_ring_depth", "worker", id,
-				queue_req_depth(reg->rings[w]));
-	}
-	prom_head(&b, "worker_ring_high_water", "gauge", "Deepest the worker's ring has been.");
-	for (unsigned w = 0; w < reg->nworkers; w++) {
-		char id[12];
+static void prom_workers(struct sbuf *b, const struct telemetry *tm)
+{
+	char id[12];
 
-		id[fmt_u64(id, w)] = '\0';
-		prom_label_line(&b, "worker_ring_high_water", "worker", id,
-				CNT_GET(reg->ring_high_water[w]));
+	for (size_t k = 0; k < NFIG(worker_figures); k++) {
+		const struct figure *f = &worker_figures[k];
+
+		prom_head(b, f->prom, f->type, f->help);
+		for (unsigned w = 0; w < tm->nworkers; w++) {
+			id[fmt_u64(id, w)] = '\0';
+			prom_u64(b, f->prom, "worker", id, figure_value(&tm->workers[w]->w, f));
+		}
 	}
-	prom_plain(&b, "connections_open", "gauge", "Open client connections.",
-		   CNT_GET(reg->acc->open));
-	prom_plain(&b, "connections_accepted_total", "counter", "Connections accepted.",
-		   CNT_GET(reg->acc->accepted));
-	prom_plain(&b, "connections_rejected_total", "counter",
-		   "Connections closed at once because --max-conns were open.",
-		   CNT_GET(reg->acc->rejected_full));
-	prom_plain(&b, "ring_full_total", "counter",
-		   "Times a worker's ring was full and a connection waited.",
-		   CNT_GET(reg->acc->ring_full));
-	prom_plain(&b, "header_timeouts_total", "counter",
-		   "Requests answered 408 because the head did not arrive within --header-timeout.",
-		   CNT_GET(reg->acc->header_timeouts));
-	prom_plain(&b, "idle_closes_total", "counter",
-		   "Keep-alive connections closed after --idle-timeout.",
-		   CNT_GET(reg->acc->idle_closes));
-	prom_plain(&b, "pipeline_pauses_total", "counter",
-		   "Times a connection reached --max-pipeline and was paused.",
-		   CNT_GET(reg->acc->pipeline_pauses));
-	prom_plain(&b, "connection_resets_total", "counter",
-		   "Connections the peer reset; their queued requests were dropped.",
-		   CNT_GET(reg->acc->resets));
-	prom_plain(&b, "connections_closed_without_request_total", "counter",
-		   "Connections that closed before sending a whole request (closed by the acceptor).",
-		   CNT_GET(reg->acc->closed_unused));
-	prom_plain(&b, "read_bytes_total", "counter", "Bytes read from clients.",
-		   CNT_GET(reg->acc->bytes_read));
-	prom_plain(&b, "frame_bytes_examined_total", "counter",
-		   "Bytes the framer looked at (linear in the bytes read).",
-		   CNT_GET(reg->acc->frame_bytes_examined));
-	prom_plain(&b, "read_budget_yields_total", "counter",
-		   "Times a connection framed its per-turn share and let the others go first.",
-		   CNT_GET(reg->acc->read_budget_yields));
-	prom_plain(&b, "access_log_dropped_total", "counter",
-		   "Access-log lines dropped because a worker's log ring was full.",
-		   CNT_GET(reg->acc->access_log_dropped));
+	prom_head(b, "worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
+	for (unsigned w = 0; w < tm->nworkers; w++) {
+		id[fmt_u64(id, w)] = '\0';
+		prom_u64(b, "worker_ring_depth", "worker", id, queue_req_depth(tm->rings[w]));
+	}
+	prom_head(b, "worker_ring_high_water", "gauge", "Deepest the worker's ring has been.");
+	for (unsigned w = 0; w < tm->nworkers; w++) {
+		id[fmt_u64(id, w)] = '\0';
+		prom_u64(b, "worker_ring_high_water", "worker", id,
+			 CNT_GET(tm->ring_high_water[w]));
+	}
+}
+
+size_t telemetry_write_prometheus(const struct telemetry *tm, char *out, size_t cap)
+{
+	struct route_counters sums[ROUTE__COUNT];
+	struct sbuf b;
+
+	sum_routes(tm, sums);
+	sbuf_init(&b, out, cap);
+	prom_endpoint_counters(&b, sums);
+	prom_latency(&b, sums);
+	prom_workers(&b, tm);
+	for (size_t k = 0; k < NFIG(acceptor_figures); k++) {
+		const struct figure *f = &acceptor_figures[k];
+
+		prom_head(&b, f->prom, f->type, f->help);
+		prom_u64(&b, f->prom, NULL, NULL, figure_value(tm->acc, f));
+	}
 	return b.full ? 0 : b.len;
 }
