@@ -52,20 +52,14 @@ static void *acceptor_thread(void *arg)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+/* Flags, config file and system checks; the CPUs to pin to in cpus.
+ * Returns -1 to go on serving, else main's exit status. */
+static int configure(struct cfg *cfg, int argc, char **argv, int *cpus,
+		     unsigned *ncpus)
 {
-	static struct cfg cfg;
-	static struct acceptor acc;
-	static int cpus[CPU_SETSIZE];
-	char err[512], addr[128];
-	sigset_t sigs;
-	pthread_t acc_thread;
-	unsigned ncpus;
-	int rc;
+	char err[512];
+	int rc = cfg_build(cfg, argc, argv, err, sizeof(err));
 
-	log_init();
-	notify_init();
-	rc = cfg_build(&cfg, argc, argv, err, sizeof(err));
 	if (rc == CFG_EXIT)
 		return 0;
 	if (rc < 0) {
@@ -73,26 +67,59 @@ int main(int argc, char **argv)
 			err);
 		return 2;
 	}
-	if (rc != CFG_CHECK && cfg_check_system(&cfg, err, sizeof(err))) {
+	if (rc != CFG_CHECK && cfg_check_system(cfg, err, sizeof(err))) {
 		fprintf(stderr, "metricd: %s\n", err);
 		return 2;
 	}
-	log_set_level(cfg.log_level);
-	ncpus = pick_cpus(&cfg, cpus);
-	if (ncpus) {
-		cfg_resolve(&cfg, ncpus);
+	log_set_level(cfg->log_level);
+	*ncpus = pick_cpus(cfg, cpus);
+	if (*ncpus) {
+		cfg_resolve(cfg, *ncpus);
 	} else {
 		cpu_set_t set;
 
-		cfg_resolve(&cfg, sched_getaffinity(0, sizeof(set), &set) == 0
+		cfg_resolve(cfg, sched_getaffinity(0, sizeof(set), &set) == 0
 				? (unsigned)CPU_COUNT(&set) : 1);
 	}
 	if (rc == CFG_CHECK)
-		return startup_config_test(&cfg);
-	startup_check_nofile(&cfg);
-	if (ncpus && cfg.workers > ncpus)
+		return startup_config_test(cfg);
+	startup_check_nofile(cfg);
+	if (*ncpus && cfg->workers > *ncpus)
 		log_info("more workers (%u) than CPUs (%u): workers share CPUs",
-			 cfg.workers, ncpus);
+			 cfg->workers, *ncpus);
+	return -1;
+}
+
+/* Tells the log and systemd that we serve. */
+static void announce(struct acceptor *acc, const struct cfg *cfg,
+		     unsigned ncpus)
+{
+	char addr[128], status[192];
+
+	acceptor_local_addr(acc, addr, sizeof(addr));
+	log_info("listening on %s workers=%u", addr, cfg->workers);
+	snprintf(status, sizeof(status), "listening on %s, %u workers", addr,
+		 cfg->workers);
+	notify_ready(status);
+	log_debug("spin-us=%d ring-size=%u max-conns=%u max-pipeline=%u pinned=%s",
+		  cfg->spin_us, cfg->ring_size, cfg->max_conns, cfg->max_pipeline,
+		  ncpus ? "yes" : "no");
+}
+
+int main(int argc, char **argv)
+{
+	static struct cfg cfg;
+	static struct acceptor acc;
+	static int cpus[CPU_SETSIZE];
+	sigset_t sigs;
+	pthread_t acc_thread;
+	unsigned ncpus = 0;
+	int rc;
+
+	log_init();
+	notify_init();
+	if ((rc = configure(&cfg, argc, argv, cpus, &ncpus)) >= 0)
+		return rc;
 
 	/* Workers never take signals: they are started with these blocked and
 	 * only the acceptor thread unblocks them. */
@@ -112,18 +139,7 @@ int main(int argc, char **argv)
 		acceptor_destroy(&acc);
 		return 1;
 	}
-	acceptor_local_addr(&acc, addr, sizeof(addr));
-	log_info("listening on %s workers=%u", addr, cfg.workers);
-	{
-		char status[192];
-
-		snprintf(status, sizeof(status), "listening on %s, %u workers", addr,
-			 cfg.workers);
-		notify_ready(status);
-	}
-	log_debug("spin-us=%d ring-size=%u max-conns=%u max-pipeline=%u pinned=%s",
-		  cfg.spin_us, cfg.ring_size, cfg.max_conns, cfg.max_pipeline,
-		  ncpus ? "yes" : "no");
+	announce(&acc, &cfg, ncpus);
 	if ((rc = pthread_create(&acc_thread, NULL, acceptor_thread, &acc))) {
 		log_error("cannot start the acceptor: %s", strerror(rc));
 		return 1;

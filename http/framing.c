@@ -562,33 +562,33 @@ static enum http_frame_rc section_incomplete(struct http_framer *f,
 	return HTTP_FRAME_NEED_MORE;
 }
 
-enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)
+/* How far http-parser may read now, in *limit; false with *rc set when
+ * this call ends here instead (an error, or a section not yet whole). */
+static bool read_limit(struct http_framer *f, struct http_req *out,
+		       size_t *limit, enum http_frame_rc *rc)
 {
 	enum http_err err;
-	size_t limit;
-again:
-	limit = f->len - f->pos;
-	if (f->done || f->pos == f->len)
-		return HTTP_FRAME_NEED_MORE;
+
+	*limit = f->len - f->pos;
 	if (f->in_trailers) {
 		size_t t = scan_section(f, false, &err);
 
-		if (err)
-			return fail(f, err, out);
-		if (t == 0)
-			return section_incomplete(f, out);
+		if (err || t == 0) {
+			*rc = err ? fail(f, err, out) : section_incomplete(f, out);
+			return false;
+		}
 		f->in_trailers = false;
 		http_parser_pause(&f->parser, 0);
 	}
 	if (!f->in_message) {
 		size_t head = scan_section(f, true, &err);
 
-		if (err)
-			return fail(f, err, out);
-		if (head == 0)
-			return section_incomplete(f, out);
-		if (head > f->max_head)
-			return fail(f, HERR_HEAD_TOO_LARGE, out);
+		if (err || head == 0 || head > f->max_head) {
+			*rc = err ? fail(f, err, out)
+			    : head ? fail(f, HERR_HEAD_TOO_LARGE, out)
+				   : section_incomplete(f, out);
+			return false;
+		}
 		f->chunked = f->sc_te && f->sc_te_chunked;
 		if (f->chunked) {
 			f->chunk_state = CHUNK_SIZE0;
@@ -601,7 +601,7 @@ again:
 		 * head comes before ours on the body however the bytes were
 		 * split) or when 100 Continue may have to go out before it. */
 		if (f->chunked || f->sc_expect_continue)
-			limit = head;
+			*limit = head;
 	} else if (f->chunked) {
 		/* Both checkers judge the body; the first bad byte decides,
 		 * whoever sees it, so any split of the input gives the same
@@ -609,32 +609,52 @@ again:
 		if (!f->chunk_err)
 			f->chunk_err = (uint8_t)chunk_scan(f);
 		if (f->chunk_err) {
-			if (f->chunk_pos == f->pos)
-				return fail(f, (enum http_err)f->chunk_err, out);
-			limit = f->chunk_pos - f->pos;
+			if (f->chunk_pos == f->pos) {
+				*rc = fail(f, (enum http_err)f->chunk_err, out);
+				return false;
+			}
+			*limit = f->chunk_pos - f->pos;
 		}
 	}
-	size_t n = http_parser_execute(&f->parser, &parser_settings,
-				       f->buf + f->pos, limit);
-	enum http_errno pe = HTTP_PARSER_ERRNO(&f->parser);
+	return true;
+}
 
+/* A whole message: hand it out and get ready for the next head. */
+static enum http_frame_rc deliver(struct http_framer *f, enum http_errno pe,
+				  struct http_req *out)
+{
+	f->complete = false;
+	f->in_message = false;
+	f->chunked = false;
+	f->want_continue = false;
+	scan_reset(f);                     /* the next head starts at pos */
+	if (pe == HPE_PAUSED)
+		http_parser_pause(&f->parser, 0);
+	*out = f->cur;
+	out->kind = REQ_HTTP;
+	out->t_parsed_ns = clock_mono_ns();
+	if (out->flags & REQF_CLOSE)
+		f->done = true;            /* nothing after Connection: close */
+	return HTTP_FRAME_REQ;
+}
+
+enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)
+{
+	enum http_frame_rc rc;
+	enum http_errno pe;
+	size_t limit, n;
+again:
+	if (f->done || f->pos == f->len)
+		return HTTP_FRAME_NEED_MORE;
+	if (!read_limit(f, out, &limit, &rc))
+		return rc;
+	n = http_parser_execute(&f->parser, &parser_settings, f->buf + f->pos,
+				limit);
+	pe = HTTP_PARSER_ERRNO(&f->parser);
 	f->pos += (uint32_t)n;
 	f->examined += n;
-	if (f->complete) {
-		f->complete = false;
-		f->in_message = false;
-		f->chunked = false;
-		f->want_continue = false;
-		scan_reset(f);             /* the next head starts at pos */
-		if (pe == HPE_PAUSED)
-			http_parser_pause(&f->parser, 0);
-		*out = f->cur;
-		out->kind = REQ_HTTP;
-		out->t_parsed_ns = clock_mono_ns();
-		if (out->flags & REQF_CLOSE)
-			f->done = true;    /* nothing after Connection: close */
-		return HTTP_FRAME_REQ;
-	}
+	if (f->complete)
+		return deliver(f, pe, out);
 	if (pe == HPE_OK && f->want_continue) {
 		f->want_continue = false;
 		memset(out, 0, sizeof(*out));
