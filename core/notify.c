@@ -29,7 +29,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #if defined(HAVE_LIBSYSTEMD) && !defined(NOTIFY_NO_LIBSYSTEMD)
@@ -37,6 +36,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "core/base/clock.h"
 #include "core/base/log.h"
 #include "core/notify.h"
 
@@ -177,13 +177,10 @@ void notify_ready(const char *status)
 
 void notify_reloading(void)
 {
-	struct timespec ts;
 	char msg[64];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)ts.tv_sec * 1000000ULL +
-		 (unsigned long long)ts.tv_nsec / 1000ULL);
+		 (unsigned long long)(clock_mono_ns() / 1000));
 	notify_send(msg);
 }
 

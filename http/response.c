@@ -5,14 +5,14 @@
 #include "core/base/fmt.h"
 #include "http/response.h"
 
-void http_date_update(struct http_date *d, time_t now)
+void http_head_set_date(struct http_head_ctx *d, time_t now)
 {
 	static const char days[] = "SunMonTueWedThuFriSat";
 	static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	struct tm tm;
-	char *p = d->str;
+	char *p = d->date;
 
-	if (d->sec == now && d->str[0])
+	if (d->sec == now && d->date[0])
 		return;
 	gmtime_r(&now, &tm);
 	memcpy(p, days + 3 * tm.tm_wday, 3);
@@ -66,7 +66,7 @@ static const char *status_line(unsigned status, size_t *len)
 
 size_t http_write_head(char *out, size_t cap, unsigned status,
 		       enum http_ctype ct, size_t body_len, unsigned req_flags,
-		       const struct http_date *date)
+		       const struct http_head_ctx *head)
 {
 	size_t sl;
 	const char *line = status_line(status, &sl);
@@ -77,15 +77,15 @@ size_t http_write_head(char *out, size_t cap, unsigned status,
 	memcpy(p, line, sl);
 	p += sl;
 	PUT(p, "Server: ");
-	if (date->server) {
-		memcpy(p, date->server, date->server_len);   /* < 64 bytes */
-		p += date->server_len;
+	if (head->server) {
+		memcpy(p, head->server, head->server_len);   /* < 64 bytes */
+		p += head->server_len;
 	} else {
 		PUT(p, "metricd/" PACKAGE_VERSION);
 	}
 	PUT(p, "\r\nDate: ");
-	size_t dl = strlen(date->str);
-	memcpy(p, date->str, dl);
+	size_t dl = strlen(head->date);
+	memcpy(p, head->date, dl);
 	p += dl;
 	if (ct == CT_JSON)
 		PUT(p, "\r\nContent-Type: application/json\r\nContent-Length: ");

@@ -19,14 +19,14 @@
 /* The per-thread parts of every response head: the Date header
  * ("Sun, 06 Nov 1994 08:49:37 GMT", refreshed once a second) and the Server
  * header's value (NULL: "metricd/VERSION"), which a reload may change. */
-struct http_date {
+struct http_head_ctx {
 	time_t sec;
-	char str[32];
+	char date[32];               /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 	const char *server;
 	size_t server_len;
 };
 
-void http_date_update(struct http_date *d, time_t now);
+void http_head_set_date(struct http_head_ctx *h, time_t now);
 
 enum http_ctype { CT_JSON = 0, CT_TEXT, CT_PROMETHEUS };
 
@@ -34,7 +34,7 @@ enum http_ctype { CT_JSON = 0, CT_TEXT, CT_PROMETHEUS };
  * req_flags decides Connection handling; status 405 adds Allow. */
 size_t http_write_head(char *out, size_t cap, unsigned status,
 		       enum http_ctype ct, size_t body_len, unsigned req_flags,
-		       const struct http_date *date);
+		       const struct http_head_ctx *head);
 
 /* JSON bodies shared by both paths, so they are byte-identical. */
 size_t http_body_metric(char *out, size_t cap, uint64_t id, int64_t ts_ns,

@@ -1,6 +1,6 @@
 /* A client connection, and the table of them.
  *
- * Ownership (DESIGN.md invariants 1-3): the acceptor thread owns the read
+ * Ownership (docs/ARCHITECTURE.md, rules 1-3): the acceptor thread owns the read
  * side (fields under "acceptor"), the connection's worker owns the write
  * side (fields under "worker").  The two halves sit on separate cache
  * lines.  `fd`, `gen`, `worker` and `peer` are written by the acceptor
@@ -13,11 +13,11 @@
  * write: inflight counts requests enqueued but not yet handed to the kernel
  * (or dropped); the acceptor stops reading a connection at --max-pipeline
  * and the worker sends NOTE_RESUME when it drains below (see
- * pause_pipeline in core/acceptor.c).  The acceptor sets `gone` when the
+ * acc__pause_pipeline in core/connection.c).  The acceptor sets `gone` when the
  * peer reset the connection, and the worker then drops the connection's
  * queued requests without computing them. */
-#ifndef METRICD_CORE_CONN_H
-#define METRICD_CORE_CONN_H
+#ifndef METRICD_QUEUE_CONN_H
+#define METRICD_QUEUE_CONN_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -10,8 +10,8 @@
  * batch and uses it only until the batch is flushed, then announces a
  * quiescent state; before sleeping it goes offline, so a sleeping worker
  * never delays a reload.  Readers take no lock and write nothing shared. */
-#ifndef METRICD_CORE_RUNTIME_H
-#define METRICD_CORE_RUNTIME_H
+#ifndef METRICD_QUEUE_RUNTIME_H
+#define METRICD_QUEUE_RUNTIME_H
 
 #include <stddef.h>
 #include <stdint.h>

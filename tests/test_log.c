@@ -110,7 +110,6 @@ START_TEST(levels_filter)
 	unsetenv("JOURNAL_STREAM");
 	log_init();
 	log_set_level(LOG_LVL_WARN);
-	ck_assert_int_eq(log_get_level(), LOG_LVL_WARN);
 	capture();
 	log_debug("d");
 	log_info("i");

@@ -140,12 +140,12 @@ END_TEST
 
 static const char *date_of(time_t t)
 {
-	static struct http_date d;
+	static struct http_head_ctx d;
 
 	memset(&d, 0, sizeof(d));
-	http_date_update(&d, t);
+	http_head_set_date(&d, t);
 	ck_assert_int_eq(d.sec, t);
-	return d.str;
+	return d.date;
 }
 
 START_TEST(date_format)
@@ -162,34 +162,34 @@ END_TEST
 
 START_TEST(date_cached_per_second)
 {
-	struct http_date d;
+	struct http_head_ctx d;
 
 	memset(&d, 0, sizeof(d));
-	http_date_update(&d, 0);          /* sec == 0 but nothing formatted yet */
-	ck_assert_str_eq(d.str, "Thu, 01 Jan 1970 00:00:00 GMT");
-	http_date_update(&d, 784111777);
-	ck_assert_str_eq(d.str, "Sun, 06 Nov 1994 08:49:37 GMT");
-	d.str[0] = 'X';                   /* same second: not reformatted */
-	http_date_update(&d, 784111777);
-	ck_assert_str_eq(d.str, "Xun, 06 Nov 1994 08:49:37 GMT");
-	http_date_update(&d, 784111778);
-	ck_assert_str_eq(d.str, "Sun, 06 Nov 1994 08:49:38 GMT");
+	http_head_set_date(&d, 0);          /* sec == 0 but nothing formatted yet */
+	ck_assert_str_eq(d.date, "Thu, 01 Jan 1970 00:00:00 GMT");
+	http_head_set_date(&d, 784111777);
+	ck_assert_str_eq(d.date, "Sun, 06 Nov 1994 08:49:37 GMT");
+	d.date[0] = 'X';                   /* same second: not reformatted */
+	http_head_set_date(&d, 784111777);
+	ck_assert_str_eq(d.date, "Xun, 06 Nov 1994 08:49:37 GMT");
+	http_head_set_date(&d, 784111778);
+	ck_assert_str_eq(d.date, "Sun, 06 Nov 1994 08:49:38 GMT");
 }
 END_TEST
 
-static struct http_date the_date(void)
+static struct http_head_ctx the_date(void)
 {
-	struct http_date d;
+	struct http_head_ctx d;
 
 	memset(&d, 0, sizeof(d));
-	http_date_update(&d, 0);
+	http_head_set_date(&d, 0);
 	return d;
 }
 
 static size_t head(char *out, size_t cap, unsigned status, enum http_ctype ct,
 		   size_t body_len, unsigned flags)
 {
-	struct http_date d = the_date();
+	struct http_head_ctx d = the_date();
 	size_t n;
 
 	memset(out, CANARY, cap + SLACK);
@@ -304,12 +304,12 @@ START_TEST(head_bounded_for_every_combination)
 	for (int ct = CT_JSON; ct <= CT_PROMETHEUS; ct++)
 	for (unsigned flags = 0; flags < 8; flags++)
 	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
-		struct http_date d;
+		struct http_head_ctx d;
 		char cl[48];
 		size_t n;
 
 		memset(&d, 0, sizeof(d));
-		http_date_update(&d, dates[di]);
+		http_head_set_date(&d, dates[di]);
 		memset(out, CANARY, sizeof(out));
 		n = http_write_head(out, HTTP_HEAD_MAX, statuses[si],
 				    (enum http_ctype)ct, lens[li], flags, &d);
@@ -322,7 +322,7 @@ START_TEST(head_bounded_for_every_combination)
 		if (n > worst)
 			worst = n;
 		ck_assert_str_eq(out + n - 4, "\r\n\r\n");
-		ck_assert_ptr_nonnull(strstr(out, d.str));
+		ck_assert_ptr_nonnull(strstr(out, d.date));
 		snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", lens[li]);
 		ck_assert_ptr_nonnull(strstr(out, cl));
 		ck_assert_int_eq(strstr(out, "\r\nAllow: GET, HEAD\r\n") != NULL,
@@ -342,7 +342,7 @@ END_TEST
 START_TEST(head_refuses_small_buffers)
 {
 	char out[HTTP_HEAD_MAX + SLACK];
-	struct http_date d = the_date();
+	struct http_head_ctx d = the_date();
 
 	for (size_t cap = 0; cap < HTTP_HEAD_MAX; cap += 17) {
 		memset(out, CANARY, sizeof(out));

@@ -11,8 +11,8 @@
  * a release store; the consumer loads the tail with acquire, writes the
  * bytes, then publishes the new head with release; the producer reads the
  * head with acquire before reusing space. */
-#ifndef METRICD_CORE_ACCESSLOG_H
-#define METRICD_CORE_ACCESSLOG_H
+#ifndef METRICD_WORKERS_ACCESSLOG_H
+#define METRICD_WORKERS_ACCESSLOG_H
 
 #include <pthread.h>
 #include <stdbool.h>

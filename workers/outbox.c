@@ -389,7 +389,7 @@ unsigned worker__answer(struct worker *w, struct conn *c, const struct http_req 
 			      : reply_error(&ctx, err ? err : (enum http_err)r->err);
 	bool head_only = head_flags & REQF_HEAD;
 	size_t hl = http_write_head(p, HTTP_HEAD_MAX, rep.status, rep.ct, rep.len,
-				    head_flags, &w->date);
+				    head_flags, &w->head);
 
 	if (rep.owned) {
 		/* The heap path: the body is sent from where it was malloc'd,

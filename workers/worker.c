@@ -7,12 +7,13 @@
  * atomics.  It closes a connection's fd only on REQ_CLOSE or a REQF_CLOSE
  * answer - which the acceptor enqueues last for that connection - and only
  * after everything before it was flushed, then hands the slot back with
- * NOTE_CLOSED.  So no descriptor ever refers to a closed fd (DESIGN.md
- * invariant 3).
+ * NOTE_CLOSED.  So no descriptor ever refers to a closed fd
+ * (docs/ARCHITECTURE.md, rule 3).
  *
  * Unsent bytes (a partial write) are copied into blocks from the worker's
- * tail pool (tail.h) and flushed on EPOLLOUT; later answers for that
- * connection are appended behind them, so order holds.  Memory per
+ * chain pool (core/base/chain.h) and flushed on EPOLLOUT
+ * (workers/outbox.c); later answers for that connection are appended
+ * behind them, so order holds.  Memory per
  * connection is bounded: once its unsent bytes (parked, or queued in the
  * batch) reach --max-unsent-bytes, its next descriptors are held, in
  * order and uncomputed, in a chain of the same blocks, and released as the
@@ -185,13 +186,13 @@ static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 	const struct runtime *rt = rcu_dereference(*w->rtp);
 
 	TSAN_ACQUIRE(w->rtp);            /* the snapshot's contents */
-	w->date.server = rt->server;
-	w->date.server_len = rt->server_len;
+	w->head.server = rt->server;
+	w->head.server_len = rt->server_len;
 	w->spin_ns = rt->spin_ns;
 	w->send_timeout_ms = rt->send_timeout_ms;
 	w->alog_on = rt->access_log;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	http_date_update(&w->date, now.tv_sec);
+	http_head_set_date(&w->head, now.tv_sec);
 	*sec = now.tv_sec;
 	return rt;
 }

@@ -54,7 +54,7 @@ struct worker {
 	struct conn_table *conns;
 	struct slab slab;
 	int epfd;
-	struct http_date date;
+	struct http_head_ctx head;
 	bool stopping;
 	bool ring_bell;
 

@@ -11,8 +11,8 @@
  * rest, so memory that non-reading clients made the server hold goes back
  * to the system once they are gone.  Owned by one worker thread: nothing
  * here is atomic. */
-#ifndef METRICD_WORKERS_TAIL_H
-#define METRICD_WORKERS_TAIL_H
+#ifndef METRICD_CORE_BASE_CHAIN_H
+#define METRICD_CORE_BASE_CHAIN_H
 
 #include <stdbool.h>
 #include <stddef.h>

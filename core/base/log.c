@@ -48,11 +48,6 @@ void log_set_level(enum log_level lvl)
 	__atomic_store_n(&log_level, (int)lvl, __ATOMIC_RELAXED);
 }
 
-enum log_level log_get_level(void)
-{
-	return (enum log_level)__atomic_load_n(&log_level, __ATOMIC_RELAXED);
-}
-
 const char *log_level_name(enum log_level lvl)
 {
 	return (unsigned)lvl < 4 ? level_names[lvl] : "?";

@@ -3,8 +3,8 @@
  * syslog priority prefix and no timestamp; otherwise an ISO-8601 UTC
  * timestamp.  Safe from any thread:
  * each line is formatted on the caller's stack and written with one write(2). */
-#ifndef METRICD_CORE_LOG_H
-#define METRICD_CORE_LOG_H
+#ifndef METRICD_CORE_BASE_LOG_H
+#define METRICD_CORE_BASE_LOG_H
 
 #include <stdbool.h>
 
@@ -14,7 +14,6 @@ void log_init(void);
 /* True when fd is the stream JOURNAL_STREAM's "DEV:INO" names. */
 bool log_stream_is_journal(const char *journal_stream, int fd);
 void log_set_level(enum log_level lvl);
-enum log_level log_get_level(void);
 /* Returns 0 and sets *out, or -EINVAL for an unknown name. */
 int log_level_parse(const char *name, enum log_level *out);
 const char *log_level_name(enum log_level lvl);

@@ -11,8 +11,8 @@
  * record costs 40 bytes of request, which glibc still serves from a small
  * tcache bin.  External counting (tools/alloccount) sees the same number of
  * calls.  A block must be freed with mem_free, never free(). */
-#ifndef METRICD_CORE_MEM_H
-#define METRICD_CORE_MEM_H
+#ifndef METRICD_CORE_BASE_MEM_H
+#define METRICD_CORE_BASE_MEM_H
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,8 +1,8 @@
 /* A bounded string builder over a caller-owned buffer: no allocation, no
  * stdio.  Writes stop at the capacity and set `full`, so a caller checks
  * once at the end instead of after every append. */
-#ifndef METRICD_CORE_SBUF_H
-#define METRICD_CORE_SBUF_H
+#ifndef METRICD_CORE_BASE_SBUF_H
+#define METRICD_CORE_BASE_SBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>

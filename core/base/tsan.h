@@ -4,8 +4,8 @@
  * Concurrency Kit's inline-asm fences nor liburcu's grace periods.  Where
  * metricd relies on those, it states the happens-before edge they provide
  * with these annotations; in builds without TSan they compile to nothing. */
-#ifndef METRICD_CORE_TSAN_H
-#define METRICD_CORE_TSAN_H
+#ifndef METRICD_CORE_BASE_TSAN_H
+#define METRICD_CORE_BASE_TSAN_H
 
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>

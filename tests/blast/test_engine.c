@@ -13,7 +13,7 @@
 
 #include "tests/blast/stallserver.h"
 #include "tests/blast/testutil.h"
-#include "tools/blast/worker.h"
+#include "tools/blast/loop.h"
 
 static struct stallserver *srv;
 

@@ -10,7 +10,7 @@
  *                 date, Server header length), else all zero
  *   the rest      the bytes a client sends
  *
- * The bytes are fed to an http_framer the way core/acceptor.c does
+ * The bytes are fed to an http_framer the way core/connection.c does
  * (http_framer_space / commit, then http_framer_next until NEED_MORE).  The
  * descriptors (the first FUZZ_ANSWER_MAX) are then answered by the server's
  * own worker - a real worker thread (workers/worker.c, stack.c, heap.c)
@@ -44,6 +44,7 @@
  * Any violation aborts (libFuzzer reports it as a crash with the input). */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -72,7 +73,7 @@
 #include "workers/handler.h"
 
 #define FUZZ_MAX_HEAD 1024u
-/* As in core/acceptor.c: the read buffer is the head limit plus 4 KiB. */
+/* As in core/connection.c: the read buffer is the head limit plus 4 KiB. */
 #define FUZZ_CAP (FUZZ_MAX_HEAD + 4096u)
 #define FUZZ_MAX_REQS 4096u
 /* Inputs up to this size are also fed one byte at a time. */
@@ -103,17 +104,17 @@ struct world {
 static const char server_value[64] =
 	"Server-Header-Value/1.0 (a long one, to fill the head's bound..";
 
-static struct http_date make_date(const struct world *wd)
+static struct http_head_ctx make_date(const struct world *wd)
 {
-	struct http_date d;
+	struct http_head_ctx d;
 
 	memset(&d, 0, sizeof(d));
 	if (wd->server_len) {
 		d.server = server_value;
 		d.server_len = wd->server_len;
 	}
-	http_date_update(&d, wd->date_sec);
-	CHECK(strlen(d.str) == 29);
+	http_head_set_date(&d, wd->date_sec);
+	CHECK(strlen(d.date) == 29);
 	return d;
 }
 
@@ -393,7 +394,14 @@ static char *read_all(int fd, size_t *len)
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
 
-		CHECK(poll(&p, 1, FUZZ_WAIT_MS) == 1);     /* a hang guard */
+		int pr;
+
+		/* A hang guard.  libFuzzer's timeout timer (SIGALRM) interrupts
+		 * system calls, so EINTR is retried, not taken for a hang. */
+		do
+			pr = poll(&p, 1, FUZZ_WAIT_MS);
+		while (pr < 0 && errno == EINTR);
+		CHECK(pr == 1);
 		if (n == cap) {
 			cap *= 2;
 			buf = realloc(buf, cap);
@@ -401,6 +409,8 @@ static char *read_all(int fd, size_t *len)
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 
+		if (r < 0 && errno == EINTR)
+			continue;
 		CHECK(r >= 0);
 		if (r == 0)
 			break;
@@ -541,7 +551,7 @@ static void check_formatters(const struct world *wd, uint64_t x)
 	static const unsigned statuses[] = { 200, 400, 404, 405, 408, 413, 417,
 					     431, 500, 503, 505, 299 };
 	char *h = malloc(HTTP_HEAD_MAX);
-	struct http_date date = make_date(wd);
+	struct http_head_ctx date = make_date(wd);
 
 	CHECK(h != NULL);
 	n = http_write_head(h, HTTP_HEAD_MAX, statuses[x % 12], (enum http_ctype)(x % 3),

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #include "tools/blast/busypoll.h"
-#include "tools/blast/clock.h"
-#include "tools/blast/worker.h"
+#include "tools/blast/now.h"
+#include "tools/blast/loop.h"
 
 #define TICK_NS (10 * 1000000ull) /* housekeeping period */
 #define MAX_EVENTS 256

@@ -8,7 +8,7 @@
 
 #include "tools/blast/cli.h"
 #include "tools/blast/series.h"
-#include "tools/blast/stats.h"
+#include "tools/blast/tally.h"
 #include "tools/blast/target.h"
 
 struct run_result {

@@ -5,11 +5,11 @@
 # binary and the unit tests, so each source is compiled once.
 noinst_LTLIBRARIES += tools/blast/libblast.la
 tools_blast_libblast_la_SOURCES = \
-	tools/blast/clock.h \
+	tools/blast/now.h \
 	tools/blast/busypoll.c tools/blast/busypoll.h \
 	tools/blast/chart.c tools/blast/chart.h \
 	tools/blast/cli.c tools/blast/cli.h \
-	tools/blast/conn.c \
+	tools/blast/client.c \
 	tools/blast/engine.c tools/blast/engine.h \
 	tools/blast/hdrlog.c tools/blast/hdrlog.h \
 	tools/blast/hist.c tools/blast/hist.h \
@@ -22,13 +22,13 @@ tools_blast_libblast_la_SOURCES = \
 	tools/blast/resp.c tools/blast/resp.h \
 	tools/blast/sched.c tools/blast/sched.h \
 	tools/blast/series.c tools/blast/series.h \
-	tools/blast/stats.c tools/blast/stats.h \
+	tools/blast/tally.c tools/blast/tally.h \
 	tools/blast/target.c tools/blast/target.h \
 	tools/blast/tls.c tools/blast/tls.h \
 	tools/blast/url.c tools/blast/url.h \
 	tools/blast/view.c tools/blast/view.h \
 	tools/blast/wire.c \
-	tools/blast/worker.h
+	tools/blast/loop.h
 tools_blast_libblast_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
 tools_blast_libblast_la_LIBADD = $(OPENSSL_LIBS) $(ZLIB_LIBS)
 

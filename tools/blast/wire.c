@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "tools/blast/worker.h"
+#include "tools/blast/loop.h"
 
 #define WIRE_IOV 64
 

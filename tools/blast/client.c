@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tools/blast/clock.h"
-#include "tools/blast/worker.h"
+#include "tools/blast/now.h"
+#include "tools/blast/loop.h"
 
 #define BACKOFF_MAX_NS (250 * 1000000ull)
 #define LATE_NS 1000000ull /* open loop: "late" when sent 1 ms after due */

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "tools/blast/stats.h"
+#include "tools/blast/tally.h"
 
 static const char *const kind_names[ERR_KINDS] = {
 	[ERR_CONNECT] = "connect", [ERR_READ] = "read",   [ERR_WRITE] = "write",

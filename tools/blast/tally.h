@@ -1,6 +1,6 @@
 /* Counters of one run: per thread while running, merged at the end. */
-#ifndef BLAST_STATS_H
-#define BLAST_STATS_H
+#ifndef BLAST_TALLY_H
+#define BLAST_TALLY_H
 
 #include <stdint.h>
 

@@ -4,8 +4,8 @@
  * struct worker (counters, histograms, read buffer) so that threads never
  * share a cache line while running; results are merged after join.
  */
-#ifndef BLAST_WORKER_H
-#define BLAST_WORKER_H
+#ifndef BLAST_LOOP_H
+#define BLAST_LOOP_H
 
 #include <pthread.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /* Monotonic nanoseconds.  clock_gettime(CLOCK_MONOTONIC) is served by the
  * vDSO (no system call) on a TSC clocksource, ~20 ns, cheap enough to read
  * once per socket event for accurate latencies. */
-#ifndef BLAST_CLOCK_H
-#define BLAST_CLOCK_H
+#ifndef BLAST_NOW_H
+#define BLAST_NOW_H
 
 #include <stdint.h>
 #include <time.h>
