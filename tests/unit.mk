@@ -54,19 +54,19 @@ tests_libworkerharness_a_SOURCES = tests/worker_harness.c tests/worker_harness.h
 tests_libworkerharness_a_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
 
 # Suites with more than the default: link-time wrapping, the worker
-# harness, blast's JSON parser (test_stats reads the JSON back with code
+# harness, blast's JSON parser (test_telemetry reads the JSON back with code
 # independent of the writer), the acceptor's own source.
-WRAP_SUITES = tests/test_queue tests/test_tail
+WRAP_SUITES = tests/test_queue tests/test_chain
 HARNESS_SUITES = tests/test_worker tests/test_stack tests/test_heap
-check_PROGRAMS += $(WRAP_SUITES) $(HARNESS_SUITES) tests/test_stats tests/test_acceptor
-TESTS += $(WRAP_SUITES) $(HARNESS_SUITES) tests/test_stats tests/test_acceptor
+check_PROGRAMS += $(WRAP_SUITES) $(HARNESS_SUITES) tests/test_telemetry tests/test_acceptor
+TESTS += $(WRAP_SUITES) $(HARNESS_SUITES) tests/test_telemetry tests/test_acceptor
 
 tests_test_queue_CFLAGS = $(UNIT_CFLAGS)
 tests_test_queue_LDFLAGS = $(LDWRAP_FLAGS)
 tests_test_queue_LDADD = tests/libwrap.a $(UNIT_LIBS)
-tests_test_tail_CFLAGS = $(UNIT_CFLAGS)
-tests_test_tail_LDFLAGS = $(LDWRAP_FLAGS)
-tests_test_tail_LDADD = tests/libwrap.a $(UNIT_LIBS)
+tests_test_chain_CFLAGS = $(UNIT_CFLAGS)
+tests_test_chain_LDFLAGS = $(LDWRAP_FLAGS)
+tests_test_chain_LDADD = tests/libwrap.a $(UNIT_LIBS)
 
 HARNESS_LIBS = tests/libworkerharness.a tests/libtestlib.a tests/libwrap.a $(UNIT_LIBS)
 tests_test_worker_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
@@ -79,8 +79,8 @@ tests_test_heap_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS)
 tests_test_heap_LDFLAGS = $(LDWRAP_FLAGS)
 tests_test_heap_LDADD = $(HARNESS_LIBS)
 
-tests_test_stats_CFLAGS = $(UNIT_CFLAGS)
-tests_test_stats_LDADD = tools/blast/libblast.la $(UNIT_LIBS) -lm
+tests_test_telemetry_CFLAGS = $(UNIT_CFLAGS)
+tests_test_telemetry_LDADD = tools/blast/libblast.la $(UNIT_LIBS) -lm
 
 # The acceptor with its workers, in process on an ephemeral port.
 tests_test_acceptor_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)

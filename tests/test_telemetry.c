@@ -1,5 +1,5 @@
-/* Unit tests for core/base/counters.c: the latency histogram, and the /stats (JSON)
- * and /metrics (Prometheus text) writers over a registry built by hand with
+/* Unit tests for workers/telemetry.c and core/base/counters.c: the latency
+ * histogram, and the /stats (JSON) and /metrics (Prometheus text) writers over a registry built by hand with
  * known counts.  The output is parsed back - the JSON with blast's parser
  * (tools/blast/json.c), the Prometheus text line by line here - and
  * compared with what went in; percentiles and buckets are checked against
