@@ -36,6 +36,8 @@ libmetricd_a_SOURCES = \
 	core/notify.c core/notify.h \
 	core/reclaim.c core/reclaim.h \
 	core/startup.c core/startup.h
+# The route table: included by http/request.h, http/route.c, workers/endpoints.c.
+EXTRA_DIST += http/routes.def
 libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(LIBSYSTEMD_LIBS) $(PTHREAD_LIBS)
 

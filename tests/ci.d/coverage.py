@@ -64,7 +64,7 @@ FLOORS = {
     "tools/blast/cli.c": (93, 80),      # 95.0 / 83.2
     "tools/blast/now.h": (98, 97),    # 100.0 / 100.0
     "tools/blast/client.c": (86, 77),     # 89.0 / 80.9
-    "tools/blast/engine.c": (94, 80),   # 96.6 / 83.0
+    "tools/blast/engine.c": (85, 72),   # 96.6 / 83.0; 88.8 / 76.3 on a busy machine (busy-poll runs only with a spare CPU)
     "tools/blast/hdrlog.c": (90, 79),   # 92.6 / 82.0
     "tools/blast/hist.c": (95, 89),     # 97.0 / 92.1
     "tools/blast/hist.h": (98, 97),     # 100.0 / 100.0
