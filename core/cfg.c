@@ -329,9 +329,9 @@ static const struct cfg_option options[] = {
 	     "reopened on SIGHUP (default: none)"),
 	FUNC("access-log-format", 0, access_log_format, set_access_log_format,
 	     "combined or json", true, "FORMAT",
-	     "combined (Apache/nginx combined, then the\n"
-	     "request time in seconds) or json (an object per\n"
-	     "line) (default combined)"),
+	     "combined (nginx's and Apache's combined\n"
+	     "format, then the request time in seconds) or\n"
+	     "json (an object per line) (default combined)"),
 	FUNC("server-header", 0, server_header, set_server_header,
 	     "1 to 63 printable characters", true, "TEXT",
 	     "the Server header (default metricd/VERSION)"),

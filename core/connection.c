@@ -3,7 +3,9 @@
  * resume, close; the workers' notes back; the header and idle timeouts.
  *
  * Threads: this runs on the acceptor thread only, the only producer of
- * every worker's request ring and the only consumer of every note ring.
+ * every worker's request ring and text ring (the access log's text of a
+ * descriptor, written just before it: queue/text.h) and the only consumer
+ * of every note ring.
  * It owns the "acceptor" half of each connection (queue/conn.h); once a
  * connection has handed its worker a descriptor, only that worker writes
  * to or closes its socket (docs/ARCHITECTURE.md, "Ownership").

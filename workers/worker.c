@@ -22,6 +22,15 @@
  * are held.  A tail that makes no progress for --send-timeout closes the
  * connection.
  *
+ * Access-log text: the worker is the only consumer of w->text
+ * (queue/text.h).  It takes one record per descriptor that has one
+ * (log_len), in ring order, as soon as it pops the batch and before any
+ * descriptor is answered, held or dropped (take_text), into the batch's
+ * slot of that descriptor; a held descriptor carries its record into the
+ * held chain and gets it back with it (workers/outbox.c); a dropped one's
+ * is not used.  So the ring's next record always belongs to the ring's
+ * next descriptor that has text.
+ *
  * Requests of a connection whose peer is gone (a write failed, or the
  * acceptor saw a reset) are dropped without being computed.  Past the
  * shutdown timeout each connection's next request is answered 503 with
