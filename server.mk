@@ -17,6 +17,7 @@ libmetricd_a_SOURCES = \
 	queue/conn.c queue/conn.h \
 	queue/queue.c queue/queue.h \
 	queue/runtime.h \
+	queue/text.c queue/text.h \
 	workers/accesslog.c workers/accesslog.h \
 	workers/admin.c \
 	workers/endpoints.c workers/handler.h \

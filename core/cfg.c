@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/cfg.h"
+#include "workers/accesslog.h"
 
 void cfg_defaults(struct cfg *c)
 {
@@ -241,6 +242,17 @@ static int set_string(char *dst, size_t cap, const char *v, bool allow_empty)
 	return 0;
 }
 
+static int set_access_log_format(void *f, const char *v)
+{
+	if (strcmp(v, "combined") == 0)
+		*(int *)f = ALOG_COMBINED;
+	else if (strcmp(v, "json") == 0)
+		*(int *)f = ALOG_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 static int set_path_or_empty(void *f, const char *v)
 {
 	return set_string(f, PATH_MAX, v, true);
@@ -315,6 +327,11 @@ static const struct cfg_option options[] = {
 	     "a file path, '-' for stderr, or empty for none", true, "FILE",
 	     "one line per request to FILE ('-' = stderr);\n"
 	     "reopened on SIGHUP (default: none)"),
+	FUNC("access-log-format", 0, access_log_format, set_access_log_format,
+	     "combined or json", true, "FORMAT",
+	     "combined (nginx's and Apache's combined\n"
+	     "format, then the request time in seconds) or\n"
+	     "json (an object per line) (default combined)"),
 	FUNC("server-header", 0, server_header, set_server_header,
 	     "1 to 63 printable characters", true, "TEXT",
 	     "the Server header (default metricd/VERSION)"),

@@ -43,6 +43,7 @@ struct cfg {
 	unsigned max_unsent_bytes;   /* per connection */
 	enum log_level log_level;
 	char access_log[PATH_MAX];   /* "" = none, "-" = stderr */
+	int access_log_format;       /* enum alog_format (workers/accesslog.h) */
 	char server_header[64];
 	char config_path[PATH_MAX];  /* --config */
 };

@@ -3,7 +3,9 @@
  * resume, close; the workers' notes back; the header and idle timeouts.
  *
  * Threads: this runs on the acceptor thread only, the only producer of
- * every worker's request ring and the only consumer of every note ring.
+ * every worker's request ring and text ring (the access log's text of a
+ * descriptor, written just before it: queue/text.h) and the only consumer
+ * of every note ring.
  * It owns the "acceptor" half of each connection (queue/conn.h); once a
  * connection has handed its worker a descriptor, only that worker writes
  * to or closes its socket (docs/ARCHITECTURE.md, "Ownership").
@@ -19,12 +21,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/acceptor.h"
 #include "core/base/clock.h"
+#include "core/base/log.h"
 #include "workers/handler.h"
 
 /* Requests one connection may frame per loop turn before the others get
@@ -73,6 +77,26 @@ bool acc__pause_pipeline(struct acceptor *a, struct conn *c)
 	return false;
 }
 
+/* The access-log text of the pending descriptor, into its worker's text
+ * ring (queue/text.h), when the log is on.  Called only once the push is
+ * certain, so a record is never left behind without its descriptor.  The
+ * fields are bytes of c's read buffer, which has not moved since the
+ * framer returned the descriptor: it moves only in http_framer_space,
+ * called by on_read, and on_read runs only while reading is on - never
+ * while a descriptor is pending (acc__conn_advance stops reading when it
+ * cannot dispatch, and turns reading on only with nothing pending). */
+static void attach_text(struct acceptor *a, struct conn *c)
+{
+	struct worker *w = &a->workers[c->worker];
+
+	c->pending.log_len = 0;
+	if (!c->pending_text || !a->cfg->access_log[0])
+		return;
+	c->pending.log_len = queue_text_put(&w->text, c->fr.buf, c->fr.log);
+	if (!c->pending.log_len)
+		CNT_ADD(a->ctr.access_log_text_dropped, 1);
+}
+
 static bool dispatch(struct acceptor *a, struct conn *c)
 {
 	struct queue_req *q = &a->workers[c->worker].rq;
@@ -90,11 +114,16 @@ static bool dispatch(struct acceptor *a, struct conn *c)
 	/* Count before the push: the worker may answer before we return. */
 	if (is_req)
 		ck_pr_inc_uint(&c->inflight);
-	if (!queue_req_push(q, &c->pending) && !queue_req_push_or_wait(q, &c->pending)) {
+	if (!queue_req_has_room(q) && !queue_req_room_or_wait(q)) {
 		if (is_req)
 			ck_pr_dec_uint(&c->inflight);
 		block_on_ring(a, c);
 		return false;
+	}
+	attach_text(a, c);
+	if (!queue_req_push(q, &c->pending)) {
+		log_error("worker %u: its ring had room, then none", c->worker);
+		abort();                  /* the acceptor is its only producer */
 	}
 	a->wake_pending[c->worker] = true;
 	c->dispatched = true;
@@ -177,6 +206,7 @@ void acc__conn_advance(struct acceptor *a, struct conn *c)
 		}
 		c->pending.slot = c->slot;
 		c->pending.gen = c->gen;
+		c->pending_text = rc == HTTP_FRAME_REQ || rc == HTTP_FRAME_ERROR;
 		c->has_pending = true;
 	}
 	if (c->close_sent)
@@ -366,6 +396,7 @@ static void timeout_head(struct acceptor *a, struct conn *c)
 	c->pending.slot = c->slot;
 	c->pending.gen = c->gen;
 	c->pending.t_parsed_ns = clock_mono_ns();
+	c->pending_text = false;
 	c->has_pending = true;
 	CNT_ADD(a->ctr.header_timeouts, 1);
 	acc__conn_advance(a, c);

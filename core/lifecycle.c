@@ -49,6 +49,7 @@ static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation,
 	memcpy(rt->server, cfg->server_header, rt->server_len + 1);
 	rt->generation = generation;
 	rt->access_log = cfg->access_log[0] != '\0';
+	rt->access_log_format = cfg->access_log_format;
 	return rt;
 }
 

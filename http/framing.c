@@ -120,6 +120,8 @@ static enum http_err scan_target(struct http_framer *f, const char *t, size_t n,
 {
 	size_t i = 0, a;
 
+	f->msg_log[HTTP_LOG_TARGET] = (struct http_span){ (uint32_t)(t - f->buf),
+							  (uint32_t)n };
 	f->url_off = (uint32_t)off;
 	f->url_len = (uint32_t)n;
 	if (t[0] == '/')
@@ -154,6 +156,7 @@ static enum http_err scan_request_line(struct http_framer *f, const char *l,
 		i++;
 	if (i == 0 || i == n || l[i] != ' ')
 		return HERR_BAD_REQUEST;
+	f->msg_method = (struct http_span){ (uint32_t)(l - f->buf), (uint32_t)i };
 	t0 = ++i;
 	while (i < n && (unsigned char)l[i] > 0x20 && (unsigned char)l[i] < 0x7f)
 		i++;
@@ -183,6 +186,13 @@ static bool te_ends_chunked(const char *v, size_t n)
 	while (s < n && (v[s] == ' ' || v[s] == '\t'))
 		s++;
 	return IEQ(v + s, n - s, "chunked");
+}
+
+static void log_field(struct http_framer *f, enum http_log_field k,
+		      const char *v, size_t vn)
+{
+	if (!f->msg_log[k].len && vn)
+		f->msg_log[k] = (struct http_span){ (uint32_t)(v - f->buf), (uint32_t)vn };
 }
 
 /* One field line, in one pass: the name's characters, the colon, the
@@ -237,6 +247,14 @@ static enum http_err scan_header_line(struct http_framer *f, const char *l,
 			else
 				f->sc_expect_other = true;
 		}
+		break;
+	case 7:                /* for the access log: the first one */
+		if (head && IEQ(l, i, "referer"))
+			log_field(f, HTTP_LOG_REFERER, v, vn);
+		break;
+	case 10:
+		if (head && IEQ(l, i, "user-agent"))
+			log_field(f, HTTP_LOG_UA, v, vn);
 		break;
 	}
 	return HERR_NONE;
@@ -445,10 +463,7 @@ static int on_headers_complete(http_parser *p)
 	struct http_req *r = &f->cur;
 	int get_or_head = p->method == HTTP_GET || p->method == HTTP_HEAD;
 
-	if ((p->flags & F_CONTENTLENGTH) && p->content_length > f->max_body) {
-		f->err = HERR_BODY_TOO_LARGE;
-		return -1;
-	}
+	f->method = (uint8_t)(p->method + 1);
 	r->flags = 0;
 	if (p->method == HTTP_HEAD)
 		r->flags |= REQF_HEAD;
@@ -456,6 +471,10 @@ static int on_headers_complete(http_parser *p)
 		r->flags |= REQF_HTTP10;
 	if (!http_should_keep_alive(p))
 		r->flags |= REQF_CLOSE;
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > f->max_body) {
+		f->err = HERR_BODY_TOO_LARGE;
+		return -1;
+	}
 	/* No tunnels and no protocol switches: what follows a CONNECT or an
 	 * Upgrade request is not HTTP/1.1 to a peer that honours them.  A
 	 * CONNECT is a framing error (400, close); an Upgrade request is
@@ -517,14 +536,75 @@ void http_framer_init(struct http_framer *f, char *buf, uint32_t cap,
 	f->parser.data = f;
 }
 
+/* The access-log fields of the message being read that lie in consumed
+ * bytes move to the front of the buffer, at most what is logged of each,
+ * in the order they were in (so no move overwrites a field not yet moved);
+ * returns the bytes they take.  That happens only while a message's body
+ * spans reads: its head went to http-parser, the message is not yet
+ * handed out.  At most the three caps together (1792 bytes) stay: the
+ * connection's buffer has 4096 bytes beyond the head limit
+ * (core/lifecycle.c), so a trailer section up to the limit still fits. */
+static uint32_t keep_log_fields(struct http_framer *f)
+{
+	struct http_span *order[HTTP_LOG_FIELDS];
+	unsigned n = 0;
+	uint32_t kept = 0;
+
+	for (unsigned k = 0; k < HTTP_LOG_FIELDS; k++) {
+		struct http_span *s = &f->msg_log[k];
+		uint32_t want = s->len < http_log_max(k) ? s->len : http_log_max(k);
+
+		if (!s->len || s->off >= f->pos)
+			continue;
+		if (s->off + want > f->pos) {
+			s->len = 0;              /* not whole in what was consumed */
+			continue;
+		}
+		unsigned j = n++;
+
+		for (; j > 0 && order[j - 1]->off > s->off; j--)
+			order[j] = order[j - 1];
+		order[j] = s;
+	}
+	for (unsigned j = 0; j < n; j++) {
+		struct http_span *s = order[j];
+		enum http_log_field k = (enum http_log_field)(s - f->msg_log);
+		uint32_t want = s->len < http_log_max(k) ? s->len : http_log_max(k);
+
+		memmove(f->buf + kept, f->buf + s->off, want);
+		s->off = kept;
+		kept += want;
+	}
+	return kept;
+}
+
+/* The fields still ahead of pos (a head being scanned) move with the
+ * unconsumed bytes; the method's token is needed only until the head has
+ * gone to http-parser, so it is not kept. */
+static void shift_log_fields(struct http_framer *f, uint32_t old_pos,
+			     uint32_t shift)
+{
+	for (unsigned k = 0; k < HTTP_LOG_FIELDS; k++)
+		if (f->msg_log[k].len && f->msg_log[k].off >= old_pos)
+			f->msg_log[k].off -= shift;
+	if (f->msg_method.off >= old_pos)
+		f->msg_method.off -= shift;
+	else
+		f->msg_method.len = 0;
+}
+
 char *http_framer_space(struct http_framer *f, size_t *avail)
 {
-	if (f->pos > 0) {
-		memmove(f->buf, f->buf + f->pos, f->len - f->pos);
-		f->len -= f->pos;
+	uint32_t keep = f->pos ? keep_log_fields(f) : 0;
+	uint32_t shift = f->pos - keep;
+
+	if (shift) {
+		memmove(f->buf + keep, f->buf + f->pos, f->len - f->pos);
+		f->len -= shift;
 		if (f->chunked && f->chunk_state != CHUNK_DONE)
-			f->chunk_pos -= f->pos;  /* never behind pos while scanning */
-		f->pos = 0;
+			f->chunk_pos -= shift;   /* never behind pos while scanning */
+		shift_log_fields(f, f->pos, shift);
+		f->pos = keep;
 	}
 	*avail = f->cap - f->len;
 	return f->buf + f->len;
@@ -540,6 +620,36 @@ bool http_framer_has_partial(const struct http_framer *f)
 	return f->pos < f->len || f->in_message;
 }
 
+/* The names http-parser knows, by its numbers. */
+static const char *const method_names[] = {
+#define XX(num, name, string) [num] = #string,
+	HTTP_METHOD_MAP(XX)
+#undef XX
+};
+
+/* The method of a request refused before http-parser read its head: its
+ * token, if it is one http-parser knows. */
+static uint8_t method_by_name(const struct http_framer *f)
+{
+	const struct http_span *m = &f->msg_method;
+
+	for (size_t i = 0; m->len && i < sizeof(method_names) / sizeof(method_names[0]); i++)
+		if (method_names[i] && strlen(method_names[i]) == m->len &&
+		    memcmp(method_names[i], f->buf + m->off, m->len) == 0)
+			return (uint8_t)(i + 1);
+	return HTTP_METHOD_NONE;
+}
+
+/* What the access log may show of the message ends here (deliver, fail):
+ * the next head starts with none. */
+static void log_fields_out(struct http_framer *f)
+{
+	memcpy(f->log, f->msg_log, sizeof(f->log));
+	memset(f->msg_log, 0, sizeof(f->msg_log));
+	f->msg_method.len = 0;
+	f->method = HTTP_METHOD_NONE;
+}
+
 static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
 			       struct http_req *out)
 {
@@ -547,7 +657,17 @@ static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
 	out->kind = REQ_HTTP;
 	out->err = (uint8_t)e;
 	out->flags = REQF_CLOSE;
+	/* For the access log: as much of the request line as was read. */
+	if (f->method) {
+		out->method = f->method;
+		out->flags |= f->cur.flags & REQF_HTTP10;
+	} else {
+		out->method = method_by_name(f);
+		if (f->sc_started && f->sc_http10)
+			out->flags |= REQF_HTTP10;
+	}
 	out->t_parsed_ns = clock_mono_ns();
+	log_fields_out(f);
 	f->done = true;
 	return HTTP_FRAME_ERROR;
 }
@@ -632,7 +752,9 @@ static enum http_frame_rc deliver(struct http_framer *f, enum http_errno pe,
 		http_parser_pause(&f->parser, 0);
 	*out = f->cur;
 	out->kind = REQ_HTTP;
+	out->method = f->method;
 	out->t_parsed_ns = clock_mono_ns();
+	log_fields_out(f);
 	if (out->flags & REQF_CLOSE)
 		f->done = true;            /* nothing after Connection: close */
 	return HTTP_FRAME_REQ;
@@ -658,6 +780,7 @@ again:
 	if (pe == HPE_OK && f->want_continue) {
 		f->want_continue = false;
 		memset(out, 0, sizeof(*out));
+		memset(f->log, 0, sizeof(f->log));
 		out->kind = REQ_CONTINUE;
 		out->t_parsed_ns = clock_mono_ns();
 		return HTTP_FRAME_CONTINUE;

@@ -24,6 +24,36 @@
 
 #define HTTP_BODY_MAX (1u << 20)    /* default body limit (413 above it) */
 
+/* What the access log shows of a request besides the descriptor: the
+ * request target as received, the Referer and the User-Agent.  The framer
+ * records where they are in its buffer; the acceptor copies them into the
+ * worker's text ring when it dispatches the descriptor (queue/text.h).  At
+ * most HTTP_LOG_*_MAX bytes of each are kept and logged; a longer field is
+ * cut there (and marked). */
+enum http_log_field {
+	HTTP_LOG_TARGET,
+	HTTP_LOG_REFERER,
+	HTTP_LOG_UA,
+	HTTP_LOG_FIELDS,
+};
+
+#define HTTP_LOG_TARGET_MAX 1024u
+#define HTTP_LOG_REFERER_MAX 256u
+#define HTTP_LOG_UA_MAX 512u
+
+static inline uint32_t http_log_max(enum http_log_field k)
+{
+	return k == HTTP_LOG_TARGET ? HTTP_LOG_TARGET_MAX
+	     : k == HTTP_LOG_REFERER ? HTTP_LOG_REFERER_MAX : HTTP_LOG_UA_MAX;
+}
+
+/* Bytes of the framer's buffer.  len is the field's whole length, of which
+ * only the first http_log_max() bytes are sure to be there; len 0: the
+ * request had no such field (or it is not known). */
+struct http_span {
+	uint32_t off, len;
+};
+
 enum http_frame_rc {
 	HTTP_FRAME_NEED_MORE = 0,  /* no complete request buffered */
 	HTTP_FRAME_REQ,            /* *out is a request to answer */
@@ -69,17 +99,31 @@ struct http_framer {
 	uint64_t chunk_left; /* chunk size being read, then data left */
 	uint64_t chunk_total;  /* body bytes so far (max_body) */
 	uint32_t url_off, url_len;  /* the target's path and query (from pos) */
+	/* The access-log fields of the message being framed, from its request
+	 * line on until it is handed out (offsets in buf, not from pos; see
+	 * http_framer_space for why they stay valid), and the method's token
+	 * for an error found before http-parser named the method. */
+	struct http_span msg_log[HTTP_LOG_FIELDS];
+	struct http_span msg_method;
+	uint8_t method;      /* http-parser's method + 1, from its head */
 	/* Bytes looked at by the line scanner and http-parser together: a
 	 * counter the tests (and /stats) use to prove framing is linear. */
 	uint64_t examined;
 	struct http_req cur;
+	/* The access-log fields of the descriptor http_framer_next returned
+	 * last (REQ or ERROR; all len 0 for CONTINUE).  Valid until the next
+	 * call of http_framer_space or http_framer_next: the acceptor
+	 * dispatches a descriptor before either (core/connection.c). */
+	struct http_span log[HTTP_LOG_FIELDS];
 };
 
 /* buf must hold cap bytes; cap > max_head.  max_body starts at
  * HTTP_BODY_MAX; the caller may set it after init. */
 void http_framer_init(struct http_framer *f, char *buf, uint32_t cap,
 		      uint32_t max_head);
-/* Where to read the next bytes; compacts consumed bytes first. */
+/* Where to read the next bytes; compacts consumed bytes first.  The only
+ * function that moves bytes in buf: the access-log fields of a message whose
+ * head was consumed but whose body is still coming move to the front. */
 char *http_framer_space(struct http_framer *f, size_t *avail);
 void http_framer_commit(struct http_framer *f, size_t n);
 /* True when unconsumed bytes remain (a partial request). */

@@ -56,6 +56,10 @@ enum http_err {
 	HERR__COUNT,
 };
 
+/* The method as http-parser numbers it, shifted by one so that a zeroed
+ * descriptor says "not known" (HTTP_DELETE is 0). */
+#define HTTP_METHOD_NONE 0
+
 struct heap_request;
 
 struct http_req {
@@ -65,7 +69,11 @@ struct http_req {
 	uint8_t route;     /* enum http_route */
 	uint8_t flags;     /* enum http_req_flag */
 	uint8_t err;       /* enum http_err */
-	uint32_t reserved;
+	uint8_t method;    /* http-parser's enum http_method + 1; 0: not known */
+	uint8_t reserved;
+	uint16_t log_len;  /* bytes of access-log text that travel beside this
+			    * descriptor in its worker's text ring
+			    * (queue/text.h); 0: none */
 	uint64_t id;
 	uint64_t work;
 	uint64_t t_parsed_ns;          /* CLOCK_MONOTONIC when framed */

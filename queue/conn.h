@@ -51,6 +51,8 @@ struct conn {
 	uint16_t worker;
 	uint8_t state;
 	bool has_pending;
+	bool pending_text;            /* pending came from the framer: fr.log
+				       * holds its access-log fields */
 	bool reading;                 /* read event is added */
 	bool blocked;                 /* waiting for ring space */
 	bool wait_resume;             /* waiting for NOTE_RESUME */

@@ -117,6 +117,27 @@ static inline bool queue_req_push_or_wait(struct queue_req *q,
 	return true;
 }
 
+/* True when the next push will succeed.  The acceptor is the ring's only
+ * producer and the worker only ever makes room, so room seen here stays
+ * until the acceptor pushes: it writes what travels beside a descriptor
+ * (queue/text.h) only once the descriptor is certain to follow. */
+static inline bool queue_req_has_room(const struct queue_req *q)
+{
+	return ck_ring_size(&q->ring) < ck_ring_capacity(&q->ring) - 1;
+}
+
+/* No room: announce the wait, then look once more (the same protocol as
+ * queue_req_push_or_wait). */
+static inline bool queue_req_room_or_wait(struct queue_req *q)
+{
+	ck_pr_store_uint(&q->producer_waiting, 1);
+	ck_pr_fence_memory();
+	if (!queue_req_has_room(q))
+		return false;
+	ck_pr_store_uint(&q->producer_waiting, 0);
+	return true;
+}
+
 /* Writes the worker's eventfd if it is asleep.  Call after a full fence
  * (queue_fence) that follows the pushes.  Returns true if it woke it. */
 bool queue_req_wake(struct queue_req *q);

@@ -23,6 +23,7 @@ struct runtime {
 	char server[64];
 	uint64_t generation;      /* 1 at start, +1 per reload */
 	int access_log;           /* workers write access-log lines */
+	int access_log_format;    /* enum alog_format (workers/accesslog.h) */
 	struct runtime *retired_next;   /* core/reclaim.c's list */
 	const void *readers;      /* where readers publish they are done
 				   * (the TSan annotations in worker.c) */

@@ -65,6 +65,7 @@ EXTRA_DIST += tests/ci.d/common.bash \
 	tests/ci.d/deb.sh \
 	tests/ci.d/escape-report.sh \
 	tests/ci.d/fuzz.sh \
+	tests/ci.d/goaccess.sh \
 	tests/ci.d/haproxy.sh \
 	tests/ci.d/install.sh \
 	tests/ci.d/layers.sh \

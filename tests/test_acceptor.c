@@ -306,7 +306,7 @@ START_TEST(ipv6_listen)
 	fclose(f);
 	unlink(alog);
 	ck_assert_msg(strncmp(line, "::1 - - [", 9) == 0, "%s", line);
-	ck_assert_ptr_nonnull(strstr(line, "\"GET /metric-stack HTTP/1.1\" 200 "));
+	ck_assert_msg(strstr(line, "\"GET /metric-stack?id=6 HTTP/1.1\" 200 "), "%s", line);
 }
 END_TEST
 
@@ -461,7 +461,7 @@ START_TEST(reload_runtime_and_restart_settings)
 	char text[512];
 	snprintf(text, sizeof(text), "server-header = two\nworkers = 3\nmax-conns = 99\n"
 		 "ring-size = 8\nlisten = 127.0.0.1:1\nmax-pipeline = 20\n"
-		 "access-log = %s\nidle-timeout = 5000\n", alog);
+		 "access-log = %s\naccess-log-format = json\nidle-timeout = 5000\n", alog);
 	write_conf(text);
 	kill(getpid(), SIGHUP);
 	ck_assert(wait_log("(generation 2)"));
@@ -491,15 +491,16 @@ START_TEST(reload_runtime_and_restart_settings)
 	ck_assert_int_eq(tl_get(S->port, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", &resp), 0);
 	ck_assert_str_eq(tl_header(&resp, "Server", line, sizeof(line)), "two");
 	srv_stop();
-	/* The access log, off at start, was turned on by the reload (each
-	 * worker has its own ring: lines of different workers may come in
-	 * any order). */
+	/* The access log, off at start, was turned on by the reload, in JSON,
+	 * with each request's target (each worker has its own ring: lines of
+	 * different workers may come in any order). */
 	FILE *f = fopen(alog, "r");
 	bool found = false;
 
 	ck_assert_ptr_nonnull(f);
 	while (fgets(line, sizeof(line), f))
-		found |= strstr(line, "\"GET /metric-stack HTTP/1.1\" 200 ") != NULL;
+		found |= strstr(line, "\"method\":\"GET\",\"target\":\"/metric-stack?id=3\","
+				"\"protocol\":\"HTTP/1.1\",\"status\":200,") != NULL;
 	ck_assert(found);
 	fclose(f);
 	unlink(alog);

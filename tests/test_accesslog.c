@@ -1,6 +1,9 @@
-/* Unit tests for workers/accesslog.c: workers' lines through per-worker byte
- * rings to the logger thread and its file; a full ring drops and counts;
- * the file is reopened on request; a reader that stops never blocks it. */
+/* Unit tests for workers/accesslog.c: the line, combined and JSON, from a
+ * descriptor and its text record (escaping, fields cut to their caps, what
+ * is shown when something is not known); workers' lines through per-worker
+ * byte rings to the logger thread and its file; a full ring drops and
+ * counts; the file is reopened on request; a reader that stops never
+ * blocks it. */
 #include "config.h"
 
 #include <check.h>
@@ -13,6 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <http_parser.h>
+
+#include "queue/text.h"
+#include "tools/blast/json.h"
 #include "workers/accesslog.h"
 
 static char dir[64];
@@ -361,6 +369,199 @@ START_TEST(dash_is_stderr)
 }
 END_TEST
 
+/* ---- the line ------------------------------------------------------------ */
+
+#define WHEN 1796183161      /* 02/Dec/2026:03:46:01 UTC */
+
+/* A text record of the three fields, through the text ring as the
+ * acceptor writes it and a worker reads it. */
+struct rec {
+	char bytes[QUEUE_TEXT_MAX];
+	uint16_t len;
+};
+
+static void rec_of(struct rec *r, const char *target, size_t tn, const char *referer,
+		   size_t rn, const char *ua, size_t un)
+{
+	static struct queue_text t;
+	static char buf[8192];
+	struct http_span span[HTTP_LOG_FIELDS] = {
+		{ 0, (uint32_t)tn }, { 4096, (uint32_t)rn }, { 6144, (uint32_t)un },
+	};
+
+	ck_assert(tn <= 4096 && rn <= 2048 && un <= 2048);
+	memcpy(buf, target, tn);
+	memcpy(buf + 4096, referer, rn);
+	memcpy(buf + 6144, ua, un);
+	ck_assert_int_eq(queue_text_init(&t), 0);
+	r->len = queue_text_put(&t, buf, span);
+	ck_assert_uint_gt(r->len, 0);
+	queue_text_take(&t, r->bytes, r->len);
+	queue_text_destroy(&t);
+}
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static struct sockaddr_in6 peer4(void)
+{
+	struct sockaddr_in6 p;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&p;
+
+	memset(&p, 0, sizeof(p));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0x7f000001);
+	return p;
+}
+
+static const char *line_of(enum alog_format fmt, const struct alog_entry *e)
+{
+	static char line[ALOG_LINE_MAX + 1];
+	char date[32];
+	size_t n;
+
+	alog_date(date, WHEN, fmt);
+	n = alog_format_line(line, fmt, date, e);
+	ck_assert_uint_le(n, ALOG_LINE_MAX);
+	ck_assert_int_eq(line[n - 1], '\n');
+	line[n] = '\0';
+	return line;
+}
+
+/* Apache's and nginx's combined format, then the request time: the real
+ * method, the target as sent, the protocol; '"', '\\', control bytes and
+ * bytes from 0x7f up escaped as nginx does. */
+START_TEST(combined_line)
+{
+	struct sockaddr_in6 p = peer4();
+	struct http_req req = { .kind = REQ_HTTP, .method = HTTP_GET + 1 };
+	struct rec r;
+
+	rec_of(&r, S("/x?a=1&b=\"2\""), S("http://r/"), S("c\"u\\l\t\xe9\x7f/1"));
+	struct alog_entry e = { &p, &req, r.bytes, r.len, 200, 123, 107000 };
+
+	ck_assert_str_eq(line_of(ALOG_COMBINED, &e),
+			 "127.0.0.1 - - [02/Dec/2026:03:46:01 +0000] "
+			 "\"GET /x?a=1&b=\\x222\\x22 HTTP/1.1\" 200 123 \"http://r/\" "
+			 "\"c\\x22u\\x5Cl\\x09\\xE9\\x7F/1\" 0.000107\n");
+	/* No text came (the text ring was full): the descriptor's part only. */
+	req.method = HTTP_DELETE + 1;
+	req.flags = REQF_HTTP10;
+	req.err = HERR_METHOD;
+	e = (struct alog_entry){ &p, &req, NULL, 0, 405, 30, 1500000000 };
+	ck_assert_str_eq(line_of(ALOG_COMBINED, &e),
+			 "127.0.0.1 - - [02/Dec/2026:03:46:01 +0000] "
+			 "\"DELETE - HTTP/1.0\" 405 30 \"-\" \"-\" 1.500000\n");
+	/* A version it does not speak: the protocol is not known. */
+	req = (struct http_req){ .kind = REQ_HTTP, .method = HTTP_GET + 1,
+				 .err = HERR_VERSION, .flags = REQF_CLOSE };
+	rec_of(&r, S("/"), NULL, 0, NULL, 0);
+	e = (struct alog_entry){ &p, &req, r.bytes, r.len, 505, 38, 999 };
+	ck_assert_str_eq(line_of(ALOG_COMBINED, &e),
+			 "127.0.0.1 - - [02/Dec/2026:03:46:01 +0000] "
+			 "\"GET / -\" 505 38 \"-\" \"-\" 0.000000\n");
+	/* No request line at all: "-", as Apache writes it. */
+	req = (struct http_req){ .kind = REQ_HTTP, .err = HERR_BAD_REQUEST };
+	e = (struct alog_entry){ &p, &req, NULL, 0, 400, 29, 42000 };
+	ck_assert_str_eq(line_of(ALOG_COMBINED, &e),
+			 "127.0.0.1 - - [02/Dec/2026:03:46:01 +0000] "
+			 "\"-\" 400 29 \"-\" \"-\" 0.000042\n");
+}
+END_TEST
+
+/* One JSON object per line: strings JSON-escaped, well-formed UTF-8 as it
+ * is, any other byte as \u00XX so the line stays JSON; null for what is
+ * not known. */
+START_TEST(json_line)
+{
+	struct sockaddr_in6 p;
+	struct http_req req = { .kind = REQ_HTTP, .method = HTTP_HEAD + 1,
+				.flags = REQF_HEAD };
+	struct rec r;
+	char err[128];
+
+	memset(&p, 0, sizeof(p));
+	p.sin6_family = AF_INET6;
+	p.sin6_addr.s6_addr[15] = 1;
+	/* ü (2 bytes), 😀 (4), then: a lone 0xE9, a control byte, an overlong
+	 * '/', a surrogate, a sequence cut short at the end. */
+	rec_of(&r, S("/x?a=\"1\"\\"), NULL, 0,
+	       S("\xc3\xbc \xf0\x9f\x98\x80 \xe9\x01 \xc0\xaf \xed\xa0\x80 \xe2\x82"));
+	struct alog_entry e = { &p, &req, r.bytes, r.len, 200, 0, 2000107000 };
+	const char *line = line_of(ALOG_JSON, &e);
+
+	ck_assert_str_eq(line,
+			 "{\"time\":\"2026-12-02T03:46:01+00:00\",\"remote_addr\":\"::1\","
+			 "\"method\":\"HEAD\",\"target\":\"/x?a=\\\"1\\\"\\\\\","
+			 "\"protocol\":\"HTTP/1.1\",\"status\":200,\"body_bytes\":0,"
+			 "\"referer\":null,\"user_agent\":\"\xc3\xbc \xf0\x9f\x98\x80 "
+			 "\\u00E9\\u0001 \\u00C0\\u00AF \\u00ED\\u00A0\\u0080 "
+			 "\\u00E2\\u0082\",\"request_time\":2.000107}\n");
+	struct json *j = json_parse(line, strlen(line) - 1, err, sizeof(err));
+
+	ck_assert_msg(j, "%s", err);
+	ck_assert_str_eq(json_get_str(j, "target", ""), "/x?a=\"1\"\\");
+	ck_assert_uint_eq(json_get(j, "referer")->type, JSON_NULL);
+	ck_assert(json_get_num(j, "request_time", 0) == 2.000107);
+	json_free(j);
+	/* Nothing known of the request line, and no text. */
+	req = (struct http_req){ .kind = REQ_HTTP, .err = HERR_BAD_REQUEST };
+	e = (struct alog_entry){ &p, &req, NULL, 0, 400, 29, 42000 };
+	ck_assert_str_eq(line_of(ALOG_JSON, &e),
+			 "{\"time\":\"2026-12-02T03:46:01+00:00\",\"remote_addr\":\"::1\","
+			 "\"method\":null,\"target\":null,\"protocol\":null,\"status\":400,"
+			 "\"body_bytes\":29,\"referer\":null,\"user_agent\":null,"
+			 "\"request_time\":0.000042}\n");
+}
+END_TEST
+
+/* Fields over their caps reach the line cut and marked; the longest line
+ * (every byte of every field escaped) fits ALOG_LINE_MAX whole. */
+START_TEST(long_fields_and_the_longest_line)
+{
+	static char target[2000], referer[400], ua[700], want[2000];
+	struct sockaddr_in6 p = peer4();
+	struct http_req req = { .kind = REQ_HTTP, .method = HTTP_GET + 1 };
+	struct rec r;
+
+	memset(target, 'a', sizeof(target));
+	target[0] = '/';
+	memset(referer, 'r', sizeof(referer));
+	memset(ua, 'u', sizeof(ua));
+	rec_of(&r, target, sizeof(target), referer, sizeof(referer), ua, sizeof(ua));
+	struct alog_entry e = { &p, &req, r.bytes, r.len, 200, 1, 1000 };
+	const char *line = line_of(ALOG_COMBINED, &e);
+
+	snprintf(want, sizeof(want), "\"GET %.*s... HTTP/1.1\" 200 1 \"%.*s...\" \"%.*s...\" ",
+		 HTTP_LOG_TARGET_MAX - 3, target, HTTP_LOG_REFERER_MAX - 3, referer,
+		 HTTP_LOG_UA_MAX - 3, ua);
+	ck_assert_msg(strstr(line, want), "%s", line);
+	/* Every byte escaped: 4 bytes each in combined, 6 in JSON. */
+	memset(target, 0x01, sizeof(target));
+	memset(referer, 0xff, sizeof(referer));
+	memset(ua, '"', sizeof(ua));
+	rec_of(&r, target, sizeof(target), referer, sizeof(referer), ua, sizeof(ua));
+	e.text = r.bytes;
+	e.text_len = r.len;
+	line = line_of(ALOG_COMBINED, &e);
+	static const char end_c[] = "...\" 0.000001\n", end_j[] = "...\",\"request_time\":0.000001}\n";
+	size_t n = strlen(line), escaped = HTTP_LOG_TARGET_MAX - 3 + HTTP_LOG_REFERER_MAX - 3 +
+					   HTTP_LOG_UA_MAX - 3;
+
+	ck_assert_uint_gt(n, 4 * escaped);
+	ck_assert_str_eq(line + n - (sizeof(end_c) - 1), end_c);
+	line = line_of(ALOG_JSON, &e);
+	n = strlen(line);
+	ck_assert_uint_gt(n, 6 * (escaped - (HTTP_LOG_UA_MAX - 3)) + 2 * (HTTP_LOG_UA_MAX - 3));
+	ck_assert_str_eq(line + n - (sizeof(end_j) - 1), end_j);
+	struct json *j = json_parse(line, strlen(line) - 1, NULL, 0);
+
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(strlen(json_get_str(j, "target", "")), HTTP_LOG_TARGET_MAX);
+	ck_assert_uint_eq(strlen(json_get_str(j, "user_agent", "")), HTTP_LOG_UA_MAX);
+	json_free(j);
+}
+END_TEST
+
 static Suite *accesslog_suite(void)
 {
 	Suite *s = suite_create("accesslog");
@@ -376,6 +577,12 @@ static Suite *accesslog_suite(void)
 	tcase_add_test(tc, write_errors_lose_lines);
 	tcase_add_test(tc, dash_is_stderr);
 	suite_add_tcase(s, tc);
+
+	TCase *ln = tcase_create("line");
+	tcase_add_test(ln, combined_line);
+	tcase_add_test(ln, json_line);
+	tcase_add_test(ln, long_fields_and_the_longest_line);
+	suite_add_tcase(s, ln);
 	return s;
 }
 

@@ -32,13 +32,15 @@ static char acfile[64];
  * checked for the expected status. */
 static void drive(const char *path, int n, int status)
 {
-	char req[DEPTH * 96];
+	char req[DEPTH * 160];
 	size_t len = 0;
 	struct tl_resp r;
 
+	/* With a Referer and a User-Agent: the access log's text travels too. */
 	for (int i = 0; i < DEPTH; i++)
 		len += (size_t)snprintf(req + len, sizeof(req) - len,
-					"GET %s?id=%d HTTP/1.1\r\nHost: t\r\n\r\n", path, i);
+					"GET %s?id=%d HTTP/1.1\r\nHost: t\r\nReferer: http://t/\r\n"
+					"User-Agent: allocs/1.0\r\n\r\n", path, i);
 	ck_assert_int_eq(n % (CONNS * DEPTH), 0);
 	for (int round = 0; round < n / (CONNS * DEPTH); round++) {
 		for (int c = 0; c < CONNS; c++)

@@ -6,10 +6,13 @@
 #include "config.h"
 
 #include <check.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <http_parser.h>
 
 #include "http/framing.h"
 #include "http/route.h"
@@ -27,11 +30,16 @@ struct fx {
 	unsigned n;
 	enum http_frame_rc last;
 	size_t unfed;        /* bytes the framer had no room for (after done) */
+	/* Each descriptor's access-log fields as the framer recorded them
+	 * (what is kept of each, as a string) and their whole lengths; not
+	 * cleared by fx_init (only the first n are read). */
+	uint32_t log_len[MAXREQ][HTTP_LOG_FIELDS];
+	char log[MAXREQ][HTTP_LOG_FIELDS][HTTP_LOG_TARGET_MAX + 1];
 };
 
 static void fx_init(struct fx *x)
 {
-	memset(x, 0, sizeof(*x));
+	memset(x, 0, offsetof(struct fx, log_len));
 	http_framer_init(&x->f, x->buf, CAP, MAX_HEAD);
 	x->last = HTTP_FRAME_NEED_MORE;
 }
@@ -51,6 +59,15 @@ static void fx_drain(struct fx *x)
 		ck_assert_uint_lt(x->n, MAXREQ);
 		ck_assert_uint_gt(r.t_parsed_ns, 0);
 		r.t_parsed_ns = 0;
+		for (unsigned k = 0; k < HTTP_LOG_FIELDS; k++) {
+			const struct http_span *sp = &x->f.log[k];
+			uint32_t n = sp->len < http_log_max(k) ? sp->len : http_log_max(k);
+
+			ck_assert(n == 0 || sp->off + n <= x->f.len);
+			memcpy(x->log[x->n][k], x->f.buf + sp->off, n);
+			x->log[x->n][k][n] = '\0';
+			x->log_len[x->n][k] = sp->len;
+		}
 		x->out[x->n++] = r;
 		x->last = rc;
 		if (rc == HTTP_FRAME_ERROR) {
@@ -97,12 +114,18 @@ static void fx_same(const struct fx *a, const struct fx *b, const char *how,
 		      a->n, b->n);
 	ck_assert_msg(a->last == b->last, "%s %zu: last rc %d, want %d", how, at,
 		      (int)a->last, (int)b->last);
-	for (unsigned i = 0; i < a->n; i++)
+	for (unsigned i = 0; i < a->n; i++) {
 		ck_assert_msg(memcmp(&a->out[i], &b->out[i], sizeof(a->out[i])) == 0,
 			      "%s %zu: descriptor %u differs (err %u/%u id %llu/%llu)",
 			      how, at, i, a->out[i].err, b->out[i].err,
 			      (unsigned long long)a->out[i].id,
 			      (unsigned long long)b->out[i].id);
+		for (unsigned k = 0; k < HTTP_LOG_FIELDS; k++)
+			ck_assert_msg(a->log_len[i][k] == b->log_len[i][k] &&
+				      strcmp(a->log[i][k], b->log[i][k]) == 0,
+				      "%s %zu: descriptor %u: log field %u '%s', want '%s'",
+				      how, at, i, k, a->log[i][k], b->log[i][k]);
+	}
 }
 
 /* Frames `in` whole, then split at every byte, then byte by byte: all the
@@ -930,6 +953,150 @@ START_TEST(expect_other_is_417)
 }
 END_TEST
 
+/* ---- what the access log gets ---------------------------------------------- */
+
+/* Descriptor i's recorded fields; NULL: the request had none. */
+static void assert_log(const struct fx *x, unsigned i, const char *target,
+		       const char *referer, const char *ua)
+{
+	const char *want[HTTP_LOG_FIELDS] = { target, referer, ua };
+
+	for (unsigned k = 0; k < HTTP_LOG_FIELDS; k++) {
+		ck_assert_msg(strcmp(x->log[i][k], want[k] ? want[k] : "") == 0,
+			      "descriptor %u field %u: '%s', want '%s'", i, k,
+			      x->log[i][k], want[k] ? want[k] : "");
+		ck_assert_uint_eq(x->log_len[i][k], want[k] ? strlen(want[k]) : 0);
+	}
+	ck_assert_uint_eq(x->out[i].log_len, 0);     /* the acceptor's to set */
+}
+
+/* The method, the target as sent (query and absolute-form included), the
+ * first Referer and User-Agent without the whitespace around them; each
+ * message starts with none. */
+START_TEST(log_fields_recorded)
+{
+	static struct fx x;
+	static const char in[] =
+		"GET /a/b?x=1&y=%22 HTTP/1.1\r\nHost: t\r\nreferer: http://r/x?q\r\n"
+		"USER-Agent: \t ua/1.0 (x; y) \t\r\nUser-Agent: second\r\n\r\n"
+		"DELETE /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+		"GET http://h:1/healthz?z HTTP/1.1\r\nHost: h:1\r\nReferer:\r\n\r\n"
+		"OPTIONS * HTTP/1.1\r\nHost: t\r\nUser-Agent: o\r\n\r\n";
+
+	fx_frame(&x, LIT(in));
+	ck_assert_uint_eq(x.n, 4);
+	ck_assert_uint_eq(x.out[0].method, HTTP_GET + 1);
+	assert_log(&x, 0, "/a/b?x=1&y=%22", "http://r/x?q", "ua/1.0 (x; y)");
+	ck_assert_uint_eq(x.out[1].method, HTTP_DELETE + 1);
+	ck_assert_uint_eq(x.out[1].err, HERR_METHOD);
+	assert_log(&x, 1, "/metric-stack?id=1", NULL, NULL);
+	ck_assert_uint_eq(x.out[2].route, ROUTE_HEALTHZ);
+	assert_log(&x, 2, "http://h:1/healthz?z", NULL, NULL);   /* empty: none */
+	ck_assert_uint_eq(x.out[3].method, HTTP_OPTIONS + 1);
+	assert_log(&x, 3, "*", NULL, "o");
+	frame_every_split(&x, LIT(in));
+}
+END_TEST
+
+/* A body that spans reads: the head went to http-parser and the buffer is
+ * compacted before the message ends.  The fields move to the front, as
+ * much of each as is logged (a 600-byte User-Agent keeps 512), and come
+ * out with the message, however the bytes arrived. */
+START_TEST(log_fields_survive_a_body_across_reads)
+{
+	static struct fx x, ref;
+	static char in[16384], ua[601];
+	static const size_t reads[] = { 1, 7, 1000, CAP };
+	size_t n;
+
+	memset(ua, 'u', 600);
+	ua[0] = 'U';
+	n = (size_t)snprintf(in, sizeof(in), "POST /metric-stack?id=7 HTTP/1.1\r\nHost: t\r\n"
+			     "User-Agent: %s\r\nReferer: http://r/\r\nContent-Length: 9000\r\n\r\n",
+			     ua);
+	memset(in + n, 'b', 9000);
+	n += 9000;
+	n += (size_t)snprintf(in + n, sizeof(in) - n, "GET /healthz HTTP/1.1\r\nHost: t\r\n"
+			      "Transfer-Encoding: chunked\r\nUser-Agent: c\r\n\r\n"
+			      "800\r\n%02048d\r\n800\r\n%02048d\r\n0\r\nT: 1\r\n\r\n", 0, 0);
+	for (size_t r = 0; r < sizeof(reads) / sizeof(reads[0]); r++) {
+		struct fx *y = r ? &x : &ref;
+
+		fx_init(y);
+		for (size_t off = 0; off < n; off += reads[r])
+			fx_feed(y, in + off, n - off < reads[r] ? n - off : reads[r]);
+		ck_assert_uint_eq(y->n, 2);
+		if (r)
+			fx_same(y, &ref, "reads of", reads[r]);
+	}
+	ck_assert_uint_eq(ref.out[0].method, HTTP_POST + 1);
+	ck_assert_uint_eq(ref.out[0].err, HERR_METHOD);
+	ck_assert_str_eq(ref.log[0][HTTP_LOG_TARGET], "/metric-stack?id=7");
+	ck_assert_str_eq(ref.log[0][HTTP_LOG_REFERER], "http://r/");
+	ck_assert_uint_eq(ref.log_len[0][HTTP_LOG_UA], 600);
+	ck_assert_uint_eq(strlen(ref.log[0][HTTP_LOG_UA]), HTTP_LOG_UA_MAX);
+	ck_assert(strncmp(ref.log[0][HTTP_LOG_UA], ua, HTTP_LOG_UA_MAX) == 0);
+	assert_log(&ref, 1, "/healthz", NULL, "c");
+}
+END_TEST
+
+/* An error answer shows what was read of its request: the method (also
+ * one http-parser never got to), the target, HTTP/1.0, the fields before
+ * the fault; nothing of a request line that was not one. */
+START_TEST(log_fields_of_errors)
+{
+	static const struct {
+		const char *in;
+		unsigned err, method, flags;
+		const char *target, *ua;
+	} cases[] = {
+		{ "GET / HTTP/2.0\r\nHost: t\r\n\r\n", HERR_VERSION, HTTP_GET + 1,
+		  REQF_CLOSE, "/", NULL },
+		{ "GET /x HTTP/1.0\r\nUser-Agent: a\r\nBad Header: 1\r\n\r\n",
+		  HERR_BAD_REQUEST, HTTP_GET + 1, REQF_CLOSE | REQF_HTTP10, "/x", "a" },
+		{ "FOO /y HTTP/1.1\r\nHost: t\r\n\r\n", HERR_BAD_REQUEST,
+		  HTTP_METHOD_NONE, REQF_CLOSE, "/y", NULL },
+		{ "PUT /z HTTP/1.1\r\nHost: t\r\nUser-Agent: b\r\n"
+		  "Content-Length: 99999999999\r\n\r\n", HERR_BODY_TOO_LARGE,
+		  HTTP_PUT + 1, REQF_CLOSE, "/z", "b" },
+		{ "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", HERR_BAD_REQUEST,
+		  HTTP_CONNECT + 1, REQF_CLOSE, "h:443", NULL },
+		{ "garbage\r\n\r\n", HERR_BAD_REQUEST, HTTP_METHOD_NONE, REQF_CLOSE,
+		  NULL, NULL },
+	};
+	static struct fx x;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_frame(&x, cases[i].in, strlen(cases[i].in));
+		ck_assert_uint_eq(x.n, 1);
+		ck_assert_int_eq(x.last, HTTP_FRAME_ERROR);
+		ck_assert_uint_eq(x.out[0].err, cases[i].err);
+		ck_assert_msg(x.out[0].method == cases[i].method, "case %zu: method %u",
+			      i, x.out[0].method);
+		ck_assert_uint_eq(x.out[0].flags, cases[i].flags);
+		assert_log(&x, 0, cases[i].target, NULL, cases[i].ua);
+	}
+	/* A chunked body over the limit, found after the buffer was
+	 * compacted: the head's fields are still there. */
+	static const char head[] = "POST /c HTTP/1.1\r\nHost: t\r\nUser-Agent: c\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n";
+	static char chunk[6 + 4096 + 2];
+
+	fx_init(&x);
+	x.f.max_body = 5000;
+	memcpy(chunk, "1000\r\n", 6);
+	memset(chunk + 6, 'b', 4096);
+	memcpy(chunk + 6 + 4096, "\r\n", 2);
+	fx_feed(&x, LIT(head));
+	fx_feed(&x, chunk, sizeof(chunk));
+	fx_feed(&x, chunk, sizeof(chunk));
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_uint_eq(x.out[0].err, HERR_BODY_TOO_LARGE);
+	ck_assert_uint_eq(x.out[0].method, HTTP_POST + 1);
+	assert_log(&x, 0, "/c", NULL, "c");
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
 	Suite *s = suite_create("framing");
@@ -952,6 +1119,9 @@ static Suite *framing_suite(void)
 	tcase_add_test(tc, body_at_limit_is_read);
 	tcase_add_test(tc, connection_tokens);
 	tcase_add_test(tc, upgrade_and_connect_not_switched);
+	tcase_add_test(tc, log_fields_recorded);
+	tcase_add_test(tc, log_fields_survive_a_body_across_reads);
+	tcase_add_test(tc, log_fields_of_errors);
 	suite_add_tcase(s, tc);
 
 	TCase *bad = tcase_create("malformed");

@@ -444,7 +444,42 @@ START_TEST(heavy_request_in_a_batch)
 }
 END_TEST
 
-/* One access-log line per answered request, in the ring of this worker. */
+/* Waits (a hang guard) until the worker's access-log ring holds want
+ * lines; returns the ring's text, which holds exactly that many. */
+static const char *log_lines(struct wh *h, unsigned want)
+{
+	struct alog_ring *ring = &h->alog.rings[0];
+	unsigned n = 0;
+	uint64_t tail = 0;
+
+	for (int tries = 0; n < want && tries < 4000; tries++) {
+		tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+		n = 0;
+		for (uint64_t i = 0; i < tail; i++)
+			n += ring->buf[i] == '\n';
+		if (n < want)
+			usleep(5000);
+	}
+	ck_assert_uint_eq(n, want);
+	ck_assert_uint_lt(tail, ALOG_RING_SIZE);
+	return ring->buf;
+}
+
+/* Line i (from 0) of text, without its '\n', into out. */
+static void nth_line(const char *text, unsigned i, char *out, size_t cap)
+{
+	const char *p = text, *e;
+
+	for (; i; i--)
+		p = strchr(p, '\n') + 1;
+	e = strchr(p, '\n');
+	ck_assert_ptr_nonnull(e);
+	snprintf(out, cap, "%.*s", (int)(e - p), p);
+}
+
+/* One access-log line per answered request, in the ring of this worker:
+ * its method and protocol from the descriptor, its target, Referer and
+ * User-Agent from the text that came with it ("-" where none did). */
 START_TEST(access_log_lines)
 {
 	struct wh_opts o = { .access_log = true };
@@ -458,66 +493,134 @@ START_TEST(access_log_lines)
 		wh_req(h, s4, ROUTE_STATS_VALUE, 3, 0),
 	};
 	long cl[4];
-	char line[4][256];
-	struct alog_ring *ring = &h->alog.rings[0];
+	char line[4][512];
 
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = htonl(0x7f000001);
 	r[2].err = HERR_METHOD;
-	wh_push_n(h, r, 4);
+	r[2].method = HTTP_DELETE + 1;
+	wh_text(h, &r[0], "/metric-stack?id=1", "http://example/", "t/1.0");
+	wh_push(h, &r[0]);
+	wh_push(h, &r[1]);                       /* no text came with it */
+	wh_text(h, &r[2], "/metric-stack", NULL, "t/2.0");
+	wh_push(h, &r[2]);
+	wh_text(h, &r[3], "/stats-value?id=3", NULL, NULL);
+	wh_push(h, &r[3]);
 	for (int i = 0; i < 4; i++) {
 		read_resp(h->client[i < 3 ? s6 : s4], r[i].flags & REQF_HEAD);
 		cl[i] = resp.content_length;
 	}
 	/* The lines are written after the answers leave: wait for four. */
-	unsigned n = 0;
-	for (int tries = 0; n < 4 && tries < 2000; tries++) {
-		uint64_t tail = __atomic_load_n(&ring->tail, __ATOMIC_ACQUIRE);
+	const char *text = log_lines(h, 4);
 
-		n = 0;
-		for (uint64_t i = 0; i < tail; i++)
-			n += ring->buf[i] == '\n';
-		if (n < 4)
-			usleep(10000);
-	}
-	ck_assert_uint_eq(n, 4);
-	char *p = ring->buf;
-	for (int i = 0; i < 4; i++) {
-		char *e = strchr(p, '\n');
-
-		snprintf(line[i], sizeof(line[i]), "%.*s", (int)(e - p), p);
-		p = e + 1;
-	}
+	for (unsigned i = 0; i < 4; i++)
+		nth_line(text, i, line[i], sizeof(line[i]));
 	/* Lines of one batch are in request order; the batches' order is not
-	 * fixed across connections: find each by its peer and route. */
-	static const struct { const char *peer, *req; int status; int k; } want[4] = {
-		{ "::1", "\"GET /metric-stack HTTP/1.1\"", 200, 0 },
-		{ "::1", "\"HEAD /healthz HTTP/1.0\"", 200, 1 },
-		{ "::1", "\"- /metric-stack HTTP/1.1\"", 405, 2 },
-		{ "127.0.0.1", "\"GET /stats-value HTTP/1.1\"", 200, 3 },
+	 * fixed across connections: find each by its peer and request. */
+	static const struct { const char *peer, *req, *tail; int status; int k; } want[4] = {
+		{ "::1", "\"GET /metric-stack?id=1 HTTP/1.1\"", "\"http://example/\" \"t/1.0\"", 200, 0 },
+		{ "::1", "\"HEAD - HTTP/1.0\"", "\"-\" \"-\"", 200, 1 },
+		{ "::1", "\"DELETE /metric-stack HTTP/1.1\"", "\"-\" \"t/2.0\"", 405, 2 },
+		{ "127.0.0.1", "\"GET /stats-value?id=3 HTTP/1.1\"", "\"-\" \"-\"", 200, 3 },
 	};
 	for (int k = 0; k < 4; k++) {
 		bool found = false;
 
 		for (int i = 0; i < 4 && !found; i++) {
-			char host[64], date[64], req[96];
-			int status, len = 0;
-			unsigned long bytes, us;
+			char host[64], date[64], req[96], frac[8];
+			int status, len = 0, end = 0;
+			unsigned long bytes, sec;
+			const char *tail;
 
 			if (!strstr(line[i], want[k].req))
 				continue;
-			ck_assert_msg(sscanf(line[i], "%63s - - [%63[^]]] \"%95[^\"]\" %d %lu %luus%n",
-					     host, date, req, &status, &bytes, &us, &len) == 6 &&
-				      line[i][len] == '\0', "line '%s'", line[i]);
+			ck_assert_msg(sscanf(line[i], "%63s - - [%63[^]]] \"%95[^\"]\" %d %lu %n",
+					     host, date, req, &status, &bytes, &len) == 5,
+				      "line '%s'", line[i]);
 			ck_assert_str_eq(host, want[k].peer);
 			ck_assert_int_eq(status, want[k].status);
 			ck_assert_uint_eq(bytes, (unsigned long)cl[want[k].k]);
 			ck_assert(strlen(date) == 26 && strcmp(date + 20, " +0000") == 0);
+			tail = line[i] + len;
+			ck_assert_msg(strncmp(tail, want[k].tail, strlen(want[k].tail)) == 0,
+				      "'%s'", tail);
+			tail += strlen(want[k].tail);
+			/* seconds, with microseconds */
+			ck_assert_msg(sscanf(tail, " %lu.%7[0-9]%n", &sec, frac, &end) == 2 &&
+				      strlen(frac) == 6 && tail[end] == '\0', "'%s'", tail);
 			found = true;
 		}
 		ck_assert_msg(found, "no line for %s", want[k].req);
 	}
+	wh_stop(h);
+}
+END_TEST
+
+/* Text that comes with descriptors goes with them, whatever happens to
+ * them.  One connection's requests are held over --max-unsent-bytes (the
+ * text goes into the held chain with its descriptor and comes back with
+ * it); another's are dropped, their peer gone (their text is taken and
+ * discarded); a third's follow, enough of them to wrap the text ring
+ * (and to fill it: the test waits for room as the acceptor would not).
+ * Each line must show its own request's text. */
+START_TEST(text_follows_held_and_dropped_requests)
+{
+	struct wh_opts o = { .access_log = true, .max_unsent = 4096 };
+	struct wh *h = wh_start(&o);
+	uint32_t s = wh_open(h, 1, 1), g = wh_open(h, 0, 0), t = wh_open(h, 0, 0);
+	enum { N = 300, M = 20, T = 800 };
+	char target[64], ua[HTTP_LOG_UA_MAX + 64], want[HTTP_LOG_UA_MAX + 64];
+	uint64_t text_bytes = 0;
+
+	ck_pr_store_uint(&h->conns.slots[g].gone, 1);
+	for (unsigned i = 0; i < N + M + T; i++) {
+		uint32_t slot = i < N ? s : i < N + M ? g : t;
+		struct http_req r = wh_req(h, slot, ROUTE_METRIC_STACK, i, 0);
+
+		snprintf(target, sizeof(target), "/metric-stack?id=%u", i);
+		snprintf(ua, sizeof(ua), "ua-%u-%0*d", i, (int)(i * 7 % HTTP_LOG_UA_MAX), 0);
+		wh_text(h, &r, target, i % 3 ? "http://r/" : NULL, ua);
+		text_bytes += r.log_len;
+		wh_push(h, &r);
+	}
+	ck_assert_uint_gt(text_bytes, QUEUE_TEXT_SIZE);
+	for (unsigned i = 0; i < N; i++) {
+		read_resp(h->client[s], false);
+		ck_assert_uint_eq(body_id(&resp), i);
+	}
+	for (unsigned i = N + M; i < N + M + T; i++) {
+		read_resp(h->client[t], false);
+		ck_assert_uint_eq(body_id(&resp), i);
+	}
+	ck_assert_uint_ge(CNT_GET(h->w.cnt.w.held), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.dropped), M);
+	/* s's lines in order, and t's in order; g's none. */
+	const char *p = log_lines(h, N + T);
+	unsigned next[2] = { 0, N + M };
+
+	for (unsigned k = 0; k < N + T; k++) {
+		const char *e = strchr(p, '\n'), *q = strstr(p, "\"GET /metric-stack?id=");
+		unsigned id;
+
+		ck_assert_msg(q && q < e && sscanf(q, "\"GET /metric-stack?id=%u ", &id) == 1,
+			      "line %u: %.80s", k, p);
+		ck_assert_msg(id == next[0] || id == next[1], "line %u: id %u", k, id);
+		next[id == next[0] ? 0 : 1]++;
+		snprintf(ua, sizeof(ua), "ua-%u-%0*d", id, (int)(id * 7 % HTTP_LOG_UA_MAX), 0);
+		if (strlen(ua) > HTTP_LOG_UA_MAX)
+			strcpy(ua + HTTP_LOG_UA_MAX - 3, "...");   /* cut, marked */
+		snprintf(want, sizeof(want), "\"%s\" \"%s\" ", id % 3 ? "http://r/" : "-", ua);
+		q = strstr(q, " HTTP/1.1\" 200 ");
+		ck_assert_msg(q && q < e, "line %u: %.80s", k, p);
+		q = strchr(q + 15, ' ');
+		ck_assert_msg(strncmp(q + 1, want, strlen(want)) == 0, "line %u: %.*s", k,
+			      (int)(e - p), p);
+		p = e + 1;
+	}
+	ck_assert_uint_eq(next[0], N);
+	ck_assert_uint_eq(next[1], N + M + T);
+	close_and_check(h, t);
 	wh_stop(h);
 }
 END_TEST
@@ -780,6 +883,7 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, continue_before_the_answer);
 	tcase_add_test(tc, heavy_request_in_a_batch);
 	tcase_add_test(tc, access_log_lines);
+	tcase_add_test(tc, text_follows_held_and_dropped_requests);
 	tcase_add_test(tc, regression_access_log_peer_after_slot_reuse);
 	tcase_add_test(tc, stop_closes_waiting_connections);
 	tcase_add_test(tc, send_timeout_with_a_held_close);

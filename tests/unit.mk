@@ -20,7 +20,8 @@ UNIT_SUITES = \
 	tests/test_notify \
 	tests/test_response \
 	tests/test_route \
-	tests/test_slab
+	tests/test_slab \
+	tests/test_text
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
 
@@ -81,6 +82,8 @@ tests_test_heap_LDADD = $(HARNESS_LIBS)
 
 tests_test_telemetry_CFLAGS = $(UNIT_CFLAGS)
 tests_test_telemetry_LDADD = tools/blast/libblast.la $(UNIT_LIBS) -lm
+# test_accesslog reads its JSON lines back with the same parser.
+tests_test_accesslog_LDADD = tools/blast/libblast.la $(UNIT_LIBS) -lm
 
 # The acceptor with its workers, in process on an ephemeral port.
 tests_test_acceptor_CFLAGS = $(UNIT_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)

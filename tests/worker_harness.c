@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <http_parser.h>
+
 #include "core/base/clock.h"
 #include "tests/worker_harness.h"
 #include "workers/handler.h"
@@ -160,6 +162,7 @@ struct http_req wh_req(const struct wh *h, uint32_t slot, enum http_route route,
 	r.kind = REQ_HTTP;
 	r.route = (uint8_t)route;
 	r.flags = (uint8_t)flags;
+	r.method = (uint8_t)(((flags & REQF_HEAD) ? HTTP_HEAD : HTTP_GET) + 1);
 	r.id = id;
 	r.t_parsed_ns = clock_mono_ns();
 	return r;
@@ -179,6 +182,31 @@ struct http_req wh_close_req(const struct wh *h, uint32_t slot)
 void wh_wrap_heap(struct wh *h, struct http_req *r)
 {
 	ck_assert(heap_request_wrap(&h->acc_st, r));
+}
+
+void wh_text(struct wh *h, struct http_req *r, const char *target,
+	     const char *referer, const char *ua)
+{
+	static char buf[HTTP_LOG_TARGET_MAX + HTTP_LOG_REFERER_MAX + HTTP_LOG_UA_MAX + 64];
+	const char *f[HTTP_LOG_FIELDS] = { target, referer, ua };
+	struct http_span span[HTTP_LOG_FIELDS];
+	long deadline = now_ms() + 30000;
+	size_t at = 0;
+
+	/* Spans of one buffer, as the framer's are of its read buffer. */
+	for (unsigned k = 0; k < HTTP_LOG_FIELDS; k++) {
+		size_t n = f[k] ? strlen(f[k]) : 0;
+
+		ck_assert_uint_le(at + n, sizeof(buf));
+		memcpy(buf + at, f[k] ? f[k] : "", n);
+		span[k] = (struct http_span){ (uint32_t)at, (uint32_t)n };
+		at += n;
+	}
+	while (!(r->log_len = queue_text_put(&h->w.text, buf, span))) {
+		ck_assert_msg(h->started, "the text ring is full and the worker not started");
+		ck_assert_msg(now_ms() < deadline, "the worker does not take its text");
+		usleep(100);
+	}
 }
 
 void wh_push(struct wh *h, const struct http_req *r)

@@ -71,12 +71,18 @@ uint32_t wh_open(struct wh *h, int sndbuf, int rcvbuf);
 /* After NOTE_CLOSED: the slot is free again (the client end is closed). */
 void wh_release(struct wh *h, uint32_t slot);
 
-/* A descriptor for slot, as the framer would produce it. */
+/* A descriptor for slot, as the framer would produce it (method GET, or
+ * HEAD with REQF_HEAD). */
 struct http_req wh_req(const struct wh *h, uint32_t slot, enum http_route route,
 		       uint64_t id, unsigned flags);
 struct http_req wh_close_req(const struct wh *h, uint32_t slot);
 /* The acceptor's side of the heap path (counted against h->acc_st). */
 void wh_wrap_heap(struct wh *h, struct http_req *r);
+/* Writes r's access-log text into the worker's text ring as the acceptor
+ * does (waiting for room if it is full; NULL or "" for an absent field)
+ * and sets r->log_len.  Push r next, before any other descriptor with text. */
+void wh_text(struct wh *h, struct http_req *r, const char *target,
+	     const char *referer, const char *ua);
 /* Pushes (waiting for room if the ring is full) and wakes the worker. */
 void wh_push(struct wh *h, const struct http_req *r);
 void wh_push_n(struct wh *h, const struct http_req *r, unsigned n);

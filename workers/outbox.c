@@ -134,7 +134,9 @@ void worker__drop(struct worker *w, struct conn *c, const struct http_req *r)
 	answered(w, c, 1);
 }
 
-/* Drops the held descriptors; a held REQ_CLOSE still closes. */
+/* Drops the held descriptors (and their access-log text); a held
+ * REQ_CLOSE still closes.  A descriptor whose text did not fit in the
+ * chain (worker__hold) is the last one there. */
 static void held_drop(struct worker *w, struct conn *c)
 {
 	struct http_req r;
@@ -143,6 +145,8 @@ static void held_drop(struct worker *w, struct conn *c)
 		if (r.kind == REQ_CLOSE)
 			c->close_after_flush = true;
 		worker__drop(w, c, &r);
+		if (r.log_len && !chain_skip(&w->chains, &c->held, r.log_len))
+			break;
 	}
 	chain_clear(&w->chains, &c->held);
 }
@@ -342,21 +346,43 @@ void worker__flush_batch(struct worker *w)
 	slab_reset(&w->slab);
 }
 
-/* Puts r off, behind the connection's other held descriptors. */
-void worker__hold(struct worker *w, struct conn *c, const struct http_req *r)
+/* Puts r off, behind the connection's other held descriptors: the
+ * descriptor, then its access-log text (r->log_len bytes), which left the
+ * text ring with it.  Out of memory: r is dropped, the connection closed.
+ * If only the text found no room, r is whole in the chain, so
+ * worker__kill's held_drop drops it with the others (exactly once). */
+void worker__hold(struct worker *w, struct conn *c, const struct http_req *r,
+		  const char *text)
 {
-	if (!chain_append(&w->chains, &c->held, r, sizeof(*r))) {
+	bool whole = chain_append(&w->chains, &c->held, r, sizeof(*r));
+
+	if (!whole || (r->log_len &&
+		       !chain_append(&w->chains, &c->held, text, r->log_len))) {
 		log_error("worker %u: out of memory holding requests; closing slot %u",
 			  w->id, c->slot);
-		if (r->kind == REQ_CLOSE)
-			c->close_after_flush = true;
-		worker__drop(w, c, r);
+		if (!whole) {
+			if (r->kind == REQ_CLOSE)
+				c->close_after_flush = true;
+			worker__drop(w, c, r);
+		}
 		worker__kill(w, c);
 		return;
 	}
 	if (r->kind == REQ_HTTP)
 		CNT_ADD(w->cnt.w.held, 1);
 	worker__wait_update(w, c);
+}
+
+bool worker__unhold(struct worker *w, struct conn *c, struct http_req *r, char *text)
+{
+	if (!chain_take(&w->chains, &c->held, r, sizeof(*r)))
+		return false;
+	if (r->log_len && !chain_take(&w->chains, &c->held, text, r->log_len)) {
+		/* worker__hold keeps a descriptor only with its text */
+		log_error("worker %u: slot %u: held text missing", w->id, c->slot);
+		abort();
+	}
+	return true;
 }
 
 /* Room for one answer of up to n bytes in this batch, flushing early if

@@ -26,8 +26,13 @@ void worker__flush_batch(struct worker *w);
 void worker__tail_flush(struct worker *w, struct conn *c);
 /* c's unsent bytes (parked and queued) reach --max-unsent-bytes. */
 bool worker__over_limit(const struct worker *w, const struct conn *c);
-/* Puts r off behind c's other held descriptors. */
-void worker__hold(struct worker *w, struct conn *c, const struct http_req *r);
+/* Puts r off behind c's other held descriptors, with its access-log text
+ * (r->log_len bytes). */
+void worker__hold(struct worker *w, struct conn *c, const struct http_req *r,
+		  const char *text);
+/* The next held descriptor of c into *r and its text into text
+ * (WORKER_TEXT_SLOT bytes); false when none is held. */
+bool worker__unhold(struct worker *w, struct conn *c, struct http_req *r, char *text);
 /* A request that will not be answered (its peer is gone). */
 void worker__drop(struct worker *w, struct conn *c, const struct http_req *r);
 /* Keeps c on the wait list exactly while it has a tail or held requests. */

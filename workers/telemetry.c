@@ -65,6 +65,9 @@ static const struct figure acceptor_figures[] = {
 	    "Times a connection framed its per-turn share and let the others go first."),
 	ACC("access_log_dropped", "access_log_dropped_total", "counter",
 	    access_log_dropped, "Access-log lines dropped because a worker's log ring was full."),
+	ACC("access_log_text_dropped", "access_log_text_dropped_total", "counter",
+	    access_log_text_dropped,
+	    "Requests logged without target, referer and user agent because a worker's text ring was full."),
 	ACC("worker_wakeups_sent", "worker_wakeups_sent_total", "counter", wakes,
 	    "Wake-ups the acceptor sent to sleeping workers."),
 };

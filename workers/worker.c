@@ -22,6 +22,15 @@
  * are held.  A tail that makes no progress for --send-timeout closes the
  * connection.
  *
+ * Access-log text: the worker is the only consumer of w->text
+ * (queue/text.h).  It takes one record per descriptor that has one
+ * (log_len), in ring order, as soon as it pops the batch and before any
+ * descriptor is answered, held or dropped (take_text), into the batch's
+ * slot of that descriptor; a held descriptor carries its record into the
+ * held chain and gets it back with it (workers/outbox.c); a dropped one's
+ * is not used.  So the ring's next record always belongs to the ring's
+ * next descriptor that has text.
+ *
  * Requests of a connection whose peer is gone (a write failed, or the
  * acceptor saw a reset) are dropped without being computed.  Past the
  * shutdown timeout each connection's next request is answered 503 with
@@ -68,6 +77,7 @@ static inline void cpu_relax(void)
 }
 
 _Static_assert(ROUTE__COUNT <= COUNTERS_ROUTES, "counters hold every route");
+_Static_assert(QUEUE_TEXT_MAX <= WORKER_TEXT_SLOT, "a batch slot holds any record");
 
 static struct conn *slot(struct worker *w, uint32_t i)
 {
@@ -126,7 +136,7 @@ static void serve(struct worker *w, const struct http_req *r, unsigned i,
 		return;
 	}
 	if (!released && (!chain_empty(&c->held) || worker__over_limit(w, c))) {
-		worker__hold(w, c, r);
+		worker__hold(w, c, r, w->btext[i]);
 		return;
 	}
 	switch (r->kind) {
@@ -167,15 +177,24 @@ static void serve(struct worker *w, const struct http_req *r, unsigned i,
 static void access_log_batch(struct worker *w, const struct http_req *batch,
 			     unsigned n, uint64_t done, time_t sec)
 {
-	if (sec != w->alog_sec) {
-		alog_date(w->alog_date, sec);
+	if (sec != w->alog_sec || w->alog_fmt != w->alog_date_fmt) {
+		alog_date(w->alog_date, sec, (enum alog_format)w->alog_fmt);
 		w->alog_sec = sec;
+		w->alog_date_fmt = w->alog_fmt;
 	}
-	for (unsigned i = 0; i < n; i++)
-		if (batch[i].kind == REQ_HTTP && w->bstatus[i])
-			alog_request(w->alog, w->alog_date, &w->bpeer[i], &batch[i],
-				     w->bstatus[i], w->bbytes[i],
-				     done - batch[i].t_parsed_ns);
+	for (unsigned i = 0; i < n; i++) {
+		if (batch[i].kind != REQ_HTTP || !w->bstatus[i])
+			continue;
+		struct alog_entry e = {
+			.peer = &w->bpeer[i], .req = &batch[i],
+			.text = batch[i].log_len ? w->btext[i] : NULL,
+			.text_len = batch[i].log_len, .status = w->bstatus[i],
+			.body_bytes = w->bbytes[i],
+			.latency_ns = done - batch[i].t_parsed_ns,
+		};
+
+		alog_request(w->alog, (enum alog_format)w->alog_fmt, w->alog_date, &e);
+	}
 }
 
 /* Reads the runtime snapshot for the descriptors about to be served; valid
@@ -191,6 +210,7 @@ static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 	w->spin_ns = rt->spin_ns;
 	w->send_timeout_ms = rt->send_timeout_ms;
 	w->alog_on = rt->access_log;
+	w->alog_fmt = (uint8_t)rt->access_log_format;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	http_head_set_date(&w->head, now.tv_sec);
 	*sec = now.tv_sec;
@@ -221,10 +241,23 @@ static void batch_end(struct worker *w, const struct runtime *rt,
 	CNT_SET(w->cnt.w.conns_with_tail, w->ntails);
 }
 
+/* The access-log text of the descriptors just popped, one record per
+ * descriptor that has one, in ring order (queue/text.h): taken now, before
+ * any is answered, held or dropped, so the next batch finds the ring at
+ * its own first record. */
+static void take_text(struct worker *w, const struct http_req *batch, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (batch[i].log_len)
+			queue_text_take(&w->text, w->btext[i], batch[i].log_len);
+}
+
 static void process(struct worker *w, const struct http_req *batch, unsigned n)
 {
 	time_t sec;
 	const struct runtime *rt = batch_begin(w, &sec);
+
+	take_text(w, batch, n);
 
 	for (unsigned i = 0; i < n; i++)
 		serve(w, &batch[i], i, false);
@@ -252,7 +285,7 @@ static void release_held(struct worker *w)
 		const struct runtime *rt = batch_begin(w, &sec);
 
 		while (n < budget && !worker__over_limit(w, c) &&
-		       chain_take(&w->chains, &c->held, &batch[n], sizeof(batch[n]))) {
+		       worker__unhold(w, c, &batch[n], w->btext[n])) {
 			serve(w, &batch[n], n, true);
 			n++;
 		}
@@ -433,6 +466,16 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	chain_pool_init(&w->chains);
 	if ((rc = queue_req_init(&w->rq, cfg->ring_size)))
 		goto Error;
+	if ((rc = queue_text_init(&w->text)))
+		goto Error;
+	/* Touched only while the access log is on. */
+	w->btext = mmap(NULL, WORKER_BATCH * WORKER_TEXT_SLOT, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (w->btext == MAP_FAILED) {
+		w->btext = NULL;
+		rc = -ENOMEM;
+		goto Error;
+	}
 	if ((rc = queue_notes_init(&w->notes, cfg->note_ring_size)))
 		goto Error;
 	if ((rc = slab_init(&w->slab, WORKER_SLAB_SIZE)))
@@ -483,6 +526,10 @@ void worker_destroy(struct worker *w)
 		close(w->epfd);
 	w->epfd = -1;
 	queue_req_destroy(&w->rq);
+	queue_text_destroy(&w->text);
+	if (w->btext)
+		munmap(w->btext, WORKER_BATCH * WORKER_TEXT_SLOT);
+	w->btext = NULL;
 	queue_notes_destroy(&w->notes);
 	slab_destroy(&w->slab);
 	chain_pool_destroy(&w->chains);

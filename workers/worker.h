@@ -20,6 +20,7 @@
 #include "queue/conn.h"
 #include "queue/queue.h"
 #include "queue/runtime.h"
+#include "queue/text.h"
 #include "workers/accesslog.h"
 #include "workers/slab.h"
 #include "workers/telemetry.h"
@@ -31,6 +32,8 @@
  * worker; at 256 workers it is about 265 KiB (tests/soak/test_close_answers.py
  * asks for it whole). */
 #define WORKER_STATS_MAX (WORKER_SLAB_SIZE / 4 * 3)
+/* A batch slot for one request's access-log text (queue/text.h). */
+#define WORKER_TEXT_SLOT 2048u
 
 struct worker_cfg {
 	unsigned ring_size;
@@ -49,6 +52,7 @@ struct worker {
 	pthread_t thread;
 	struct worker_cfg cfg;
 	struct queue_req rq;
+	struct queue_text text;       /* consumer side; beside rq */
 	struct queue_notes notes;
 	struct queue_doorbell *bell;
 	struct conn_table *conns;
@@ -82,9 +86,14 @@ struct worker {
 	/* and its peer, copied while the connection is ours: once it closes
 	 * (NOTE_CLOSED) the acceptor may reuse the slot before the log */
 	struct sockaddr_in6 bpeer[WORKER_BATCH];
+	/* and its access-log text, taken from w->text when the descriptor
+	 * left the ring (WORKER_BATCH slots, mapped at init) */
+	char (*btext)[WORKER_TEXT_SLOT];
 	bool alog_on;                 /* this batch is logged */
+	uint8_t alog_fmt;             /* enum alog_format, from the snapshot */
 	struct alog_ring *alog;
 	time_t alog_sec;
+	uint8_t alog_date_fmt;        /* the format alog_date is written in */
 	char alog_date[32];           /* "[27/Nov/2026:18:06:47 +0000]" */
 	const struct telemetry *tm;
 	struct runtime *const *rtp;   /* RCU-protected, see queue/runtime.h */

@@ -150,6 +150,14 @@ bool chain_take(struct chain_pool *p, struct chain *t, void *buf, size_t n)
 	return true;
 }
 
+bool chain_skip(struct chain_pool *p, struct chain *t, size_t n)
+{
+	if (t->bytes < n)
+		return false;
+	consume(p, t, n);
+	return true;
+}
+
 void chain_clear(struct chain_pool *p, struct chain *t)
 {
 	while (t->head) {

@@ -53,6 +53,8 @@ bool chain_append(struct chain_pool *p, struct chain *t, const void *buf, size_t
 ssize_t chain_send(struct chain_pool *p, struct chain *t, int fd);
 /* Copies the first n bytes out and drops them; false if fewer are held. */
 bool chain_take(struct chain_pool *p, struct chain *t, void *buf, size_t n);
+/* Drops the first n bytes; false (nothing dropped) if fewer are held. */
+bool chain_skip(struct chain_pool *p, struct chain *t, size_t n);
 void chain_clear(struct chain_pool *p, struct chain *t);
 
 static inline bool chain_empty(const struct chain *t)

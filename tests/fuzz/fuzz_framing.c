@@ -37,7 +37,10 @@
  *     checked against an account of the input made here independently, so
  *     no body is ever answered as a request;
  *   - the same input split differently (the fuzzer's splits, all at once,
- *     one byte at a time) gives the same descriptors, byte for byte;
+ *     one byte at a time) gives the same descriptors, byte for byte, and
+ *     the same access-log fields (target, Referer, User-Agent), which lie
+ *     inside the buffer, hold only bytes a head may hold, and for a REQ
+ *     include a target - also when a body that spans reads moved them;
  *   - the response writers on their own (http_fmt_*, http_write_head) stay
  *     within their bounds for values no request produces.
  *
@@ -120,6 +123,7 @@ static struct http_head_ctx make_date(const struct world *wd)
 
 struct run {
 	struct http_req reqs[FUZZ_MAX_REQS];
+	uint64_t text[FUZZ_MAX_REQS];   /* hash of its access-log fields */
 	uint64_t ends[FUZZ_MAX_REQS];   /* input offset where each message ends */
 	unsigned cont_before[FUZZ_MAX_REQS];  /* REQ_CONTINUEs framed before it */
 	unsigned n;
@@ -146,8 +150,10 @@ static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 	CHECK(r->err < HERR__COUNT);
 	CHECK((r->flags & ~(REQF_HEAD | REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS |
 			    REQF_HEAVY)) == 0);
+	CHECK(r->method <= HTTP_SOURCE + 1);
+	CHECK(r->log_len == 0);                   /* the acceptor's to set */
 	if (rc == HTTP_FRAME_ERROR) {
-		CHECK(r->flags == REQF_CLOSE);
+		CHECK((r->flags & ~REQF_HTTP10) == REQF_CLOSE);
 		CHECK(is_framing_err(r->err));
 		CHECK(r->route == ROUTE_NONE);
 		unsigned st = http_err_status((enum http_err)r->err);
@@ -155,6 +161,7 @@ static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 		return;
 	}
 	CHECK(rc == HTTP_FRAME_REQ);
+	CHECK(r->method != HTTP_METHOD_NONE);
 	CHECK(!(r->flags & REQF_HEAVY) ||
 	      (r->err == HERR_NONE && r->work >= HTTP_WORK_HEAVY));
 	CHECK(!(r->flags & REQF_OPTIONS) == (r->route != ROUTE_OPTIONS));
@@ -565,6 +572,32 @@ static void check_formatters(const struct world *wd, uint64_t x)
 
 /* ---- request side ---------------------------------------------------------- */
 
+/* The access-log fields of the descriptor just framed (what the acceptor
+ * copies into the text ring): inside the buffer, of bytes a head may
+ * hold - a REQ's target is a whole request target - and hashed (FNV-1a)
+ * so that every split of the input must give the same text. */
+static uint64_t log_fields(const struct http_framer *f, enum http_frame_rc rc)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (unsigned k = 0; k < HTTP_LOG_FIELDS; k++) {
+		const struct http_span *s = &f->log[k];
+		uint32_t n = s->len < http_log_max(k) ? s->len : http_log_max(k);
+
+		CHECK(!n || (s->off < f->len && n <= f->len - s->off));
+		for (uint32_t i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)f->buf[s->off + i];
+
+			CHECK(c >= 0x20 || c == '\t');
+			CHECK(k != HTTP_LOG_TARGET || (c > 0x20 && c < 0x7f));
+			h = (h ^ c) * 1099511628211ull;
+		}
+		h = (h ^ s->len) * 1099511628211ull;
+	}
+	CHECK(rc != HTTP_FRAME_REQ || f->log[HTTP_LOG_TARGET].len > 0);
+	return h;
+}
+
 /* Pulls descriptors like conn_advance(): until NEED_MORE, an error, or a
  * request that ends the connection.  fed: bytes committed so far. */
 static void drain(struct http_framer *f, struct run *rn, uint64_t fed)
@@ -588,6 +621,7 @@ static void drain(struct http_framer *f, struct run *rn, uint64_t fed)
 		r.t_parsed_ns = 0;
 		rn->cont_before[rn->n] = rn->continues;
 		rn->ends[rn->n] = fed - (f->len - f->pos);
+		rn->text[rn->n] = log_fields(f, rc);
 		rn->reqs[rn->n++] = r;
 		if (rc == HTTP_FRAME_ERROR) {
 			rn->ended = rn->error = true;
@@ -662,6 +696,7 @@ static bool same_runs(const struct run *a, const struct run *b)
 	return a->n == b->n && a->error == b->error && a->ended == b->ended &&
 	       a->continues == b->continues &&
 	       memcmp(a->reqs, b->reqs, nok * sizeof(a->reqs[0])) == 0 &&
+	       memcmp(a->text, b->text, nok * sizeof(a->text[0])) == 0 &&
 	       memcmp(a->ends, b->ends, nok * sizeof(a->ends[0])) == 0;
 }
 

@@ -9,7 +9,7 @@ FUZZ_SERVER_SOURCES = http/framing.c http/route.c http/response.c \
 	workers/stack.c workers/heap.c workers/slab.c \
 	core/base/chain.c workers/metric.c core/base/counters.c core/base/log.c \
 	core/base/clock.c core/base/fmt.c workers/telemetry.c \
-	workers/accesslog.c queue/conn.c queue/queue.c
+	workers/accesslog.c queue/conn.c queue/queue.c queue/text.c
 if FUZZ
 noinst_PROGRAMS += tests/fuzz/fuzz_framing
 tests_fuzz_fuzz_framing_SOURCES = tests/fuzz/fuzz_framing.c $(FUZZ_SERVER_SOURCES)
