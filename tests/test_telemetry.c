@@ -104,7 +104,7 @@ static void setup(void)
 		.nworkers = NW, .acceptor = &fx->acc_st, .workers = fx->workers,
 		.rings = fx->ringp, .ring_high_water = fx->ring_hw, .acc = &fx->acc,
 		.start_ns = clock_mono_ns(), .start_unix_ns = 1700000000123456789ull,
-		.allocator = "lib\"odd\\name.so",
+		.allocator = "lib\"odd\\name\n\001.so",
 	};
 }
 
@@ -466,7 +466,7 @@ START_TEST(json_build_and_process)
 	struct rlimit rl;
 
 	ck_assert_str_eq(json_get_str(b, "version", ""), PACKAGE_VERSION);
-	ck_assert_str_eq(json_get_str(b, "allocator", ""), "lib\"odd\\name.so");
+	ck_assert_str_eq(json_get_str(b, "allocator", ""), "lib\"odd\\name\n\001.so");
 	ck_assert_str_eq(json_get_str(b, "sanitizers", ""), METRICD_SANITIZERS);
 	ck_assert(strncmp(json_get_str(b, "libc", ""), "glibc ", 6) == 0);
 	ck_assert(fabs(json_get_num(p, "start_time_seconds", 0) - 1700000000.123456789) < 1e-6);
@@ -786,7 +786,9 @@ START_TEST(prometheus_build_and_process)
 		;
 	ck_assert_msg(i < nprom, "no %s...", want);
 	ck_assert(prom[i].v == 1);
-	snprintf(want, sizeof(want), "\",allocator=\"lib\\\"odd\\\\name.so\",sanitizers=\"%s\"}",
+	/* \\ and \" and \n escaped, the other control character as it is */
+	snprintf(want, sizeof(want),
+		 "\",allocator=\"lib\\\"odd\\\\name\\n\001.so\",sanitizers=\"%s\"}",
 		 METRICD_SANITIZERS);
 	ck_assert_msg(ends_with(prom[i].name, want), "%s does not end in %s", prom[i].name, want);
 	ck_assert(fabs(metric("process_start_time_seconds") - 1700000000.123456789) < 1e-6);
@@ -804,6 +806,27 @@ END_TEST
 START_TEST(prometheus_too_small_buffer)
 {
 	too_small(telemetry_write_prometheus);
+}
+END_TEST
+
+/* What is not known is left out, or said to be unknown. */
+START_TEST(unknown_start_and_allocator)
+{
+	fx->tm.start_unix_ns = 0;
+	fx->tm.allocator = NULL;
+	struct json *j = json_of_registry();
+
+	ck_assert_ptr_null(json_get(path(j, "process", NULL), "start_time_seconds"));
+	ck_assert_ptr_nonnull(json_get(path(j, "process", NULL), "open_fds"));
+	ck_assert_str_eq(json_get_str(path(j, "build", NULL), "allocator", ""), "unknown");
+	json_free(j);
+	parse_prometheus();
+	ck_assert(!has("process_start_time_seconds"));
+	ck_assert(has("process_open_fds"));
+	for (size_t i = 0; i < nprom; i++)
+		if (strncmp(prom[i].name, "metricd_build_info{", 19) == 0)
+			ck_assert_ptr_nonnull(strstr(prom[i].name, ",allocator=\"unknown\","));
+	free(prom);
 }
 END_TEST
 
@@ -834,6 +857,7 @@ static Suite *stats_suite(void)
 	tcase_add_test(w, prometheus_histogram);
 	tcase_add_test(w, prometheus_names);
 	tcase_add_test(w, prometheus_build_and_process);
+	tcase_add_test(w, unknown_start_and_allocator);
 	tcase_add_test(w, prometheus_too_small_buffer);
 	suite_add_tcase(s, w);
 	return s;

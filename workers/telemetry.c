@@ -273,10 +273,10 @@ static void build_facts(const struct telemetry *tm, struct build_facts *bf)
 	proc_libc(bf->libc, sizeof(bf->libc));
 }
 
-/* s with '\', '"' and control characters escaped: valid in a JSON string
- * and in a Prometheus label value (where only \\, \" and \n are defined:
- * the others never occur in these values). */
-static void put_escaped(struct sbuf *b, const char *s)
+/* s in a JSON string (json) or in a Prometheus label value: '\' and '"'
+ * escaped in both, a line feed as \n; JSON's other control characters as
+ * \u00XX (a label value may hold them as they are). */
+static void put_escaped(struct sbuf *b, const char *s, bool json)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -289,7 +289,7 @@ static void put_escaped(struct sbuf *b, const char *s)
 			sbuf_putn(b, e, 2);
 		} else if (c == '\n') {
 			sbuf_putn(b, "\\n", 2);
-		} else if (c < 0x20) {
+		} else if (c < 0x20 && json) {
 			sbuf_putn(b, e, 6);
 		} else {
 			sbuf_putn(b, s, 1);
@@ -326,7 +326,7 @@ static void json_str(struct sbuf *b, const char *key, const char *v, bool comma)
 {
 	json_key(b, key);
 	sbuf_puts(b, "\"");
-	put_escaped(b, v);
+	put_escaped(b, v, true);
 	sbuf_puts(b, comma ? "\"," : "\"");
 }
 
@@ -557,7 +557,7 @@ static void prom_build(struct sbuf *b, const struct telemetry *tm)
 		sbuf_puts(b, k ? "," : "");
 		sbuf_puts(b, label[k]);
 		sbuf_puts(b, "=\"");
-		put_escaped(b, value[k]);
+		put_escaped(b, value[k], false);
 		sbuf_puts(b, "\"");
 	}
 	sbuf_puts(b, "} 1\n");
