@@ -8,6 +8,7 @@ libmetricd_a_SOURCES = \
 	core/base/fmt.c core/base/fmt.h \
 	core/base/log.c core/base/log.h \
 	core/base/mem.h \
+	core/base/proc.c core/base/proc.h \
 	core/base/sbuf.h \
 	core/base/tsan.h \
 	http/framing.c http/framing.h \
@@ -40,7 +41,7 @@ libmetricd_a_SOURCES = \
 # The route table: included by http/request.h, http/route.c, workers/endpoints.c.
 EXTRA_DIST += http/routes.def
 libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)
-SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(LIBSYSTEMD_LIBS) $(PTHREAD_LIBS)
+SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(LIBSYSTEMD_LIBS) $(DL_LIBS) $(PTHREAD_LIBS)
 
 bin_PROGRAMS += metricd
 metricd_SOURCES = core/main.c

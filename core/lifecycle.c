@@ -25,6 +25,7 @@
 #include "core/acceptor.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
+#include "core/base/proc.h"
 #include "core/base/tsan.h"
 #include "core/notify.h"
 
@@ -236,6 +237,8 @@ static void telemetry_init(struct acceptor *a)
 	a->tm.acc = &a->ctr;
 	a->tm.ring_high_water = a->ring_high_water;
 	a->tm.start_ns = clock_mono_ns();
+	a->tm.start_unix_ns = proc_start_unix_ns();
+	a->tm.allocator = proc_allocator();
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		a->tm.workers[i] = &a->workers[i].cnt;
 		a->tm.rings[i] = &a->workers[i].rq;

@@ -49,8 +49,10 @@ AM_TESTS_ENVIRONMENT = METRICD='$(abs_top_builddir)/metricd'; export METRICD; \
 	. $(top_srcdir)/tests/sanitizer-env.sh;
 EXTRA_DIST += tests/sanitizer-env.sh
 # test_service_notify.py: the real binary under a fake service manager
-# (readiness, reload, stop, watchdog and socket activation).
-PY_TESTS = tests/test_stats.py tests/test_access_log.py tests/test_service_notify.py
+# (readiness, reload, stop, watchdog and socket activation);
+# test_stats_metrics.py: every /stats figure against its /metrics series.
+PY_TESTS = tests/test_stats.py tests/test_stats_metrics.py tests/test_access_log.py \
+	tests/test_service_notify.py
 TESTS += $(PY_TESTS)
 EXTRA_DIST += $(PY_TESTS)
 include $(top_srcdir)/tests/unit.mk

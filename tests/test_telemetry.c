@@ -1,16 +1,21 @@
 /* Unit tests for workers/telemetry.c and core/base/counters.c: the latency
- * histogram, and the /stats (JSON) and /metrics (Prometheus text) writers over a registry built by hand with
- * known counts.  The output is parsed back - the JSON with blast's parser
- * (tools/blast/json.c), the Prometheus text line by line here - and
- * compared with what went in; percentiles and buckets are checked against
- * the samples themselves, not against the histogram's own arithmetic. */
+ * histogram, and the /stats (JSON) and /metrics (Prometheus text) writers
+ * over a registry built by hand with known counts.  The output is parsed
+ * back - the JSON with blast's parser (tools/blast/json.c), the Prometheus
+ * text line by line here - and compared with what went in; buckets are
+ * checked against bounds this file works out itself and against the
+ * samples, percentiles against the samples and against values worked out
+ * by hand, not against the histogram's own arithmetic. */
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "core/base/clock.h"
 #include "core/base/counters.h"
@@ -98,7 +103,8 @@ static void setup(void)
 	fx->tm = (struct telemetry){
 		.nworkers = NW, .acceptor = &fx->acc_st, .workers = fx->workers,
 		.rings = fx->ringp, .ring_high_water = fx->ring_hw, .acc = &fx->acc,
-		.start_ns = clock_mono_ns(),
+		.start_ns = clock_mono_ns(), .start_unix_ns = 1700000000123456789ull,
+		.allocator = "lib\"odd\\name\n\001.so",
 	};
 }
 
@@ -111,24 +117,90 @@ static void teardown(void)
 
 /* ---- the histogram ------------------------------------------------------- */
 
+/* The bounds, worked out here: 1, 1.6, 2.5, 4 and 6.3 times each power of
+ * ten from 100 ns to 1 s, then 10 s. */
+static uint64_t bound(unsigned i)
+{
+	static const uint64_t r5[] = { 10, 16, 25, 40, 63 };
+	uint64_t decade = 10;           /* 100 ns = 10 x 10 */
+
+	if (i == LAT_BOUNDS - 1)
+		return 10000000000ull;
+	for (unsigned d = 0; d < i / 5; d++)
+		decade *= 10;
+	return r5[i % 5] * decade;
+}
+
+/* The bucket v belongs in, by a linear search over bound(). */
+static unsigned bucket_of(uint64_t v)
+{
+	unsigned i = 0;
+
+	while (i < LAT_BOUNDS && v > bound(i))
+		i++;
+	return i;
+}
+
+START_TEST(bounds_are_r5_from_100ns_to_10s)
+{
+	ck_assert_uint_eq(LAT_BOUNDS, 41);
+	for (unsigned i = 0; i < LAT_BOUNDS; i++)
+		ck_assert_msg(lat_bound_ns[i] == bound(i), "bound %u: %llu, not %llu", i,
+			      (unsigned long long)lat_bound_ns[i],
+			      (unsigned long long)bound(i));
+	ck_assert_uint_eq(lat_bound_ns[0], 100);
+	ck_assert_uint_eq(lat_bound_ns[LAT_BOUNDS - 1], 10000000000ull);
+	ck_assert_uint_eq(lat_bound_ns[LAT_BOUNDS], UINT64_MAX);
+}
+END_TEST
+
+/* Every value lands where the linear search says: around every bound and
+ * every power of two (where the look-up table changes), and a sweep. */
 START_TEST(buckets_hold_their_values)
 {
-	/* Every value falls in a bucket whose bounds hold it, and a bucket is
-	 * never wider than 1/16 of its low bound (values past 16). */
-	for (uint64_t v = 0; v < (1ull << 40); v = v < 64 ? v + 1 : v + v / 7 + 3) {
-		unsigned b = lat_bucket(v);
-		uint64_t lo = lat_bucket_low(b), hi = lat_bucket_low(b + 1);
+	for (unsigned i = 0; i < LAT_BOUNDS; i++)
+		for (uint64_t v = bound(i) - 2; v <= bound(i) + 2; v++)
+			ck_assert_msg(lat_bucket(v) == bucket_of(v), "%llu: bucket %u, not %u",
+				      (unsigned long long)v, lat_bucket(v), bucket_of(v));
+	for (unsigned o = 0; o < 64; o++) {
+		uint64_t p = 1ull << o;
 
-		ck_assert_uint_lt(b, LAT_BUCKETS);
-		ck_assert_msg(lo <= v && v < hi, "%llu in [%llu, %llu)",
-			      (unsigned long long)v, (unsigned long long)lo,
-			      (unsigned long long)hi);
-		if (v >= 16)
-			ck_assert_uint_le((hi - lo) * 16, lo);
+		for (uint64_t v = p > 2 ? p - 2 : 0; v <= p + 2 && v >= p / 2; v++)
+			ck_assert_msg(lat_bucket(v) == bucket_of(v), "%llu: bucket %u, not %u",
+				      (unsigned long long)v, lat_bucket(v), bucket_of(v));
 	}
-	/* Past the last bucket: clamped into it. */
+	for (uint64_t v = 0; v < (1ull << 40); v = v < 64 ? v + 1 : v + v / 7 + 3)
+		ck_assert_uint_eq(lat_bucket(v), bucket_of(v));
+	/* 100 ns and less: the first bucket; past 10 s: the last. */
+	ck_assert_uint_eq(lat_bucket(0), 0);
+	ck_assert_uint_eq(lat_bucket(100), 0);
+	ck_assert_uint_eq(lat_bucket(101), 1);
+	ck_assert_uint_eq(lat_bucket(250), 2);
+	ck_assert_uint_eq(lat_bucket(251), 3);
+	ck_assert_uint_eq(lat_bucket(10000000000ull), LAT_BOUNDS - 1);
+	ck_assert_uint_eq(lat_bucket(10000000001ull), LAT_BUCKETS - 1);
 	ck_assert_uint_eq(lat_bucket(UINT64_MAX), LAT_BUCKETS - 1);
-	ck_assert_uint_eq(lat_bucket(1ull << 45), LAT_BUCKETS - 1);
+}
+END_TEST
+
+START_TEST(record_keeps_min_max_and_sum)
+{
+	struct counters *c = aligned_alloc(64, sizeof(*c));
+	struct route_counters *r = &c->route[ROUTE_METRIC_HEAP];
+
+	counters_init(c, "t", -1, 0);
+	ck_assert_uint_eq(r->lat_min_ns, UINT64_MAX);       /* none yet */
+	lat_record(r, 5000);
+	lat_record(r, 250);
+	lat_record(r, 20000000000ull);
+	ck_assert_uint_eq(r->lat_min_ns, 250);
+	ck_assert_uint_eq(r->lat_max_ns, 20000000000ull);
+	ck_assert_uint_eq(r->lat_sum_ns, 20000005250ull);
+	ck_assert_uint_eq(r->lat[2], 1);
+	ck_assert_uint_eq(r->lat[9], 1);                    /* 4 us < 5 us <= 6.3 us */
+	ck_assert_uint_eq(r->lat[LAT_BUCKETS - 1], 1);
+	ck_assert_uint_eq(c->route[ROUTE_METRIC_STACK].lat_min_ns, UINT64_MAX);
+	free(c);
 }
 END_TEST
 
@@ -148,22 +220,114 @@ static uint64_t true_quantile(double q)
 	return v[(rank ? rank : 1) - 1];
 }
 
-START_TEST(quantiles_within_a_sixteenth)
+static uint64_t samples_min(void)
 {
-	uint64_t lat[LAT_BUCKETS] = { 0 };
-	static const double qs[] = { 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0 };
+	uint64_t m = UINT64_MAX;
 
 	for (size_t i = 0; i < NSAMPLES; i++)
-		lat[lat_bucket(samples[i])]++;
-	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
-		uint64_t want = true_quantile(qs[k]);
-		uint64_t got = lat_quantile(lat, NSAMPLES, qs[k]);
-		uint64_t diff = got > want ? got - want : want - got;
+		m = samples[i] < m ? samples[i] : m;
+	return m;
+}
 
-		ck_assert_msg(diff * 16 <= want, "q %.3f: %llu vs the sample %llu", qs[k],
-			      (unsigned long long)got, (unsigned long long)want);
+static uint64_t samples_max(void)
+{
+	uint64_t m = 0;
+
+	for (size_t i = 0; i < NSAMPLES; i++)
+		m = samples[i] > m ? samples[i] : m;
+	return m;
+}
+
+/* A percentile is in the bucket of the sample at its rank (the bucket's
+ * bounds, or that sample itself past the last bound) and between the
+ * smallest and the largest sample (give or take tol ns: rounding). */
+static void assert_in_its_bucket(double got_ns, double q, double tol)
+{
+	uint64_t want = true_quantile(q);
+	unsigned b = bucket_of(want);
+	double lo = b ? (double)bound(b - 1) : 0;
+	double hi = b < LAT_BOUNDS ? (double)bound(b) : (double)samples_max();
+
+	ck_assert_msg(got_ns >= lo - tol && got_ns <= hi + tol,
+		      "q %.3f: %.1f ns outside (%.0f, %.0f], the bucket of the sample %llu",
+		      q, got_ns, lo, hi, (unsigned long long)want);
+	ck_assert(got_ns >= (double)samples_min() - tol &&
+		  got_ns <= (double)samples_max() + tol);
+}
+
+START_TEST(quantiles_in_the_samples_bucket)
+{
+	uint64_t lat[LAT_BUCKETS] = { 0 };
+	static const double qs[] = { 0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0 };
+
+	for (size_t i = 0; i < NSAMPLES; i++)
+		lat[bucket_of(samples[i])]++;
+	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++)
+		assert_in_its_bucket(lat_quantile(lat, samples_min(), samples_max(), qs[k]),
+				     qs[k], 0);
+	ck_assert(lat_quantile(lat, samples_min(), samples_max(), 1.0) == (double)samples_max());
+	ck_assert(lat_quantile(lat, samples_min(), samples_max(), 0) == (double)samples_min());
+	memset(lat, 0, sizeof(lat));
+	ck_assert(lat_quantile(lat, 0, 0, 0.5) == 0);
+}
+END_TEST
+
+/* Within a bucket, as Prometheus's histogram_quantile: 4 latencies in
+ * (2.5 us, 4 us]; the median's rank is 2 of 4, half way through the
+ * bucket: 2500 + 1500 x 2/4 = 3250 ns.  q 0.99: 2500 + 1500 x 3.96/4 =
+ * 3985 ns, above the largest (3950): 3950.  q 0.01: 2515 ns, below the
+ * smallest (2600): 2600. */
+START_TEST(quantiles_interpolate_then_clamp)
+{
+	uint64_t lat[LAT_BUCKETS] = { 0 };
+
+	lat[bucket_of(2600)] = 4;
+	ck_assert_uint_eq(bucket_of(2600), bucket_of(3950));
+	ck_assert(fabs(lat_quantile(lat, 2600, 3950, 0.5) - 3250) < 1e-6);
+	ck_assert(fabs(lat_quantile(lat, 2600, 3950, 0.75) - 3625) < 1e-6);
+	ck_assert(lat_quantile(lat, 2600, 3950, 0.99) == 3950);
+	ck_assert(lat_quantile(lat, 2600, 3950, 0.01) == 2600);
+	/* Two buckets: 1 latency in (1 us, 1.6 us], 3 in (4 us, 6.3 us]; p50's
+	 * rank 2 is the first of the 3: 4000 + 2300 x 1/3. */
+	memset(lat, 0, sizeof(lat));
+	lat[bucket_of(1500)] = 1;
+	lat[bucket_of(5000)] = 3;
+	ck_assert(fabs(lat_quantile(lat, 1500, 6000, 0.5) - (4000 + 2300.0 / 3)) < 1e-6);
+	/* Past 10 s only the largest is known. */
+	memset(lat, 0, sizeof(lat));
+	lat[LAT_BUCKETS - 1] = 2;
+	ck_assert(lat_quantile(lat, 11000000000ull, 12000000000ull, 0.5) == 12000000000.0);
+}
+END_TEST
+
+/* Regression: /stats said p90 71.68 us with max 69.688 us - the midpoint
+ * of the bucket that held the largest latencies, above all of them.  85
+ * latencies of 30 us and 15 of 69.688 us, in (63 us, 100 us]: from the
+ * 86th rank up the interpolation climbs through that bucket, and from p90
+ * (63 + 37 x 5/15 = 75.3 us) it would pass the largest latency: 69.688 us
+ * then, never more. */
+START_TEST(percentiles_never_exceed_max)
+{
+	struct counters *c = aligned_alloc(64, sizeof(*c));
+	struct route_counters *r = &c->route[ROUTE_METRIC_STACK];
+	static const double qs[] = { 0.86, 0.9, 0.95, 0.99, 0.999, 1.0 };
+
+	counters_init(c, "t", -1, 0);
+	for (int i = 0; i < 85; i++)
+		lat_record(r, 30000);
+	for (int i = 0; i < 15; i++)
+		lat_record(r, 69688);
+	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+		double v = lat_quantile(r->lat, r->lat_min_ns, r->lat_max_ns, qs[k]);
+
+		ck_assert_msg(v <= 69688 && v > 63000, "q %.3f: %.3f", qs[k], v);
+		if (qs[k] >= 0.9)
+			ck_assert_msg(v == 69688, "q %.3f: %.3f", qs[k], v);
 	}
-	ck_assert_uint_eq(lat_quantile(lat, 0, 0.5), 0);
+	/* ... and the median is in (25 us, 40 us], at least the smallest. */
+	double p50 = lat_quantile(r->lat, r->lat_min_ns, r->lat_max_ns, 0.5);
+	ck_assert(p50 >= 30000 && p50 <= 40000);
+	free(c);
 }
 END_TEST
 
@@ -263,28 +427,65 @@ START_TEST(json_counts)
 }
 END_TEST
 
+/* latency_us: min, mean, the percentiles under the names blast --json
+ * uses too, max - in that order, nothing else. */
 START_TEST(json_latency)
 {
 	struct json *j = json_of_registry();
 	const struct json *lat = path(path(j, "endpoints", "/metric-stack"), "latency_us", NULL);
-	uint64_t sum = 0, max = 0;
-
-	for (size_t i = 0; i < NSAMPLES; i++) {
-		sum += samples[i];
-		max = samples[i] > max ? samples[i] : max;
-	}
-	ck_assert(fabs(json_get_num(lat, "max", 0) - (double)max / 1000) < 0.001);
-	ck_assert(fabs(json_get_num(lat, "mean", 0) - (double)(sum / NSAMPLES) / 1000) < 0.001);
+	static const char *const keys[] = { "min", "mean", "p50", "p90", "p99", "p99_9", "max" };
 	static const struct { const char *k; double q; } qs[] = {
-		{ "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 }, { "p999", 0.999 },
+		{ "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 }, { "p99_9", 0.999 },
 	};
-	for (size_t k = 0; k < 4; k++) {
-		double want = (double)true_quantile(qs[k].q) / 1000;
-		double got = json_get_num(lat, qs[k].k, -1);
+	uint64_t sum = 0;
 
-		ck_assert_msg(fabs(got - want) <= want / 16, "%s: %.3f us vs the sample %.3f us",
-			      qs[k].k, got, want);
-	}
+	ck_assert_uint_eq(lat->n, 7);
+	for (size_t k = 0; k < lat->n; k++)
+		ck_assert_str_eq(lat->keys[k], keys[k]);
+	for (size_t i = 0; i < NSAMPLES; i++)
+		sum += samples[i];
+	ck_assert(fabs(json_get_num(lat, "max", 0) - (double)samples_max() / 1000) < 0.001);
+	ck_assert(fabs(json_get_num(lat, "min", 0) - (double)samples_min() / 1000) < 0.001);
+	ck_assert(fabs(json_get_num(lat, "mean", 0) - (double)(sum / NSAMPLES) / 1000) < 0.001);
+	for (size_t k = 0; k < 4; k++)    /* 3 decimals of a us: half a ns */
+		assert_in_its_bucket(json_get_num(lat, qs[k].k, -1) * 1000, qs[k].q, 0.5);
+	/* An endpoint without requests: all 0. */
+	lat = path(path(j, "endpoints", "/healthz"), "latency_us", NULL);
+	for (size_t k = 0; k < lat->n; k++)
+		ck_assert(json_get_num(lat, keys[k], -1) == 0);
+	json_free(j);
+}
+END_TEST
+
+/* The "build" and "process" objects. */
+START_TEST(json_build_and_process)
+{
+	int fds[3];
+	struct json *j = json_of_registry();
+	const struct json *b = path(j, "build", NULL), *p = path(j, "process", NULL);
+	struct rlimit rl;
+
+	ck_assert_str_eq(json_get_str(b, "version", ""), PACKAGE_VERSION);
+	ck_assert_str_eq(json_get_str(b, "allocator", ""), "lib\"odd\\name\n\001.so");
+	ck_assert_str_eq(json_get_str(b, "sanitizers", ""), METRICD_SANITIZERS);
+	ck_assert(strncmp(json_get_str(b, "libc", ""), "glibc ", 6) == 0);
+	ck_assert(fabs(json_get_num(p, "start_time_seconds", 0) - 1700000000.123456789) < 1e-6);
+	ck_assert(json_get_num(p, "cpu_seconds_total", -1) >= 0);
+	ck_assert_uint_gt(json_get_u64(p, "resident_memory_bytes", 0), 0);
+	ck_assert_uint_ge(json_get_u64(p, "virtual_memory_bytes", 0),
+			  json_get_u64(p, "resident_memory_bytes", 0));
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert_uint_eq(json_get_u64(p, "max_fds", 0), rl.rlim_cur);
+	/* Three descriptors more: three more counted. */
+	uint64_t before = json_get_u64(p, "open_fds", 0);
+	ck_assert_uint_gt(before, 2);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_ge(fds[i] = open("/dev/null", O_RDONLY), 0);
+	json_free(j);
+	j = json_of_registry();
+	ck_assert_uint_eq(json_get_u64(path(j, "process", NULL), "open_fds", 0), before + 3);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
 	json_free(j);
 }
 END_TEST
@@ -333,23 +534,24 @@ START_TEST(json_acceptor_and_workers)
 }
 END_TEST
 
-/* Too small a buffer: 0, and not a byte written past its end. */
+/* Too small a buffer: 0, and not a byte written past its end.  The
+ * process figures change from one call to the next, and with them the
+ * length by a few bytes: a cap within 64 bytes of it may or may not do. */
 static void too_small(size_t (*write)(const struct telemetry *, char *, size_t))
 {
-	size_t cap = 1 << 17, n;
+	size_t cap = 1 << 17, n, got;
 	char *buf = malloc(cap + 64);
 
 	n = write(&fx->tm, buf, cap);
-	ck_assert_uint_gt(n, 0);
-	for (size_t c = 0; c < n; c += c < 64 ? 1 : 997) {
-		memset(buf, '#', n + 64);
-		ck_assert_msg(write(&fx->tm, buf, c) == 0, "fits in %zu of %zu", c, n);
-		for (size_t i = c; i < n + 64; i++)
+	ck_assert_uint_gt(n, 64);
+	for (size_t c = 0; c < n + 64; c += c < 64 || c > n - 64 ? 1 : 997) {
+		memset(buf, '#', n + 128);
+		got = write(&fx->tm, buf, c);
+		ck_assert_msg(got == 0 || (c > n - 64 && got <= c), "%zu in %zu of %zu", got, c, n);
+		for (size_t i = c; i < n + 128; i++)
 			if (buf[i] != '#')
 				ck_abort_msg("byte %zu written with cap %zu", i, c);
 	}
-	ck_assert_uint_eq(write(&fx->tm, buf, n - 1), 0);
-	ck_assert_uint_eq(write(&fx->tm, buf, n), n);
 	free(buf);
 }
 
@@ -368,6 +570,11 @@ struct sample {
 
 static struct sample *prom;
 static size_t nprom;
+/* The families, in order: name and type. */
+static struct {
+	char name[96], type[16];
+} fam[256];
+static size_t nfam;
 
 /* Parses the exposition: every line is a comment (# HELP / # TYPE) or
  * "name{labels} value"; each series has a HELP and a TYPE before it. */
@@ -382,23 +589,24 @@ static void parse_prometheus(void)
 	ck_assert(buf[n - 1] == '\n');
 	buf[n] = '\0';
 	prom = calloc(4096, sizeof(*prom));
-	nprom = 0;
+	nprom = nfam = 0;
 	for (char *l = buf, *e; *l; l = e + 1) {
 		e = strchr(l, '\n');
 		*e = '\0';
-		if (strncmp(l, "# HELP metricd_", 15) == 0) {
-			sscanf(l + 7, "%95s", family);
+		if (strncmp(l, "# HELP ", 7) == 0) {
+			ck_assert_int_eq(sscanf(l + 7, "%95s", family), 1);
+			ck_assert_msg(strlen(l) > 8 + strlen(family), "%s: no help", family);
 			continue;
 		}
 		if (strncmp(l, "# TYPE ", 7) == 0) {
-			char f[96], type[16];
-
-			ck_assert_int_eq(sscanf(l + 7, "%95s %15s", f, type), 2);
-			ck_assert_str_eq(f, family);
-			ck_assert(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0 ||
-				  strcmp(type, "histogram") == 0);
+			ck_assert_uint_lt(nfam, 256);
+			ck_assert_int_eq(sscanf(l + 7, "%95s %15s", fam[nfam].name, fam[nfam].type), 2);
+			ck_assert_str_eq(fam[nfam].name, family);
+			nfam++;
 			continue;
 		}
+		ck_assert_msg(nfam && strcmp(fam[nfam - 1].name, family) == 0,
+			      "'%s' without # HELP and # TYPE", l);
 		ck_assert_msg(strncmp(l, family, strlen(family)) == 0,
 			      "'%s' outside its family %s", l, family);
 		char *sp = strrchr(l, ' ');
@@ -453,7 +661,7 @@ START_TEST(prometheus_counts)
 	ck_assert(metric("metricd_worker_shutdown_refused_total{worker=\"0\"}") == 1);
 	ck_assert(metric("metricd_worker_unsent_blocks_unmapped_total{worker=\"2\"}") == 6);
 	ck_assert(metric("metricd_worker_slab_high_water_bytes{worker=\"1\"}") == 4096);
-	ck_assert(metric("metricd_worker_connections_with_unsent_bytes{worker=\"2\"}") == 3);
+	ck_assert(metric("metricd_worker_connections_with_unsent_data{worker=\"2\"}") == 3);
 	ck_assert(metric("metricd_worker_unsent_blocks{worker=\"2\"}") == 5);
 	ck_assert(metric("metricd_worker_ring_depth{worker=\"1\"}") == 3);
 	ck_assert(metric("metricd_worker_ring_high_water{worker=\"1\"}") == 6);
@@ -467,20 +675,30 @@ START_TEST(prometheus_counts)
 	ck_assert(metric("metricd_connection_resets_total") == 9);
 	ck_assert(metric("metricd_connections_closed_without_request_total") == 10);
 	ck_assert(metric("metricd_read_bytes_total") == 12345);
-	ck_assert(metric("metricd_frame_bytes_examined_total") == 23456);
+	ck_assert(metric("metricd_framer_examined_bytes_total") == 23456);
 	ck_assert(metric("metricd_read_budget_yields_total") == 11);
 	ck_assert(metric("metricd_access_log_dropped_total") == 12);
 	ck_assert(metric("metricd_access_log_text_dropped_total") == 13);
+	ck_assert(metric("metricd_workers") == NW);
+	ck_assert(metric("metricd_worker_requests_total{worker=\"0\"}") == 5);
+	ck_assert(metric("metricd_worker_requests_total{worker=\"2\"}") == 6);
+	ck_assert(metric("metricd_worker_cpu{worker=\"0\"}") == 4);
+	ck_assert(metric("metricd_worker_cpu{worker=\"1\"}") == -1);   /* not pinned */
+	ck_assert(metric("metricd_request_duration_max_seconds{endpoint=\"/metric-stack\"}") == 20);
+	ck_assert(metric("metricd_request_duration_min_seconds{endpoint=\"/metric-stack\"}") ==
+		  900e-9);
+	ck_assert(metric("metricd_request_duration_min_seconds{endpoint=\"/healthz\"}") == 0);
 	free(prom);
 }
 END_TEST
 
-/* Buckets: for each le, how many samples are at most le - counted here
- * from the samples; cumulative; +Inf, _count and _sum agree. */
+/* Buckets: the le values are the bounds (worked out here), and for each,
+ * how many samples are at most le - counted here from the samples;
+ * cumulative; +Inf, _count and _sum agree. */
 START_TEST(prometheus_histogram)
 {
 	const char *pfx = "metricd_request_duration_seconds_bucket{endpoint=\"/metric-stack\",le=\"";
-	double last = -1, prev_le = 0, sum = 0;
+	double last = -1, sum = 0;
 	unsigned nb = 0;
 
 	parse_prometheus();
@@ -491,25 +709,98 @@ START_TEST(prometheus_histogram)
 		double le = strncmp(le_s, "+Inf", 4) == 0 ? INFINITY : strtod(le_s, NULL);
 		unsigned want = 0;
 
-		ck_assert(le > prev_le);
-		prev_le = le;
+		if (nb < LAT_BOUNDS)
+			ck_assert_msg(fabs(le * 1e9 - (double)bound(nb)) < 1e-6 * (double)bound(nb),
+				      "bucket %u: le %s", nb, le_s);
+		else
+			ck_assert(isinf(le));
 		for (size_t k = 0; k < NSAMPLES; k++)
-			want += (double)samples[k] / 1e9 <= le;
+			want += (double)samples[k] <= le * 1e9 * (1 + 1e-12);
 		ck_assert_msg(prom[i].v == want, "le=%g: %g, the samples say %u", le,
 			      prom[i].v, want);
 		ck_assert(prom[i].v >= last);
 		last = prom[i].v;
 		nb++;
 	}
-	ck_assert_uint_eq(nb, PROM_BUCKETS + 1);
+	ck_assert_uint_eq(nb, LAT_BOUNDS + 1);
 	ck_assert(last == NSAMPLES);
 	ck_assert(metric("metricd_request_duration_seconds_count{endpoint=\"/metric-stack\"}") ==
 		  NSAMPLES);
 	for (size_t k = 0; k < NSAMPLES; k++)
 		sum += (double)samples[k] / 1e9;
+	/* written to the ns, not rounded to the ms */
 	ck_assert(fabs(metric("metricd_request_duration_seconds_sum{endpoint=\"/metric-stack\"}") -
-		       sum) < 0.001);
+		       sum) < 1e-9);
 	ck_assert(metric("metricd_request_duration_seconds_count{endpoint=\"/healthz\"}") == 0);
+	free(prom);
+}
+END_TEST
+
+static bool ends_with(const char *s, const char *end)
+{
+	size_t a = strlen(s), b = strlen(end);
+
+	return a >= b && strcmp(s + a - b, end) == 0;
+}
+
+/* Prometheus's naming: each family once, counters and only counters end
+ * in _total, a unit (seconds, bytes) is the name's last word before
+ * _total, an _info family is a gauge of 1s. */
+START_TEST(prometheus_names)
+{
+	parse_prometheus();
+	ck_assert_uint_gt(nfam, 40);
+	for (size_t i = 0; i < nfam; i++) {
+		const char *n = fam[i].name, *t = fam[i].type;
+		char base[96];
+
+		for (size_t k = 0; k < i; k++)
+			ck_assert_msg(strcmp(fam[k].name, n) != 0, "%s twice", n);
+		ck_assert_msg(strncmp(n, "metricd_", 8) == 0 || strncmp(n, "process_", 8) == 0,
+			      "%s: no prefix", n);
+		ck_assert_msg(strcmp(t, "counter") == 0 || strcmp(t, "gauge") == 0 ||
+			      strcmp(t, "histogram") == 0, "%s: type %s", n, t);
+		ck_assert_msg((strcmp(t, "counter") == 0) == ends_with(n, "_total"),
+			      "%s is a %s", n, t);
+		snprintf(base, sizeof(base), "%.*s", (int)(strlen(n) - (ends_with(n, "_total") ? 6 : 0)), n);
+		if (strstr(base, "seconds"))
+			ck_assert_msg(ends_with(base, "_seconds"), "%s: the unit goes last", n);
+		if (strstr(base, "bytes"))
+			ck_assert_msg(ends_with(base, "_bytes"), "%s: the unit goes last", n);
+		if (ends_with(n, "_info"))
+			ck_assert_str_eq(t, "gauge");
+	}
+	free(prom);
+}
+END_TEST
+
+/* metricd_build_info (its labels escaped) and the process_* family. */
+START_TEST(prometheus_build_and_process)
+{
+	struct rlimit rl;
+	char want[256];
+
+	parse_prometheus();
+	snprintf(want, sizeof(want), "metricd_build_info{version=\"%s\",libc=\"glibc ",
+		 PACKAGE_VERSION);
+	size_t i;
+	for (i = 0; i < nprom && strncmp(prom[i].name, want, strlen(want)) != 0; i++)
+		;
+	ck_assert_msg(i < nprom, "no %s...", want);
+	ck_assert(prom[i].v == 1);
+	/* \\ and \" and \n escaped, the other control character as it is */
+	snprintf(want, sizeof(want),
+		 "\",allocator=\"lib\\\"odd\\\\name\\n\001.so\",sanitizers=\"%s\"}",
+		 METRICD_SANITIZERS);
+	ck_assert_msg(ends_with(prom[i].name, want), "%s does not end in %s", prom[i].name, want);
+	ck_assert(fabs(metric("process_start_time_seconds") - 1700000000.123456789) < 1e-6);
+	ck_assert(metric("process_cpu_seconds_total") >= 0);
+	ck_assert(metric("process_resident_memory_bytes") > 0);
+	ck_assert(metric("process_virtual_memory_bytes") >= metric("process_resident_memory_bytes"));
+	ck_assert(metric("process_open_fds") > 2);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	ck_assert(metric("process_max_fds") == (double)rl.rlim_cur);
+	ck_assert(metric("metricd_uptime_seconds") >= 0);
 	free(prom);
 }
 END_TEST
@@ -520,6 +811,27 @@ START_TEST(prometheus_too_small_buffer)
 }
 END_TEST
 
+/* What is not known is left out, or said to be unknown. */
+START_TEST(unknown_start_and_allocator)
+{
+	fx->tm.start_unix_ns = 0;
+	fx->tm.allocator = NULL;
+	struct json *j = json_of_registry();
+
+	ck_assert_ptr_null(json_get(path(j, "process", NULL), "start_time_seconds"));
+	ck_assert_ptr_nonnull(json_get(path(j, "process", NULL), "open_fds"));
+	ck_assert_str_eq(json_get_str(path(j, "build", NULL), "allocator", ""), "unknown");
+	json_free(j);
+	parse_prometheus();
+	ck_assert(!has("process_start_time_seconds"));
+	ck_assert(has("process_open_fds"));
+	for (size_t i = 0; i < nprom; i++)
+		if (strncmp(prom[i].name, "metricd_build_info{", 19) == 0)
+			ck_assert_ptr_nonnull(strstr(prom[i].name, ",allocator=\"unknown\","));
+	free(prom);
+}
+END_TEST
+
 static Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
@@ -527,8 +839,12 @@ static Suite *stats_suite(void)
 	TCase *w = tcase_create("writers");
 
 	tcase_set_timeout(h, 10);
+	tcase_add_test(h, bounds_are_r5_from_100ns_to_10s);
 	tcase_add_test(h, buckets_hold_their_values);
-	tcase_add_test(h, quantiles_within_a_sixteenth);
+	tcase_add_test(h, record_keeps_min_max_and_sum);
+	tcase_add_test(h, quantiles_in_the_samples_bucket);
+	tcase_add_test(h, quantiles_interpolate_then_clamp);
+	tcase_add_test(h, percentiles_never_exceed_max);
 	tcase_add_test(h, status_index_buckets);
 	tcase_add_test(h, clock_calibration);
 	suite_add_tcase(s, h);
@@ -536,10 +852,14 @@ static Suite *stats_suite(void)
 	tcase_add_checked_fixture(w, setup, teardown);
 	tcase_add_test(w, json_counts);
 	tcase_add_test(w, json_latency);
+	tcase_add_test(w, json_build_and_process);
 	tcase_add_test(w, json_acceptor_and_workers);
 	tcase_add_test(w, json_too_small_buffer);
 	tcase_add_test(w, prometheus_counts);
 	tcase_add_test(w, prometheus_histogram);
+	tcase_add_test(w, prometheus_names);
+	tcase_add_test(w, prometheus_build_and_process);
+	tcase_add_test(w, unknown_start_and_allocator);
 	tcase_add_test(w, prometheus_too_small_buffer);
 	suite_add_tcase(s, w);
 	return s;

@@ -18,6 +18,7 @@ UNIT_SUITES = \
 	tests/test_mem \
 	tests/test_metric \
 	tests/test_notify \
+	tests/test_proc \
 	tests/test_response \
 	tests/test_route \
 	tests/test_slab \

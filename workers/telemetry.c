@@ -1,9 +1,13 @@
 /* /stats (JSON) and /metrics (Prometheus): every thread's counters,
- * summed, written into a caller's buffer without allocating.  Readers only:
- * each thread writes its own counters (core/base/counters.h).
+ * summed, and the process's own figures, written into a caller's buffer
+ * without allocating.  Readers only: each thread writes its own counters
+ * (core/base/counters.h).
  *
- * The acceptor's and the workers' figures are each one table below, read
- * by both writers, so a figure in /stats is in /metrics too. */
+ * Each group of figures - the process, the acceptor, the workers - is one
+ * table below, read by both writers, so a figure in /stats is in /metrics
+ * too; the endpoints' figures are written by the code after the tables
+ * (tests/test_stats_metrics.py checks the whole of /stats against
+ * /metrics). */
 #include "config.h"
 
 #include <stddef.h>
@@ -11,29 +15,65 @@
 
 #include "core/base/clock.h"
 #include "core/base/fmt.h"
+#include "core/base/proc.h"
 #include "core/base/sbuf.h"
 #include "http/route.h"
 #include "queue/queue.h"
 #include "workers/telemetry.h"
 
-static const char *const prom_le_text[PROM_BUCKETS] = {
-	"1e-05", "2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005",
-	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
-	"0.1", "0.25", "0.5", "1", "2.5", "5", "10",
-};
+#define LAT_TEXT(ns, text, a) text,
+static const char *const lat_bound_text[LAT_BOUNDS] = { LAT_BOUNDS_LIST(LAT_TEXT, _) };
+#undef LAT_TEXT
+
 static const char *const status_text[SS__COUNT] = {
 	"200", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
 };
 
-/* One figure: its /stats key, its /metrics name (metricd_ added), type
- * and help, and where it is in its counters block. */
+/* The percentiles /stats gives, named as blast --json names them: "p"
+ * and the percentile, its decimal point an underscore. */
+static const struct {
+	const char *name;
+	double q;
+} percentiles[] = {
+	{ "p50", 0.50 }, { "p90", 0.90 }, { "p99", 0.99 }, { "p99_9", 0.999 },
+};
+
+/* One figure: its /stats key, its /metrics name, type and help, where it
+ * is in its block, and whether it is a time in ns (written in seconds). */
 struct figure {
 	const char *json, *prom, *type, *help;
 	size_t off;
+	bool ns;
 };
 
+/* The process, under the names Prometheus's client libraries give these
+ * figures.  Read when the page is written; one that cannot be read is
+ * left out. */
+struct process {
+	struct proc_figures now;
+	uint64_t start_unix_ns;
+};
+
+#define PROC(json, type, field, ns, help) \
+	{ json, "process_" json, type, help, offsetof(struct process, field), ns }
+static const struct figure process_figures[] = {
+	PROC("start_time_seconds", "gauge", start_unix_ns, true,
+	     "When the process started, in seconds since the epoch."),
+	PROC("cpu_seconds_total", "counter", now.cpu_ns, true,
+	     "CPU time the process used, user and system, every thread."),
+	PROC("resident_memory_bytes", "gauge", now.resident_bytes, false,
+	     "Memory the process has resident."),
+	PROC("virtual_memory_bytes", "gauge", now.virtual_bytes, false,
+	     "The process's virtual memory size."),
+	PROC("open_fds", "gauge", now.open_fds, false,
+	     "File descriptors the process has open."),
+	PROC("max_fds", "gauge", now.max_fds, false,
+	     "The most file descriptors the process may open (the soft RLIMIT_NOFILE)."),
+};
+#undef PROC
+
 #define ACC(json, prom, type, field, help) \
-	{ json, prom, type, help, offsetof(struct acceptor_counters, field) }
+	{ json, "metricd_" prom, type, help, offsetof(struct acceptor_counters, field), false }
 static const struct figure acceptor_figures[] = {
 	ACC("connections_open", "connections_open", "gauge", open,
 	    "Open client connections."),
@@ -58,7 +98,7 @@ static const struct figure acceptor_figures[] = {
 	    "Connections that closed before sending a whole request (closed by the acceptor)."),
 	ACC("bytes_read", "read_bytes_total", "counter", bytes_read,
 	    "Bytes read from clients."),
-	ACC("frame_bytes_examined", "frame_bytes_examined_total", "counter",
+	ACC("frame_bytes_examined", "framer_examined_bytes_total", "counter",
 	    frame_bytes_examined, "Bytes the framer looked at (linear in the bytes read)."),
 	ACC("read_budget_yields", "read_budget_yields_total", "counter",
 	    read_budget_yields,
@@ -76,7 +116,7 @@ static const struct figure acceptor_figures[] = {
 /* Worker figures; those with "slab_" in their /stats key go in its "slab"
  * object, under the rest of the key. */
 #define WK(json, prom, type, field, help) \
-	{ json, prom, type, help, offsetof(struct worker_counters, field) }
+	{ json, "metricd_" prom, type, help, offsetof(struct worker_counters, field), false }
 static const struct figure worker_figures[] = {
 	WK("batches", "worker_batches_total", "counter", batches,
 	   "Batches drained from the worker's ring."),
@@ -88,7 +128,7 @@ static const struct figure worker_figures[] = {
 	   "Writes the socket took only part of."),
 	WK("write_errors", "worker_write_errors_total", "counter", write_errors,
 	   "Writes that failed (peer gone)."),
-	WK("connections_with_unsent_bytes", "worker_connections_with_unsent_bytes",
+	WK("connections_with_unsent_bytes", "worker_connections_with_unsent_data",
 	   "gauge", conns_with_tail, "Connections whose answers wait for the client to read."),
 	WK("unsent_blocks", "worker_unsent_blocks", "gauge", tail_blocks_in_use,
 	   "16 KiB blocks holding unsent bytes or held requests."),
@@ -128,6 +168,38 @@ static bool is_slab(const struct figure *f)
 	return strncmp(f->json, "slab_", 5) == 0;
 }
 
+/* ns as seconds, exactly: "12.0345", "0.00000025", "3". */
+static void put_seconds(struct sbuf *b, uint64_t ns)
+{
+	char frac[10];
+	unsigned n = 9;
+	uint64_t f = ns % 1000000000u;
+
+	sbuf_u64(b, ns / 1000000000u);
+	if (f == 0)
+		return;
+	frac[0] = '.';
+	for (unsigned i = 9; i > 0; i--, f /= 10)
+		frac[i] = (char)('0' + f % 10);
+	while (frac[n] == '0')
+		n--;
+	sbuf_putn(b, frac, n + 1);
+}
+
+static void put_figure(struct sbuf *b, const struct figure *f, uint64_t v)
+{
+	if (f->ns)
+		put_seconds(b, v);
+	else
+		sbuf_u64(b, v);
+}
+
+static void read_process(const struct telemetry *tm, struct process *p)
+{
+	proc_read(&p->now);
+	p->start_unix_ns = tm->start_unix_ns ? tm->start_unix_ns : PROC_UNKNOWN;
+}
+
 /* ---- summing ------------------------------------------------------------- */
 
 static void add_route(struct route_counters *sum, const struct route_counters *r)
@@ -144,22 +216,26 @@ static void add_route(struct route_counters *sum, const struct route_counters *r
 	uint64_t m = CNT_GET(r->lat_max_ns);
 	if (m > sum->lat_max_ns)
 		sum->lat_max_ns = m;
+	m = CNT_GET(r->lat_min_ns);
+	if (m < sum->lat_min_ns)
+		sum->lat_min_ns = m;
 	for (unsigned i = 0; i < LAT_BUCKETS; i++)
 		sum->lat[i] += CNT_GET(r->lat[i]);
-	for (unsigned i = 0; i < PROM_BUCKETS; i++)
-		sum->prom[i] += CNT_GET(r->prom[i]);
 }
 
 /* Every endpoint summed over every thread (allocations happen on the
- * acceptor and on workers alike). */
+ * acceptor and on workers alike).  A minimum no latency has lowered is 0. */
 static void sum_routes(const struct telemetry *tm,
 		       struct route_counters sums[ROUTE__COUNT])
 {
 	memset(sums, 0, sizeof(struct route_counters) * ROUTE__COUNT);
 	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+		sums[r].lat_min_ns = UINT64_MAX;
 		add_route(&sums[r], &tm->acceptor->route[r]);
 		for (unsigned w = 0; w < tm->nworkers; w++)
 			add_route(&sums[r], &tm->workers[w]->route[r]);
+		if (sums[r].lat_min_ns == UINT64_MAX)
+			sums[r].lat_min_ns = 0;
 	}
 }
 
@@ -172,6 +248,11 @@ static uint64_t hist_count(const struct route_counters *r)
 	return n;
 }
 
+static double quantile_ns(const struct route_counters *r, double q)
+{
+	return lat_quantile(r->lat, r->lat_min_ns, r->lat_max_ns, q);
+}
+
 static uint64_t worker_requests(const struct counters *t)
 {
 	uint64_t n = 0;
@@ -179,6 +260,44 @@ static uint64_t worker_requests(const struct counters *t)
 	for (unsigned r = 0; r < ROUTE__COUNT; r++)
 		n += CNT_GET(t->route[r].requests);
 	return n;
+}
+
+/* metricd_build_info's labels and the /stats "build" object. */
+struct build_facts {
+	const char *version, *allocator, *sanitizers;
+	char libc[48];
+};
+
+static void build_facts(const struct telemetry *tm, struct build_facts *bf)
+{
+	bf->version = PACKAGE_VERSION;
+	bf->allocator = tm->allocator ? tm->allocator : "unknown";
+	bf->sanitizers = METRICD_SANITIZERS;
+	proc_libc(bf->libc, sizeof(bf->libc));
+}
+
+/* s in a JSON string (json) or in a Prometheus label value: '\' and '"'
+ * escaped in both, a line feed as \n; JSON's other control characters as
+ * \u00XX (a label value may hold them as they are). */
+static void put_escaped(struct sbuf *b, const char *s, bool json)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+		if (c == '\\' || c == '"') {
+			e[1] = (char)c;
+			sbuf_putn(b, e, 2);
+		} else if (c == '\n') {
+			sbuf_putn(b, "\\n", 2);
+		} else if (c < 0x20 && json) {
+			sbuf_putn(b, e, 6);
+		} else {
+			sbuf_putn(b, s, 1);
+		}
+	}
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -206,6 +325,49 @@ static void json_ratio(struct sbuf *b, const char *key, double n, double d, bool
 		sbuf_puts(b, ",");
 }
 
+static void json_str(struct sbuf *b, const char *key, const char *v, bool comma)
+{
+	json_key(b, key);
+	sbuf_puts(b, "\"");
+	put_escaped(b, v, true);
+	sbuf_puts(b, comma ? "\"," : "\"");
+}
+
+static void json_build(struct sbuf *b, const struct telemetry *tm)
+{
+	struct build_facts bf;
+
+	build_facts(tm, &bf);
+	sbuf_puts(b, "\"build\":{");
+	json_str(b, "version", bf.version, true);
+	json_str(b, "libc", bf.libc, true);
+	json_str(b, "allocator", bf.allocator, true);
+	json_str(b, "sanitizers", bf.sanitizers, false);
+	sbuf_puts(b, "},");
+}
+
+static void json_process(struct sbuf *b, const struct telemetry *tm)
+{
+	struct process p;
+	bool first = true;
+
+	read_process(tm, &p);
+	sbuf_puts(b, "\"process\":{");
+	for (size_t k = 0; k < NFIG(process_figures); k++) {
+		const struct figure *f = &process_figures[k];
+		uint64_t v = figure_value(&p, f);
+
+		if (v == PROC_UNKNOWN)
+			continue;
+		if (!first)
+			sbuf_puts(b, ",");
+		first = false;
+		json_key(b, f->json);
+		put_figure(b, f, v);
+	}
+	sbuf_puts(b, "},");
+}
+
 static void json_statuses(struct sbuf *b, const struct route_counters *r)
 {
 	bool first = true;
@@ -227,11 +389,11 @@ static void json_latency(struct sbuf *b, const struct route_counters *r)
 	uint64_t n = hist_count(r);
 
 	sbuf_puts(b, "\"latency_us\":{");
+	json_ratio(b, "min", (double)r->lat_min_ns, 1000.0, true);
 	json_ratio(b, "mean", n ? (double)(r->lat_sum_ns / n) : 0, 1000.0, true);
-	json_ratio(b, "p50", (double)lat_quantile(r->lat, n, 0.50), 1000.0, true);
-	json_ratio(b, "p90", (double)lat_quantile(r->lat, n, 0.90), 1000.0, true);
-	json_ratio(b, "p99", (double)lat_quantile(r->lat, n, 0.99), 1000.0, true);
-	json_ratio(b, "p999", (double)lat_quantile(r->lat, n, 0.999), 1000.0, true);
+	for (size_t k = 0; k < NFIG(percentiles); k++)
+		json_ratio(b, percentiles[k].name, quantile_ns(r, percentiles[k].q), 1000.0,
+			   true);
 	json_ratio(b, "max", (double)r->lat_max_ns, 1000.0, false);
 	sbuf_puts(b, "}");
 }
@@ -287,6 +449,20 @@ static void json_worker(struct sbuf *b, const struct telemetry *tm, unsigned w)
 	sbuf_puts(b, "}");
 }
 
+static void json_endpoints(struct sbuf *b, const struct route_counters *sums)
+{
+	sbuf_puts(b, "\"endpoints\":{");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
+		if (r)
+			sbuf_puts(b, ",");
+		json_key(b, http_route_name((enum http_route)r));
+		sbuf_puts(b, "{");
+		json_endpoint(b, &sums[r]);
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, "},");
+}
+
 size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 {
 	struct route_counters sums[ROUTE__COUNT];
@@ -297,16 +473,10 @@ size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 	sbuf_puts(&b, "{");
 	json_ratio(&b, "uptime_s", (double)(clock_mono_ns() - tm->start_ns), 1e9, true);
 	json_kv(&b, "workers", tm->nworkers, true);
-	sbuf_puts(&b, "\"endpoints\":{");
-	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-		if (r)
-			sbuf_puts(&b, ",");
-		json_key(&b, http_route_name((enum http_route)r));
-		sbuf_puts(&b, "{");
-		json_endpoint(&b, &sums[r]);
-		sbuf_puts(&b, "}");
-	}
-	sbuf_puts(&b, "},\"acceptor\":{");
+	json_build(&b, tm);
+	json_process(&b, tm);
+	json_endpoints(&b, sums);
+	sbuf_puts(&b, "\"acceptor\":{");
 	for (size_t k = 0; k < NFIG(acceptor_figures); k++)
 		json_kv(&b, acceptor_figures[k].json,
 			figure_value(tm->acc, &acceptor_figures[k]),
@@ -326,22 +496,21 @@ size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 static void prom_head(struct sbuf *b, const char *name, const char *type,
 		      const char *help)
 {
-	sbuf_puts(b, "# HELP metricd_");
+	sbuf_puts(b, "# HELP ");
 	sbuf_puts(b, name);
 	sbuf_puts(b, " ");
 	sbuf_puts(b, help);
-	sbuf_puts(b, "\n# TYPE metricd_");
+	sbuf_puts(b, "\n# TYPE ");
 	sbuf_puts(b, name);
 	sbuf_puts(b, " ");
 	sbuf_puts(b, type);
 	sbuf_puts(b, "\n");
 }
 
-/* metricd_NAME{LABEL="VALUE"[,le="LE"]} then the value (the caller's). */
+/* NAME{LABEL="VALUE"[,le="LE"]} then the value (the caller's). */
 static void prom_series(struct sbuf *b, const char *name, const char *label,
 			const char *value, const char *le)
 {
-	sbuf_puts(b, "metricd_");
 	sbuf_puts(b, name);
 	if (label) {
 		sbuf_puts(b, "{");
@@ -367,6 +536,59 @@ static void prom_u64(struct sbuf *b, const char *name, const char *label,
 	sbuf_puts(b, "\n");
 }
 
+static void prom_seconds(struct sbuf *b, const char *name, const char *label,
+			 const char *value, uint64_t ns)
+{
+	prom_series(b, name, label, value, NULL);
+	put_seconds(b, ns);
+	sbuf_puts(b, "\n");
+}
+
+static void prom_build(struct sbuf *b, const struct telemetry *tm)
+{
+	struct build_facts bf;
+
+	build_facts(tm, &bf);
+	const char *const label[] = { "version", "libc", "allocator", "sanitizers" };
+	const char *const value[] = { bf.version, bf.libc, bf.allocator, bf.sanitizers };
+
+	prom_head(b, "metricd_build_info", "gauge",
+		  "Always 1; the labels say what runs: version, C library, "
+		  "the file malloc comes from, sanitizers.");
+	sbuf_puts(b, "metricd_build_info{");
+	for (size_t k = 0; k < NFIG(label); k++) {
+		sbuf_puts(b, k ? "," : "");
+		sbuf_puts(b, label[k]);
+		sbuf_puts(b, "=\"");
+		put_escaped(b, value[k], false);
+		sbuf_puts(b, "\"");
+	}
+	sbuf_puts(b, "} 1\n");
+}
+
+static void prom_process(struct sbuf *b, const struct telemetry *tm)
+{
+	struct process p;
+
+	read_process(tm, &p);
+	for (size_t k = 0; k < NFIG(process_figures); k++) {
+		const struct figure *f = &process_figures[k];
+		uint64_t v = figure_value(&p, f);
+
+		if (v == PROC_UNKNOWN)
+			continue;
+		prom_head(b, f->prom, f->type, f->help);
+		prom_series(b, f->prom, NULL, NULL, NULL);
+		put_figure(b, f, v);
+		sbuf_puts(b, "\n");
+	}
+	prom_head(b, "metricd_uptime_seconds", "gauge",
+		  "Time since metricd started (the monotonic clock).");
+	prom_seconds(b, "metricd_uptime_seconds", NULL, NULL, clock_mono_ns() - tm->start_ns);
+	prom_head(b, "metricd_workers", "gauge", "Worker threads.");
+	prom_u64(b, "metricd_workers", NULL, NULL, tm->nworkers);
+}
+
 enum ep_field { EP_REQ, EP_ALLOCS, EP_BYTES, EP_FREES, EP_XFREES };
 
 static uint64_t ep_value(const struct route_counters *r, enum ep_field f)
@@ -381,26 +603,10 @@ static uint64_t ep_value(const struct route_counters *r, enum ep_field f)
 	return 0;
 }
 
-static void prom_endpoint_counters(struct sbuf *b, const struct route_counters *sums)
+static void prom_responses(struct sbuf *b, const struct route_counters *sums)
 {
-	static const struct {
-		const char *name, *help;
-		enum ep_field f;
-	} ep[] = {
-		{ "requests_total", "Requests answered, by endpoint.", EP_REQ },
-		{ "heap_allocations_total", "Global allocator allocations made by metricd for the endpoint's requests, all threads.", EP_ALLOCS },
-		{ "heap_allocated_bytes_total", "Bytes requested from the global allocator for the endpoint.", EP_BYTES },
-		{ "heap_frees_total", "Global allocator frees for the endpoint, all threads.", EP_FREES },
-		{ "heap_cross_thread_frees_total", "Frees of memory allocated on another thread.", EP_XFREES },
-	};
-
-	for (size_t k = 0; k < NFIG(ep); k++) {
-		prom_head(b, ep[k].name, "counter", ep[k].help);
-		for (unsigned r = 0; r < ROUTE__COUNT; r++)
-			prom_u64(b, ep[k].name, "endpoint", http_route_name((enum http_route)r),
-				 ep_value(&sums[r], ep[k].f));
-	}
-	prom_head(b, "responses_total", "counter", "Responses by endpoint and status code.");
+	prom_head(b, "metricd_responses_total", "counter",
+		  "Responses by endpoint and status code.");
 	for (unsigned r = 0; r < ROUTE__COUNT; r++)
 		for (unsigned s = 0; s < SS__COUNT; s++) {
 			if (!sums[r].status[s])
@@ -413,44 +619,75 @@ static void prom_endpoint_counters(struct sbuf *b, const struct route_counters *
 			sbuf_u64(b, sums[r].status[s]);
 			sbuf_puts(b, "\n");
 		}
-	prom_head(b, "allocator_seconds_total", "counter",
+}
+
+static void prom_endpoint_counters(struct sbuf *b, const struct route_counters *sums)
+{
+	static const struct {
+		const char *name, *help;
+		enum ep_field f;
+	} ep[] = {
+		{ "metricd_requests_total", "Requests answered, by endpoint.", EP_REQ },
+		{ "metricd_heap_allocations_total", "Global allocator allocations made by metricd for the endpoint's requests, all threads.", EP_ALLOCS },
+		{ "metricd_heap_allocated_bytes_total", "Bytes requested from the global allocator for the endpoint.", EP_BYTES },
+		{ "metricd_heap_frees_total", "Global allocator frees for the endpoint, all threads.", EP_FREES },
+		{ "metricd_heap_cross_thread_frees_total", "Frees of memory allocated on another thread.", EP_XFREES },
+	};
+
+	for (size_t k = 0; k < NFIG(ep); k++) {
+		prom_head(b, ep[k].name, "counter", ep[k].help);
+		for (unsigned r = 0; r < ROUTE__COUNT; r++)
+			prom_u64(b, ep[k].name, "endpoint", http_route_name((enum http_route)r),
+				 ep_value(&sums[r], ep[k].f));
+	}
+	prom_responses(b, sums);
+	prom_head(b, "metricd_allocator_seconds_total", "counter",
 		  "Time spent inside malloc and free for the endpoint, all threads.");
-	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-		prom_series(b, "allocator_seconds_total", "endpoint",
-			    http_route_name((enum http_route)r), NULL);
-		sbuf_ratio(b, (double)sums[r].alloc_cycles * clock_ns_per_cycle(), 1e9);
+	for (unsigned r = 0; r < ROUTE__COUNT; r++)
+		prom_seconds(b, "metricd_allocator_seconds_total", "endpoint",
+			     http_route_name((enum http_route)r),
+			     (uint64_t)((double)sums[r].alloc_cycles * clock_ns_per_cycle() + 0.5));
+}
+
+/* One endpoint's histogram: cumulative buckets, +Inf, sum and count. */
+static void prom_histogram(struct sbuf *b, const char *ep, const struct route_counters *r)
+{
+	static const char name[] = "metricd_request_duration_seconds_bucket";
+	uint64_t cum = 0;
+
+	for (unsigned i = 0; i < LAT_BOUNDS; i++) {
+		cum += r->lat[i];
+		prom_series(b, name, "endpoint", ep, lat_bound_text[i]);
+		sbuf_u64(b, cum);
 		sbuf_puts(b, "\n");
 	}
+	prom_series(b, name, "endpoint", ep, "+Inf");
+	sbuf_u64(b, cum + r->lat[LAT_BOUNDS]);
+	sbuf_puts(b, "\n");
+	prom_seconds(b, "metricd_request_duration_seconds_sum", "endpoint", ep, r->lat_sum_ns);
+	prom_u64(b, "metricd_request_duration_seconds_count", "endpoint", ep,
+		 cum + r->lat[LAT_BOUNDS]);
 }
 
 static void prom_latency(struct sbuf *b, const struct route_counters *sums)
 {
-	static const char name[] = "request_duration_seconds";
-
-	prom_head(b, name, "histogram",
+	prom_head(b, "metricd_request_duration_seconds", "histogram",
 		  "From the request being framed to its answer reaching the kernel.");
-	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
-		const char *ep = http_route_name((enum http_route)r);
-		uint64_t cum = 0, n = hist_count(&sums[r]);
-
-		for (unsigned i = 0; i < PROM_BUCKETS; i++) {
-			cum += sums[r].prom[i];
-			prom_series(b, "request_duration_seconds_bucket", "endpoint", ep,
-				    prom_le_text[i]);
-			sbuf_u64(b, cum);
-			sbuf_puts(b, "\n");
-		}
-		prom_series(b, "request_duration_seconds_bucket", "endpoint", ep, "+Inf");
-		sbuf_u64(b, n);
-		sbuf_puts(b, "\n");
-		prom_series(b, "request_duration_seconds_sum", "endpoint", ep, NULL);
-		sbuf_ratio(b, (double)sums[r].lat_sum_ns, 1e9);
-		sbuf_puts(b, "\n");
-		prom_u64(b, "request_duration_seconds_count", "endpoint", ep, n);
-	}
+	for (unsigned r = 0; r < ROUTE__COUNT; r++)
+		prom_histogram(b, http_route_name((enum http_route)r), &sums[r]);
+	prom_head(b, "metricd_request_duration_min_seconds", "gauge",
+		  "The shortest request duration since start (0 before the first request).");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++)
+		prom_seconds(b, "metricd_request_duration_min_seconds", "endpoint",
+			     http_route_name((enum http_route)r), sums[r].lat_min_ns);
+	prom_head(b, "metricd_request_duration_max_seconds", "gauge",
+		  "The longest request duration since start.");
+	for (unsigned r = 0; r < ROUTE__COUNT; r++)
+		prom_seconds(b, "metricd_request_duration_max_seconds", "endpoint",
+			     http_route_name((enum http_route)r), sums[r].lat_max_ns);
 }
 
-static void prom_workers(struct sbuf *b, const struct telemetry *tm)
+static void prom_worker_table(struct sbuf *b, const struct telemetry *tm)
 {
 	char id[12];
 
@@ -463,15 +700,35 @@ static void prom_workers(struct sbuf *b, const struct telemetry *tm)
 			prom_u64(b, f->prom, "worker", id, figure_value(&tm->workers[w]->w, f));
 		}
 	}
-	prom_head(b, "worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
+}
+
+static void prom_workers(struct sbuf *b, const struct telemetry *tm)
+{
+	char id[12], v[24];
+
+	prom_head(b, "metricd_worker_cpu", "gauge", "The CPU the worker is pinned to; -1: not pinned.");
 	for (unsigned w = 0; w < tm->nworkers; w++) {
 		id[fmt_u64(id, w)] = '\0';
-		prom_u64(b, "worker_ring_depth", "worker", id, queue_req_depth(tm->rings[w]));
+		prom_series(b, "metricd_worker_cpu", "worker", id, NULL);
+		sbuf_putn(b, v, fmt_i64(v, tm->workers[w]->cpu));
+		sbuf_puts(b, "\n");
 	}
-	prom_head(b, "worker_ring_high_water", "gauge", "Deepest the worker's ring has been.");
+	prom_head(b, "metricd_worker_requests_total", "counter", "Requests the worker answered.");
 	for (unsigned w = 0; w < tm->nworkers; w++) {
 		id[fmt_u64(id, w)] = '\0';
-		prom_u64(b, "worker_ring_high_water", "worker", id,
+		prom_u64(b, "metricd_worker_requests_total", "worker", id,
+			 worker_requests(tm->workers[w]));
+	}
+	prom_worker_table(b, tm);
+	prom_head(b, "metricd_worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
+	for (unsigned w = 0; w < tm->nworkers; w++) {
+		id[fmt_u64(id, w)] = '\0';
+		prom_u64(b, "metricd_worker_ring_depth", "worker", id, queue_req_depth(tm->rings[w]));
+	}
+	prom_head(b, "metricd_worker_ring_high_water", "gauge", "Deepest the worker's ring has been.");
+	for (unsigned w = 0; w < tm->nworkers; w++) {
+		id[fmt_u64(id, w)] = '\0';
+		prom_u64(b, "metricd_worker_ring_high_water", "worker", id,
 			 CNT_GET(tm->ring_high_water[w]));
 	}
 }
@@ -483,6 +740,8 @@ size_t telemetry_write_prometheus(const struct telemetry *tm, char *out, size_t 
 
 	sum_routes(tm, sums);
 	sbuf_init(&b, out, cap);
+	prom_build(&b, tm);
+	prom_process(&b, tm);
 	prom_endpoint_counters(&b, sums);
 	prom_latency(&b, sums);
 	prom_workers(&b, tm);

@@ -19,10 +19,13 @@ struct telemetry {
 	uint64_t *ring_high_water;              /* nworkers, acceptor-written */
 	struct acceptor_counters *acc;
 	uint64_t start_ns;                      /* CLOCK_MONOTONIC */
+	uint64_t start_unix_ns;                 /* proc_start_unix_ns(); 0: unknown */
+	const char *allocator;                  /* proc_allocator(); NULL: unknown */
 };
 
 /* Both write into out (cap bytes) and return the length, or 0 when it does
- * not fit.  They allocate nothing. */
+ * not fit.  They allocate nothing (the process figures are read from /proc
+ * into the stack, core/base/proc.h). */
 size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap);
 size_t telemetry_write_prometheus(const struct telemetry *tm, char *out,
 				  size_t cap);

@@ -31,13 +31,64 @@ enum counted_status {
 	SS_503, SS_505, SS_OTHER, SS__COUNT
 };
 
-/* Latency, log-linear: 16 sub-buckets per power of two (error < 6.25%),
- * from 1 ns to about 2^40 ns (18 minutes). */
-#define LAT_SUB_BITS 4
-#define LAT_BUCKETS ((40 - LAT_SUB_BITS + 1) * (1 << LAT_SUB_BITS) + (1 << LAT_SUB_BITS))
-/* Prometheus buckets (seconds), exact counts; their upper bounds in ns. */
-#define PROM_BUCKETS 19
-extern const uint64_t prom_le_ns[PROM_BUCKETS];
+/* Latency buckets: five a decade, the R5 preferred numbers (1, 1.6, 2.5,
+ * 4, 6.3 times a power of ten), upper bounds from 100 ns to 10 s, and one
+ * bucket more for what is slower.  Bucket i counts the latencies ns with
+ * bound[i-1] < ns <= bound[i]: Prometheus's `le`, so /metrics's _bucket
+ * series are these counts added up, and /stats's percentiles come from
+ * the same buckets (workers/telemetry.c).  Neighbouring bounds are at
+ * least 1.56x apart, so no more than two lie within one power of two:
+ * lat_record finds a bucket with a count of leading zeros, a table look-up
+ * and two comparisons (core/base/counters.c).
+ *
+ * LAT_BOUNDS_LIST(X, a): X(bound in ns, the bound in seconds as /metrics
+ * writes it, a) for each bound, in order. */
+#define LAT_BOUNDS_LIST(X, a) \
+	X(100ull,           "1e-07",   a) \
+	X(160ull,           "1.6e-07", a) \
+	X(250ull,           "2.5e-07", a) \
+	X(400ull,           "4e-07",   a) \
+	X(630ull,           "6.3e-07", a) \
+	X(1000ull,          "1e-06",   a) \
+	X(1600ull,          "1.6e-06", a) \
+	X(2500ull,          "2.5e-06", a) \
+	X(4000ull,          "4e-06",   a) \
+	X(6300ull,          "6.3e-06", a) \
+	X(10000ull,         "1e-05",   a) \
+	X(16000ull,         "1.6e-05", a) \
+	X(25000ull,         "2.5e-05", a) \
+	X(40000ull,         "4e-05",   a) \
+	X(63000ull,         "6.3e-05", a) \
+	X(100000ull,        "0.0001",  a) \
+	X(160000ull,        "0.00016", a) \
+	X(250000ull,        "0.00025", a) \
+	X(400000ull,        "0.0004",  a) \
+	X(630000ull,        "0.00063", a) \
+	X(1000000ull,       "0.001",   a) \
+	X(1600000ull,       "0.0016",  a) \
+	X(2500000ull,       "0.0025",  a) \
+	X(4000000ull,       "0.004",   a) \
+	X(6300000ull,       "0.0063",  a) \
+	X(10000000ull,      "0.01",    a) \
+	X(16000000ull,      "0.016",   a) \
+	X(25000000ull,      "0.025",   a) \
+	X(40000000ull,      "0.04",    a) \
+	X(63000000ull,      "0.063",   a) \
+	X(100000000ull,     "0.1",     a) \
+	X(160000000ull,     "0.16",    a) \
+	X(250000000ull,     "0.25",    a) \
+	X(400000000ull,     "0.4",     a) \
+	X(630000000ull,     "0.63",    a) \
+	X(1000000000ull,    "1",       a) \
+	X(1600000000ull,    "1.6",     a) \
+	X(2500000000ull,    "2.5",     a) \
+	X(4000000000ull,    "4",       a) \
+	X(6300000000ull,    "6.3",     a) \
+	X(10000000000ull,   "10",      a)
+#define LAT_BOUNDS 41
+#define LAT_BUCKETS (LAT_BOUNDS + 1)
+/* The bounds in ns, and UINT64_MAX for the last bucket's. */
+extern const uint64_t lat_bound_ns[LAT_BUCKETS];
 
 struct route_counters {
 	uint64_t requests;
@@ -50,9 +101,9 @@ struct route_counters {
 	uint64_t alloc_cycles;        /* time inside malloc/free, TSC cycles */
 	/* latency: framed by the acceptor → handed to the kernel */
 	uint64_t lat_sum_ns;
+	uint64_t lat_min_ns;          /* UINT64_MAX until the first */
 	uint64_t lat_max_ns;
-	uint64_t lat[LAT_BUCKETS];
-	uint64_t prom[PROM_BUCKETS];  /* counts per le bucket, not cumulative */
+	uint64_t lat[LAT_BUCKETS];    /* counts per bucket, not cumulative */
 };
 
 /* Worker facts published once per batch. */
@@ -123,13 +174,16 @@ static inline unsigned status_index(unsigned status)
 	}
 }
 
+/* The bucket ns falls in. */
 unsigned lat_bucket(uint64_t ns);
-/* Lowest value that falls in bucket i. */
-uint64_t lat_bucket_low(unsigned i);
 void lat_record(struct route_counters *r, uint64_t ns);
-/* Value at quantile q (0..1) of a summed histogram (upper half of its
- * bucket); 0 when empty. */
-uint64_t lat_quantile(const uint64_t *lat, uint64_t count, double q);
+/* The latency (ns) at quantile q (0..1) of a histogram whose latencies
+ * lie between min and max: interpolated within its bucket the way
+ * Prometheus's histogram_quantile does, then kept within [min, max] (a
+ * bucket's upper part may lie above every latency it holds).  0 when the
+ * histogram is empty. */
+double lat_quantile(const uint64_t lat[LAT_BUCKETS], uint64_t min, uint64_t max,
+		    double q);
 
 void counters_init(struct counters *t, const char *name, int cpu,
 		       uint16_t index);

@@ -125,8 +125,14 @@ START_TEST(test_json_roundtrip)
 	}
 	/* the summary agrees with the histogram */
 	const struct json *lat = json_get(&results->items[0], "latency");
-	double p99 = json_get_num(json_get(lat, "percentiles_us"), "99", -1);
+	double p99 = json_get_num(json_get(lat, "percentiles_us"), "p99", -1);
 	ck_assert_double_eq_tol(p99, (double)hist_percentile(&res[0]->st.lat, 99) / 1e3, 1e-3);
+	/* named as metricd's /stats names them: 50, 99, 99.9 */
+	const struct json *pcts = json_get(lat, "percentiles_us");
+	ck_assert_uint_eq(pcts->n, 3);
+	ck_assert_str_eq(pcts->keys[0], "p50");
+	ck_assert_str_eq(pcts->keys[1], "p99");
+	ck_assert_str_eq(pcts->keys[2], "p99_9");
 	ck_assert_ptr_null(json_get(&results->items[0], "histogram_uncorrected"));
 	ck_assert_ptr_nonnull(json_get(&results->items[1], "histogram_uncorrected"));
 	json_free(doc);

@@ -54,7 +54,7 @@ def need(cond, what):
     if not cond:
         fail.append(what)
 
-need(r.get("schema") == "metricd-bench/1", "schema")
+need(r.get("schema") == "metricd-bench/2", "schema")
 need(r.get("mode") == "ci", "mode")
 need(not r.get("errors"), f"errors: {r.get('errors')}")
 m = r.get("machine", {})
@@ -81,7 +81,7 @@ need(len({x["pipeline"] for x in r.get("closed_loop", {}).get("summary", [])}) =
 need({x["workers"] for x in r.get("closed_loop", {}).get("summary", [])} == set(r["settings"]["workers"]),
      "closed loop: every worker count")
 for x in r.get("open_loop", {}).get("summary", []):
-    need(all(p in x["latency_us"] for p in ("50", "99", "99.9")), f"open loop percentiles: {x['key']}")
+    need(all(p in x["latency_us"] for p in ("p50", "p99", "p99_9")), f"open loop percentiles: {x['key']}")
 need(len(r.get("open_loop", {}).get("summary", [])) >= 4, "open loop: 2 paths x 2 rates")
 i = r.get("idle_cpu") or {}
 need(i.get("cpu_percent", {}).get("median") is not None and len(i.get("reps", [])) >= 3, "idle_cpu")

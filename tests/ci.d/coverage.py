@@ -29,6 +29,7 @@ FLOORS = {
     "core/base/fmt.c": (98, 97),        # 100.0 / 100.0
     "core/base/log.c": (98, 93),        # 100.0 / 96.2
     "core/base/mem.h": (94, 84),        # 96.7 / 87.5
+    "core/base/proc.c": (90, 69),       # 91.8 / 72.2 (test_proc; the rest: /proc unreadable)
     "core/base/sbuf.h": (98, 97),       # 100.0 / 100.0
     "core/cfg.c": (96, 87),             # 98.3 / 90.7
     "core/cfgfile.c": (96, 94),         # 98.6 / 97.1

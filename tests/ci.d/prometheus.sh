@@ -9,6 +9,8 @@
 #    for each, 0 heap allocations per request on the stack endpoints and
 #    3 on the heap ones (the recording rule), and every rule healthy with
 #    no alert firing;
+#  - promtool check metrics passes the loaded metricd's /metrics (HELP and
+#    TYPE, counters in _total, units in names);
 #  - every metric name in dist/grafana/metricd.json's queries is one the
 #    live /metrics exposes or the rules record from such names, and each
 #    panel query returns data.
@@ -162,8 +164,16 @@ print(f"  {len(rules)} rules in {len(groups)} groups, "
 sys.exit(bad)
 PY
 
-echo "--- the dashboard's queries against the live /metrics"
+echo "--- promtool check metrics on the loaded /metrics"
 curl -s "http://127.0.0.1:$mport/metrics" >"$tmp/metrics.txt"
+if promtool check metrics <"$tmp/metrics.txt" >"$tmp/lint.out" 2>&1; then
+	echo "ok: $(grep -c '^# TYPE' "$tmp/metrics.txt") families, promtool finds nothing to say"
+else
+	sed 's/^/  /' "$tmp/lint.out"
+	fail "promtool check metrics"
+fi
+
+echo "--- the dashboard's queries against the live /metrics"
 python3 "$names" "$dashboard" "$rules" "$tmp/metrics.txt" "$api" || fail "dashboard queries"
 # The cross-check must be able to fail: a made-up name is caught.
 python3 - "$dashboard" "$tmp/bad.json" <<'PY'

@@ -8,15 +8,31 @@
 
 #define U(x) ((unsigned long long)(x))
 
+/* A percentile's key, as metricd's /stats names them too: "p", the
+ * percentile, its decimal point an underscore (p50, p99_9, p99_99): a plain
+ * identifier, so no reader mistakes it for a number or a path. */
+static void put_pct_key(FILE *f, double pct)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%g", pct);
+	for (char *c = num; *c; c++)
+		if (*c == '.')
+			*c = '_';
+	fprintf(f, "\"p%s\"", num);
+}
+
 static void put_summary(FILE *f, const struct blast_config *cfg, const struct hist *h)
 {
 	fprintf(f, "{\"count\": %llu, \"min_us\": %.3f, \"mean_us\": %.3f, \"stdev_us\": %.3f, "
 		   "\"max_us\": %.3f, \"percentiles_us\": {",
 		U(h->total), h->total ? (double)h->min / 1e3 : 0.0, hist_mean(h) / 1e3,
 		hist_stdev(h) / 1e3, (double)h->max / 1e3);
-	for (unsigned i = 0; i < cfg->npct; i++)
-		fprintf(f, "%s\"%g\": %.3f", i ? ", " : "", cfg->pct[i],
-			(double)hist_percentile(h, cfg->pct[i]) / 1e3);
+	for (unsigned i = 0; i < cfg->npct; i++) {
+		fputs(i ? ", " : "", f);
+		put_pct_key(f, cfg->pct[i]);
+		fprintf(f, ": %.3f", (double)hist_percentile(h, cfg->pct[i]) / 1e3);
+	}
 	fputs("}}", f);
 }
 

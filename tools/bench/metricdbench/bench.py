@@ -250,7 +250,7 @@ def progress(c, r):
     if r.get("server"):
         text += f" allocs/req {r['server'].get('allocs_per_request', 0):.2f}"
     if c.get("rate"):
-        text += f" p99 {(r.get('latency_us') or {}).get('99', float('nan')):.0f}us"
+        text += f" p99 {(r.get('latency_us') or {}).get('p99', float('nan')):.0f}us"
     return text
 
 

@@ -4,7 +4,7 @@ open-loop latency, the allocators, and what metricd counted per request."""
 import os
 import shutil
 
-from .common import ALL_PATHS, PAIRS
+from .common import ALL_PATHS, PAIRS, pct_value
 from .plan import cfg_key
 from .procs import run_bounded
 from .runs import summary_index
@@ -129,8 +129,9 @@ def latency(ch, res):
                          ("/stats-value vs /stats-pointer", PAIRS["stats"])):
         series = []
         for s in (s for s in ol if s["path"] in paths):
-            rows = [(1.0 / (1.0 - float(p) / 100.0), v["median"], v["min"], v["max"])
-                    for p, v in sorted(s["latency_us"].items(), key=lambda kv: float(kv[0])) if v["median"]]
+            rows = [(1.0 / (1.0 - pct_value(p) / 100.0), v["median"], v["min"], v["max"])
+                    for p, v in sorted(s["latency_us"].items(), key=lambda kv: pct_value(kv[0]))
+                    if v["median"]]
             if rows:
                 fn = ch.data(f"lat_{s['path'].strip('/')}_{int(s['fraction'] * 100)}.dat", rows)
                 series.append((fn, f"{s['path']} at {s['fraction'] * 100:.0f}% of max ({s['rate']:,} req/s)",

@@ -10,7 +10,7 @@ import sys
 from . import report
 from .bench import Bench, closed_configs
 from .build import binaries_in, build, describe_binaries
-from .common import SCHEMA, TOP, BenchError, Log, now_utc, write_json
+from .common import SCHEMA, TOP, BenchError, Log, now_utc, upgrade, write_json
 from .plan import PHASES, default_plan, finish_plan, select_phases
 from .procs import install_cleanup
 
@@ -235,9 +235,10 @@ def report_again(argv, doc):
     args = ap.parse_args(argv)
     path = os.path.join(args.results, "results.json") if os.path.isdir(args.results) else args.results
     with open(path) as f:
-        res = json.load(f)
-    if res.get("schema") != SCHEMA:
-        print(f"report: {path}: schema {res.get('schema')!r}, expected {SCHEMA!r}", file=sys.stderr)
+        got = json.load(f)
+    res = upgrade(got)
+    if res is None:
+        print(f"report: {path}: schema {got.get('schema')!r}, expected {SCHEMA!r}", file=sys.stderr)
         return 2
     out = args.out or os.path.dirname(os.path.abspath(path))
     os.makedirs(out, exist_ok=True)

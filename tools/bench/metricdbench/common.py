@@ -4,11 +4,14 @@ medians of repetitions, and results written as JSON."""
 import datetime as dt
 import json
 import os
+import re
 import statistics
 import sys
 import time
 
-SCHEMA = "metricd-bench/1"
+# /2: percentiles are keyed as blast --json and metricd's /stats key them
+# (p50, p99_9); /1 keyed them "50", "99.9" (upgrade() renames them).
+SCHEMA = "metricd-bench/2"
 # The source tree this package belongs to.
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -50,6 +53,38 @@ def percentile(values, p):
     if not v:
         return 0.0
     return v[min(len(v) - 1, max(0, int(round(p / 100.0 * (len(v) - 1)))))]
+
+
+def pct_key(p):
+    """The key of percentile p (99.9 or "99.9"): "p99_9"."""
+    return "p" + f"{float(p):g}".replace(".", "_")
+
+
+def pct_value(key):
+    """The percentile a key names: "p99_9" -> 99.9."""
+    return float(key[1:].replace("_", "."))
+
+
+def _pcts_renamed(x):
+    if isinstance(x, list):
+        return [_pcts_renamed(v) for v in x]
+    if not isinstance(x, dict):
+        return x
+    out = {}
+    for k, v in x.items():
+        if k in ("latency_us", "latency_uncorrected_us") and isinstance(v, dict):
+            v = {pct_key(p) if re.fullmatch(r"[\d.]+", p) else p: q for p, q in v.items()}
+        out[k] = _pcts_renamed(v)
+    return out
+
+
+def upgrade(res):
+    """A results document in this package's schema: res itself, or a copy
+    of an older one brought up to it; None when it is of no schema known."""
+    if res.get("schema") == "metricd-bench/1":
+        res = _pcts_renamed(res)
+        res["schema"] = SCHEMA
+    return res if res.get("schema") == SCHEMA else None
 
 
 def fmt_duration(seconds):

@@ -5,7 +5,7 @@ import json
 import os
 import re
 
-from .common import CLOSED_PCTS, fmt_duration
+from .common import CLOSED_PCTS, fmt_duration, pct_key
 from .procs import run_bounded
 
 WRK_PIPELINE_LUA = """-- wrk: send {n} requests per write (HTTP pipelining)
@@ -95,7 +95,7 @@ def wrk_parse(out):
     if m:
         res["responses"] = int(m.group(1))
     for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M):
-        res["latency_us"][p] = _wrk_time_us(v)
+        res["latency_us"][pct_key(p)] = _wrk_time_us(v)
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     res["errors"] = sum(int(x) for x in m.groups()) if m else 0
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)

@@ -192,7 +192,7 @@ def _open_p99_lines(res):
         for sp, hp in (("/metric-stack", "/metric-heap"), ("/stats-value", "/stats-pointer")):
             ks = next((s for s in osum if s["path"] == sp and s["fraction"] == fr), None)
             kh = next((s for s in osum if s["path"] == hp and s["fraction"] == fr), None)
-            p99s, p99h = [(s["latency_us"].get("99") or {}).get("median") if s else None for s in (ks, kh)]
+            p99s, p99h = [(s["latency_us"].get("p99") or {}).get("median") if s else None for s in (ks, kh)]
             if p99s and p99h:
                 L.append(f"- at {fr * 100:.0f}%: {hp} p99 / {sp} p99 = {p99h / p99s:.2f}× "
                          f"(each at its own rate: {n0(kh['rate'])} vs {n0(ks['rate'])} req/s)")
@@ -208,11 +208,11 @@ def open_section(res, charts):
          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     overloaded = 0
     for s in (res.get("open_loop") or {}).get("summary", []):
-        lat = {p: rng(s["latency_us"].get(p), us) for p in ("50", "99", "99.9")}
+        lat = {p: rng(s["latency_us"].get(p), us) for p in ("p50", "p99", "p99_9")}
         short = s["rps"]["median"] is not None and s["rps"]["median"] < 0.95 * s["rate"]
         overloaded += short
         L.append(f"| {s['path']} | {s['fraction'] * 100:.0f}% | {n0(s['rate'])} | "
-                 f"{n0(s['rps']['median'])}{' ⚠' if short else ''} | {lat['50']} | {lat['99']} | {lat['99.9']} | "
+                 f"{n0(s['rps']['median'])}{' ⚠' if short else ''} | {lat['p50']} | {lat['p99']} | {lat['p99_9']} | "
                  f"{n0((s.get('late_sends') or {}).get('median'))} |")
     L.append("")
     if overloaded:
@@ -223,7 +223,7 @@ def open_section(res, charts):
 
 
 def _p99(s):
-    return us(((s or {}).get("latency_us", {}).get("99") or {}).get("median"))
+    return us(((s or {}).get("latency_us", {}).get("p99") or {}).get("median"))
 
 
 def _allocators_http(res):

@@ -1,7 +1,7 @@
 """Repetitions of measured configurations: their medians and the ratios
 of two configurations measured side by side."""
 
-from .common import summary
+from .common import pct_value, summary
 from .servers import STAT_KEYS
 
 CONFIG_FIELDS = ("group", "tool", "target", "alloc", "workers", "path", "pipeline", "work",
@@ -16,7 +16,7 @@ def _summarize_one(k, rs):
     for r in rs:
         pcts |= set((r["result"].get("latency_us") or {}).keys())
     c["latency_us"] = {p: summary([(r["result"].get("latency_us") or {}).get(p) for r in rs])
-                       for p in sorted(pcts, key=float)}
+                       for p in sorted(pcts, key=pct_value)}
     c["server_cpu_us_per_request"] = summary([r["result"].get("server_cpu_us_per_request") for r in rs])
     c["errors"] = sum((r["result"].get("errors") or 0) + (r["result"].get("status_other") or 0) for r in rs)
     c["failed_runs"] = sum(1 for r in rs if not r["result"].get("ok"))
