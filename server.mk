@@ -23,6 +23,7 @@ libmetricd_a_SOURCES = \
 	workers/heap.c \
 	workers/metric.c workers/metric.h \
 	workers/slab.c workers/slab.h \
+	workers/spin.c workers/spin.h \
 	workers/stack.c \
 	workers/telemetry.c workers/telemetry.h \
 	workers/outbox.c workers/outbox.h \
@@ -31,6 +32,7 @@ libmetricd_a_SOURCES = \
 	core/connection.c \
 	core/lifecycle.c \
 	core/listener.c \
+	core/placement.c core/placement.h \
 	core/cfg.c core/cfg.h \
 	core/cfgfile.c \
 	core/notify.c core/notify.h \

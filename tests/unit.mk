@@ -18,9 +18,11 @@ UNIT_SUITES = \
 	tests/test_mem \
 	tests/test_metric \
 	tests/test_notify \
+	tests/test_placement \
 	tests/test_response \
 	tests/test_route \
-	tests/test_slab
+	tests/test_slab \
+	tests/test_spin
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)
 
