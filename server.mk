@@ -30,9 +30,11 @@ libmetricd_a_SOURCES = \
 	workers/worker.c workers/worker.h \
 	core/acceptor.h \
 	core/connection.c \
+	core/control.c \
 	core/lifecycle.c \
 	core/listener.c \
 	core/placement.c core/placement.h \
+	core/server.h \
 	core/cfg.c core/cfg.h \
 	core/cfgfile.c \
 	core/notify.c core/notify.h \

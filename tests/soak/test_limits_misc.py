@@ -54,8 +54,10 @@ def access_log_drops(tmp):
             info(f"40000 requests with the log reader stopped: {st['access_log_dropped']} "
                  f"lines dropped, {len(warns)} warning(s) in {elapsed:.1f} s")
             check(st["access_log_dropped"] > 0, "/stats counts dropped access-log lines")
-            check(m and int(m.group(1)) == st["access_log_dropped"],
-                  "/metrics shows the same count")
+            # Counted live from the rings: /metrics may also count the
+            # line of the /stats request before it (dropped too).
+            check(m and st["access_log_dropped"] <= int(m.group(1)) <=
+                  st["access_log_dropped"] + 1, "/metrics shows the same count")
             check(1 <= len(warns) <= elapsed + 1, "warned about, at most once a second")
             c.close()
             t = time.time()
