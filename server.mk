@@ -25,14 +25,18 @@ libmetricd_a_SOURCES = \
 	workers/heap.c \
 	workers/metric.c workers/metric.h \
 	workers/slab.c workers/slab.h \
+	workers/spin.c workers/spin.h \
 	workers/stack.c \
 	workers/telemetry.c workers/telemetry.h \
 	workers/outbox.c workers/outbox.h \
 	workers/worker.c workers/worker.h \
 	core/acceptor.h \
 	core/connection.c \
+	core/control.c \
 	core/lifecycle.c \
 	core/listener.c \
+	core/placement.c core/placement.h \
+	core/server.h \
 	core/cfg.c core/cfg.h \
 	core/cfgfile.c \
 	core/notify.c core/notify.h \

@@ -17,11 +17,13 @@
 void cfg_defaults(struct cfg *c)
 {
 	memset(c, 0, sizeof(*c));
-	strcpy(c->listen.host, "127.0.0.1");
-	c->listen.port = 8080;
+	strcpy(c->listen.addr[0].host, "127.0.0.1");
+	c->listen.addr[0].port = 8080;
+	c->listen.n = 1;
+	c->listen.fresh = true;
 	c->ring_size = 1024;
 	c->max_conns = 10240;
-	c->spin_us = -1;
+	c->spin_us = 50;
 	c->max_header_bytes = 8192;
 	c->max_body_bytes = 1u << 20;
 	c->max_pipeline = 64;
@@ -127,18 +129,27 @@ int cfg_parse_cpus(const char *s, cpu_set_t *set)
 	return CPU_COUNT(set) > 0 ? 0 : -EINVAL;
 }
 
-int cfg_check_system(const struct cfg *c, char *err, size_t errlen)
+/* Every CPU of a given list is one this process may run on. */
+static int check_cpus(const char *flag, const struct cfg_cpus *cpus, char *err,
+		      size_t errlen)
 {
 	cpu_set_t allowed;
 
-	if (c->cpus.given && !c->no_pin &&
-	    sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
-		for (int i = 0; i < CPU_SETSIZE; i++)
-			if (CPU_ISSET(i, &c->cpus.set) && !CPU_ISSET(i, &allowed))
-				return fail(err, errlen, "--cpus: CPU %d does not exist "
-					    "or this process may not run on it (%d allowed)",
-					    i, CPU_COUNT(&allowed));
-	}
+	if (!cpus->given || sched_getaffinity(0, sizeof(allowed), &allowed))
+		return 0;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &cpus->set) && !CPU_ISSET(i, &allowed))
+			return fail(err, errlen, "--%s: CPU %d does not exist "
+				    "or this process may not run on it (%d allowed)",
+				    flag, i, CPU_COUNT(&allowed));
+	return 0;
+}
+
+int cfg_check_system(const struct cfg *c, char *err, size_t errlen)
+{
+	if (!c->no_pin && (check_cpus("cpus", &c->cpus, err, errlen) ||
+			   check_cpus("acceptor-cpu", &c->acceptor_cpu, err, errlen)))
+		return -EINVAL;
 	if (c->access_log[0] && strcmp(c->access_log, "-") != 0) {
 		int fd = open(c->access_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 			      0640);
@@ -149,18 +160,6 @@ int cfg_check_system(const struct cfg *c, char *err, size_t errlen)
 		close(fd);
 	}
 	return 0;
-}
-
-void cfg_resolve(struct cfg *c, unsigned ncpus)
-{
-	if (ncpus == 0)
-		ncpus = 1;
-	if (c->workers == 0)
-		c->workers = ncpus > 1 ? ncpus - 1 : 1;
-	if (c->workers > CFG_MAX_WORKERS)
-		c->workers = CFG_MAX_WORKERS;
-	if (c->spin_us < 0)
-		c->spin_us = c->workers + 1 <= ncpus ? 50 : 0;
 }
 
 /* ---- options by name ------------------------------------------------------
@@ -189,9 +188,21 @@ struct cfg_option {
 
 static int set_listen(void *f, const char *v)
 {
-	struct cfg_listen *l = f;
+	struct cfg_listens *l = f;
+	struct cfg_listen one = { .port = 0 };   /* every byte: compared on reload */
 
-	return cfg_parse_listen(v, l->host, sizeof(l->host), &l->port);
+	if (cfg_parse_listen(v, one.host, sizeof(one.host), &one.port))
+		return -EINVAL;
+	if (l->fresh) {
+		/* Cleared whole: a reload compares the field byte for byte. */
+		memset(l->addr, 0, sizeof(l->addr));
+		l->n = 0;
+		l->fresh = false;
+	}
+	if (l->n == CFG_MAX_LISTEN)
+		return -E2BIG;
+	l->addr[l->n++] = one;
+	return 0;
 }
 
 static int set_cpus(void *f, const char *v)
@@ -275,17 +286,31 @@ static int set_server_header(void *f, const char *v)
 
 static const struct cfg_option options[] = {
 	FUNC("listen", 'l', listen, set_listen,
-	     "HOST:PORT (port 0-65535; IPv6 as [::1]:PORT)", false, "HOST:PORT",
-	     "address to listen on (default 127.0.0.1:8080;\n"
-	     "port 0 picks a free port; [::1]:PORT for IPv6)"),
+	     "HOST:PORT (port 0-65535; IPv6 as [::1]:PORT), at most 16 of them",
+	     false, "HOST:PORT",
+	     "address to listen on; give it again for more\n"
+	     "(default 127.0.0.1:8080; port 0 picks a free\n"
+	     "port; [::1]:PORT for IPv6)"),
+	{ "reuseport", 0, O_FLAG, false, FIELD(reuseport), 0, 0, NULL, NULL, NULL,
+	  "SO_REUSEPORT on the listening sockets: another\n"
+	  "process (a second instance, an upgrade) may\n"
+	  "listen on the same port" },
 	{ "workers", 'w', O_UINT, false, FIELD(workers), 1, CFG_MAX_WORKERS, NULL, NULL, "N",
-	  "worker threads (default: one per allowed CPU,\n"
-	  "less one for the acceptor thread)" },
+	  "worker threads, spread over the acceptors\n"
+	  "(default: one per allowed CPU less one)" },
+	{ "acceptors", 0, O_UINT, false, FIELD(acceptors), 1, CFG_MAX_ACCEPTORS, NULL,
+	  NULL, "N", "acceptor threads (shards), each with its own\n"
+	  "workers and listening sockets (default: one per\n"
+	  "L3 cache of 8 or more CPUs, else one)" },
 	FUNC("cpus", 0, cpus, set_cpus, "a CPU list such as 0-3,6", false, "LIST",
-	     "CPUs to pin workers to, in order, e.g. 0-3,6\n"
+	     "CPUs to run on, in order, e.g. 0-3,6\n"
 	     "(default: the process's affinity mask)"),
+	FUNC("acceptor-cpu", 0, acceptor_cpu, set_cpus, "a CPU list such as 0 or 0,8",
+	     false, "LIST", "the acceptors' CPUs, one per acceptor (default:\n"
+	     "its own CPU when one is spare, else its\n"
+	     "first worker's)"),
 	{ "no-pin", 0, O_FLAG, false, FIELD(no_pin), 0, 0, NULL, NULL, NULL,
-	  "do not pin workers to CPUs" },
+	  "do not pin threads to CPUs" },
 	FUNC("ring-size", 0, ring_size, set_ring_size, "a power of two from 4 to 1048576",
 	     false, "N", "requests queued per worker, a power of two\n"
 	     "from 4 to 1048576 (default 1024)"),
@@ -305,9 +330,9 @@ static const struct cfg_option options[] = {
 	     "next requests wait, uncomputed, until the client\n"
 	     "reads (default 262144)"),
 	FUNC("spin-us", 0, spin_us, set_spin_us, "a whole number from 0 to 1000000",
-	     true, "N", "microseconds an idle worker polls its queue\n"
-	     "before sleeping (0 = sleep at once; default 50\n"
-	     "when workers + acceptor fit the CPUs, else 0)"),
+	     true, "N", "most microseconds an idle worker polls its\n"
+	     "queue before sleeping; only alone on its CPU,\n"
+	     "only while it catches work (0 = never; 50)"),
 	UINT("header-timeout", header_timeout_ms, 0, 3600000, true, "MS",
 	     "a request must arrive within MS of its first\n"
 	     "byte, else 408 and close (default 10000; 0 = none)"),

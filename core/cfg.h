@@ -12,10 +12,22 @@
 #include "core/base/log.h"
 
 #define CFG_MAX_WORKERS 256
+#define CFG_MAX_ACCEPTORS 64
+#define CFG_MAX_LISTEN 16
 
 struct cfg_listen {
 	char host[256];
 	uint16_t port;
+};
+
+/* --listen may be given several times (and `listen =` several times in
+ * the config file): each adds an address.  The first one given in a
+ * source (the file, then the command line) replaces what came before it,
+ * so the command line still wins over the file. */
+struct cfg_listens {
+	struct cfg_listen addr[CFG_MAX_LISTEN];
+	unsigned n;
+	bool fresh;                /* the next one given replaces the list */
 };
 
 struct cfg_cpus {
@@ -26,13 +38,16 @@ struct cfg_cpus {
 /* Every field is set by exactly one option (core/cfg.c's table), so a
  * reload can copy or compare an option's field without knowing it. */
 struct cfg {
-	struct cfg_listen listen;
-	unsigned workers;          /* 0 = one per allowed CPU */
+	struct cfg_listens listen;
+	bool reuseport;            /* SO_REUSEPORT on the listening sockets */
+	unsigned workers;          /* 0 = as core/placement.h decides */
+	unsigned acceptors;        /* shards; 0 = as core/placement.h decides */
 	struct cfg_cpus cpus;      /* --cpus */
+	struct cfg_cpus acceptor_cpu;  /* --acceptor-cpu */
 	bool no_pin;
 	unsigned ring_size;        /* power of two, per worker */
 	unsigned max_conns;
-	int spin_us;               /* -1 = auto (see cfg_resolve) */
+	int spin_us;               /* the most an idle worker spins */
 	unsigned max_header_bytes;
 	unsigned max_body_bytes;   /* request bodies are read and discarded */
 	unsigned max_pipeline;     /* requests in flight per connection */
@@ -55,12 +70,6 @@ enum cfg_result {
 };
 
 void cfg_defaults(struct cfg *c);
-/* Fills in what depends on the machine: workers (0 = one per allowed CPU,
- * less one for the acceptor when there are two or more) and spin_us (-1 =
- * 50 us when every thread has a CPU of its own, else 0: spinning on a
- * shared CPU only steals it from the thread that would produce work).
- * ncpus: the CPUs the workers may use. */
-void cfg_resolve(struct cfg *c, unsigned ncpus);
 /* Parses argv into *c.  Returns CFG_OK, CFG_EXIT, CFG_CHECK (-t, with every
  * flag valid), or -EINVAL with a message
  * (naming the flag and what is wrong with it) in err. */
@@ -76,8 +85,9 @@ int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 unsigned cfg_reload(struct cfg *run, const struct cfg *next,
 		    void (*restart)(const char *name));
 /* The checks that need the running system, done at start (and by a config
- * test): every --cpus CPU is one this process may run on, and the access
- * log can be opened for appending.  Returns 0 or -EINVAL with a message. */
+ * test): every --cpus and --acceptor-cpu CPU is one this process may run
+ * on, and the access log can be opened for appending.  Returns 0 or
+ * -EINVAL with a message. */
 int cfg_check_system(const struct cfg *c, char *err, size_t errlen);
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT". */
 int cfg_parse_listen(const char *s, char *host, size_t hostlen, uint16_t *port);

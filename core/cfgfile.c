@@ -2,7 +2,9 @@
  * '#' starts a comment (at the start of a line or after whitespace); blank
  * lines are ignored; a flag such as no-pin takes true/false.  Values are
  * taken verbatim after trimming surrounding whitespace; a value may be
- * wrapped in double quotes to keep leading or trailing spaces. */
+ * wrapped in double quotes to keep leading or trailing spaces.  A key given
+ * twice: the last value wins, except `listen`, where each line adds an
+ * address (core/cfg.h, struct cfg_listens). */
 #include "config.h"
 
 #include <errno.h>
@@ -119,6 +121,8 @@ int cfg_build(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 			return -EINVAL;
 		snprintf(c->config_path, sizeof(c->config_path), "%s", path);
 	}
-	/* Flags on the command line win over the file. */
+	/* Flags on the command line win over the file: a --listen replaces
+	 * the file's addresses instead of adding to them. */
+	c->listen.fresh = true;
 	return cfg_parse(c, argc, argv, err, errlen);
 }

@@ -2,10 +2,10 @@
  * connection's buffer, frame, hand descriptors to its worker, pause and
  * resume, close; the workers' notes back; the header and idle timeouts.
  *
- * Threads: this runs on the acceptor thread only, the only producer of
- * every worker's request ring and text ring (the access log's text of a
+ * Threads: this runs on a shard's acceptor thread only, the only producer
+ * of its workers' request rings and text rings (the access log's text of a
  * descriptor, written just before it: queue/text.h) and the only consumer
- * of every note ring.
+ * of their note rings.
  * It owns the "acceptor" half of each connection (queue/conn.h); once a
  * connection has handed its worker a descriptor, only that worker writes
  * to or closes its socket (docs/ARCHITECTURE.md, "Ownership").
@@ -295,6 +295,7 @@ static void conn_release(struct acceptor *a, struct conn *c)
 	c->state = CONN_FREE;
 	c->fd = -1;
 	conn_table_put(&a->conns, c->slot, c->buf_high);
+	__atomic_sub_fetch(a->open_total, 1, __ATOMIC_RELAXED);
 	a->live--;
 	CNT_SET(a->ctr.open, a->live);
 }
@@ -405,7 +406,8 @@ static void timeout_head(struct acceptor *a, struct conn *c)
 void acc__on_sweep(evutil_socket_t fd, short what, void *arg)
 {
 	struct acceptor *a = arg;
-	uint64_t head_to = a->cfg->header_timeout_ms, idle_to = a->cfg->idle_timeout_ms;
+	uint64_t head_to = __atomic_load_n(&a->header_timeout_ms, __ATOMIC_RELAXED);
+	uint64_t idle_to = __atomic_load_n(&a->idle_timeout_ms, __ATOMIC_RELAXED);
 
 	for (uint32_t i = 0; i < a->slot_hw; i++) {
 		struct conn *c = &a->conns.slots[i];
@@ -429,7 +431,8 @@ void acc__on_sweep(evutil_socket_t fd, short what, void *arg)
 void acc__sweep_arm(struct acceptor *a)
 {
 	uint64_t period = 1000;
-	unsigned t[2] = { a->cfg->header_timeout_ms, a->cfg->idle_timeout_ms };
+	unsigned t[2] = { __atomic_load_n(&a->header_timeout_ms, __ATOMIC_RELAXED),
+			  __atomic_load_n(&a->idle_timeout_ms, __ATOMIC_RELAXED) };
 
 	for (int i = 0; i < 2; i++)
 		if (t[i] && t[i] / 4 < period)
@@ -439,7 +442,7 @@ void acc__sweep_arm(struct acceptor *a)
 	struct timeval tv = { (time_t)(period / 1000), (suseconds_t)(period % 1000) * 1000 };
 
 	event_del(&a->sweep_ev);
-	if (a->cfg->header_timeout_ms || a->cfg->idle_timeout_ms)
+	if (t[0] || t[1])
 		event_add(&a->sweep_ev, &tv);
 }
 

@@ -1,205 +1,30 @@
-/* The server's lifecycle around the acceptor thread: starting the workers
- * and the events, the loop, reloads (SIGHUP: options through the table,
- * the runtime snapshot through RCU), the once-a-second tick (service
- * manager status, watchdog, access-log drops), SIGTERM's drain and its
- * deadline, and stopping the workers.
+/* A shard's lifecycle: starting its workers and events, its acceptor
+ * thread's loop, the control thread's commands (reload, drain, deadline),
+ * the drain, and stopping the workers.
  *
- * Threads: everything here runs on the acceptor thread, except
- * acceptor_start (main thread, before the acceptor thread exists) and
- * acceptor_destroy (main thread, after it ended).  What workers read of it
- * is the runtime snapshot (queue/runtime.h) and the shutdown flag
- * (past_deadline), both published as their comments say. */
+ * Threads: everything here runs on the shard's acceptor thread, except
+ * acceptor_start (main thread, before any shard thread exists),
+ * acceptor_command (the control thread) and acceptor_destroy (main
+ * thread, after the shard thread ended).  The control thread and the
+ * shard share the control word `ctl` and the live timeouts: the control
+ * thread stores the timeouts, ORs a command into `ctl` with release
+ * ordering and writes the shard's eventfd; the shard, woken by it, swaps
+ * `ctl` to 0 with acquire ordering, so it sees the timeouts stored before
+ * the command (atomics, so a reload racing the read is no race either).
+ * A command ORed in while the shard was handling the last one finds the
+ * eventfd written again: none is lost. */
 #include "config.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <urcu/urcu-qsbr.h>
-
-#include "core/acceptor.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
-#include "core/base/proc.h"
-#include "core/base/tsan.h"
-#include "core/notify.h"
-
-/* ---- reload (SIGHUP) -------------------------------------------------------
- *
- * Re-reads the config file under the same command line.  A bad file keeps
- * the running configuration.  Runtime settings take effect at once (the
- * workers' part through an RCU-published snapshot); the others are reported
- * as needing a restart. */
-
-static struct runtime *runtime_new(const struct cfg *cfg, uint64_t generation,
-				   struct runtime *const *home)
-{
-	struct runtime *rt = calloc(1, sizeof(*rt));
-
-	if (!rt)
-		return NULL;
-	rt->spin_ns = (uint64_t)cfg->spin_us * 1000;
-	rt->send_timeout_ms = cfg->send_timeout_ms;
-	rt->readers = home;
-	rt->server_len = strlen(cfg->server_header);
-	memcpy(rt->server, cfg->server_header, rt->server_len + 1);
-	rt->generation = generation;
-	rt->access_log = cfg->access_log[0] != '\0';
-	rt->access_log_format = cfg->access_log_format;
-	return rt;
-}
-
-static void restart_required(const char *name)
-{
-	log_warn("reload: %s changed: restart required (keeping the running value)",
-		 name);
-}
-
-static void on_reload(evutil_socket_t sig, short what, void *arg)
-{
-	struct acceptor *a = arg;
-	static struct cfg next;          /* large; this thread only */
-	char err[512];
-	struct runtime *rt, *old;
-
-	notify_reloading();
-	if (cfg_build(&next, a->argc, a->argv, err, sizeof(err)) != CFG_OK) {
-		log_error("reload failed, keeping the running configuration: %s", err);
-		notify_ready("reload failed; running configuration kept");
-		return;
-	}
-	int spin_asked = next.spin_us;             /* -1: auto */
-	unsigned ncpus = a->ncpus;
-	cpu_set_t set;
-
-	if (!ncpus)                                /* --no-pin: as at start */
-		ncpus = sched_getaffinity(0, sizeof(set), &set) == 0
-			? (unsigned)CPU_COUNT(&set) : 1;
-	cfg_resolve(&next, ncpus);                 /* as a start would */
-	if (spin_asked < 0) {
-		/* Auto spinning follows the workers that run, not the file's. */
-		unsigned workers = next.workers;
-
-		next.workers = a->cfg->workers;
-		next.spin_us = -1;
-		cfg_resolve(&next, ncpus);
-		next.workers = workers;
-	}
-	rt = runtime_new(&next, a->rt->generation + 1, &a->rt);
-	if (!rt) {
-		log_error("reload failed: out of memory");
-		notify_ready("reload failed; running configuration kept");
-		return;
-	}
-	/* The options the table marks live change now; the others are
-	 * reported and keep their running value. */
-	cfg_reload(a->cfg, &next, restart_required);
-	log_set_level(a->cfg->log_level);
-	/* The access log: a new path, or the same one reopened (logrotate).
-	 * Lines go to the ring first; the logger writes them to the file it
-	 * has open, so none is lost across the switch. */
-	if (a->cfg->access_log[0])
-		alog_open(&a->alog, a->cfg->access_log);
-	acc__sweep_arm(a);
-	TSAN_RELEASE(&a->rt);            /* publishes rt's contents */
-	old = rcu_xchg_pointer(&a->rt, rt);
-	/* Freed once every worker finished the batch that may still use it,
-	 * by the reclaim thread, never by waiting here. */
-	reclaim_retire(&a->reclaim, old);
-	log_info("reloaded %s: log-level=%s spin-us=%d header-timeout=%u idle-timeout=%u "
-		 "send-timeout=%u server-header='%s' (generation %llu)",
-		 next.config_path[0] ? next.config_path : "(no config file)",
-		 log_level_name(a->cfg->log_level), a->cfg->spin_us,
-		 a->cfg->header_timeout_ms, a->cfg->idle_timeout_ms,
-		 a->cfg->send_timeout_ms, a->cfg->server_header,
-		 (unsigned long long)rt->generation);
-	notify_ready(NULL);
-}
-
-/* Lines the workers could not put in their access-log rings (the disk or
- * the pipe behind the log is slower than the requests): counted, and
- * warned about at most once per tick. */
-static void alog_check_drops(struct acceptor *a)
-{
-	uint64_t dropped = alog_dropped(&a->alog);
-
-	if (dropped == a->alog_dropped || a->now_ms - a->alog_warned_ms < 1000)
-		return;
-	a->alog_warned_ms = a->now_ms;
-	CNT_SET(a->ctr.access_log_dropped, dropped);
-	log_warn("access log: %llu line(s) dropped (ring full), %llu in all",
-		 (unsigned long long)(dropped - a->alog_dropped),
-		 (unsigned long long)dropped);
-	a->alog_dropped = dropped;
-}
-
-/* Once a second (or twice per watchdog interval): the live rate for
- * `systemctl status`, and the watchdog ping. */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-	struct acceptor *a = arg;
-	uint64_t req = 0, now = clock_mono_ns();
-
-	for (unsigned w = 0; w < a->nworkers; w++)
-		for (unsigned r = 0; r < ROUTE__COUNT; r++)
-			req += CNT_GET(a->workers[w].cnt.route[r].requests);
-	if (a->tick_ns && now > a->tick_ns)
-		notify_status("%u connections, %.0f requests/s",
-			      a->live, (double)(req - a->tick_requests) * 1e9 /
-			      (double)(now - a->tick_ns));
-	a->tick_requests = req;
-	a->tick_ns = now;
-	alog_check_drops(a);
-	notify_watchdog();
-}
-
-/* ---- lifecycle ----------------------------------------------------------- */
-
-static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct acceptor *a = arg;
-
-	log_warn("shutdown timeout: %u connection(s) still busy; answering what "
-		 "is queued with 503 and closing them", a->live);
-	ck_pr_store_uint(&a->past_deadline, 1);
-	event_base_loopbreak(a->base);
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct acceptor *a = arg;
-	struct timeval tv = { a->cfg->shutdown_timeout_ms / 1000,
-			      (a->cfg->shutdown_timeout_ms % 1000) * 1000 };
-
-	if (a->draining)
-		return;
-	notify_stopping();
-	log_info("%s: draining %u connection(s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-		 a->live);
-	a->draining = true;
-	event_del(&a->lev);
-	event_del(&a->retry_ev);
-	close(a->lfd);
-	a->lfd = -1;
-	for (uint32_t i = 0; i < a->conns.n; i++) {
-		struct conn *c = &a->conns.slots[i];
-
-		if (c->state != CONN_OPEN || c->close_sent)
-			continue;
-		c->closing = true;
-		if (!c->blocked && !c->wait_resume)
-			acc__conn_advance(a, c);
-	}
-	if (a->live == 0)
-		event_base_loopbreak(a->base);
-	else
-		evtimer_add(&a->drain_ev, &tv);
-}
+#include "core/server.h"
 
 /* The event base (one thread uses it: no locks) and the per-worker
  * arrays the acceptor keeps. */
@@ -214,39 +39,17 @@ static int alloc_base(struct acceptor *a)
 	event_config_free(ec);
 	if (!a->base)
 		return -ENOMEM;
-	a->nworkers = a->cfg->workers;
-	a->workers = calloc(a->nworkers, sizeof(*a->workers));
 	a->wake_pending = calloc(a->nworkers, sizeof(*a->wake_pending));
 	a->blocked_head = calloc(a->nworkers, sizeof(*a->blocked_head));
 	a->blocked_tail = calloc(a->nworkers, sizeof(*a->blocked_tail));
-	a->ring_high_water = calloc(a->nworkers, sizeof(*a->ring_high_water));
-	a->tm.workers = calloc(a->nworkers, sizeof(*a->tm.workers));
-	a->tm.rings = calloc(a->nworkers, sizeof(*a->tm.rings));
-	if (!a->workers || !a->wake_pending || !a->blocked_head || !a->blocked_tail ||
-	    !a->ring_high_water || !a->tm.workers || !a->tm.rings)
+	if (!a->wake_pending || !a->blocked_head || !a->blocked_tail)
 		return -ENOMEM;
 	return 0;
 }
 
-/* What /stats and /metrics read: every thread's counters. */
-static void telemetry_init(struct acceptor *a)
+static int workers_start(struct acceptor *a, const int *cpus, const bool *spin)
 {
-	counters_init(&a->cnt, "metricd-acc", -1, 0);
-	a->tm.nworkers = a->nworkers;
-	a->tm.acceptor = &a->cnt;
-	a->tm.acc = &a->ctr;
-	a->tm.ring_high_water = a->ring_high_water;
-	a->tm.start_ns = clock_mono_ns();
-	a->tm.start_unix_ns = proc_start_unix_ns();
-	a->tm.allocator = proc_allocator();
-	for (unsigned i = 0; i < a->nworkers; i++) {
-		a->tm.workers[i] = &a->workers[i].cnt;
-		a->tm.rings[i] = &a->workers[i].rq;
-	}
-}
-
-static int workers_start(struct acceptor *a, const int *cpus, unsigned ncpus)
-{
+	struct server *s = a->srv;
 	const struct cfg *cfg = a->cfg;
 	unsigned note_size = 4;
 	int rc;
@@ -255,85 +58,131 @@ static int workers_start(struct acceptor *a, const int *cpus, unsigned ncpus)
 	while (note_size < 2 * cfg->max_conns + 2)
 		note_size <<= 1;
 	for (unsigned i = 0; i < a->nworkers; i++) {
+		unsigned id = a->first_worker + i;
 		struct worker_cfg wc = {
 			.ring_size = cfg->ring_size,
 			.note_ring_size = note_size,
 			.max_unsent = cfg->max_unsent_bytes,
-			.cpu = ncpus ? cpus[i % ncpus] : -1,
+			.cpu = cpus[id],
+			.spin = spin[id],
+			.shard = a->id,
+			/* heap headers: the acceptors are threads 0..nshards-1 */
+			.index = (uint16_t)(s->nshards + id),
 		};
 
-		if ((rc = worker_init(&a->workers[i], i, &wc, &a->conns, &a->bell,
-				       &a->tm, &a->rt, &a->alog.rings[i],
-				       &a->past_deadline)))
+		if ((rc = worker_init(&a->workers[i], id, &wc, &a->conns, &a->bell,
+				       &s->tm, &s->rt, &s->alog.rings[id],
+				       &s->past_deadline)))
 			return rc;
 		a->ninit++;
 	}
 	for (unsigned i = 0; i < a->nworkers; i++) {
 		if ((rc = worker_start(&a->workers[i]))) {
-			log_error("cannot start worker %u: %s", i, strerror(-rc));
+			log_error("cannot start worker %u: %s", a->first_worker + i,
+				  strerror(-rc));
 			return rc;
 		}
 	}
 	return 0;
 }
 
-/* The listener, the notes' doorbell, the timers and the signals. */
+/* ---- the control thread's commands ----------------------------------------- */
+
+void acceptor_command(struct acceptor *a, unsigned cmd)
+{
+	uint64_t one = 1;
+
+	__atomic_fetch_or(&a->ctl, cmd, __ATOMIC_RELEASE);
+	if (write(a->ctl_fd, &one, sizeof(one)) < 0)
+		log_warn("shard %u: cannot ring: %s", a->id, strerror(errno));
+}
+
+/* SIGTERM: stop accepting, answer what was received, close the rest. */
+static void drain(struct acceptor *a)
+{
+	if (a->draining)
+		return;
+	a->draining = true;
+	log_debug("shard %u: draining %u connection(s)", a->id, a->live);
+	acc__listen_close(a);
+	for (uint32_t i = 0; i < a->slot_hw; i++) {
+		struct conn *c = &a->conns.slots[i];
+
+		if (c->state != CONN_OPEN || c->close_sent)
+			continue;
+		c->closing = true;
+		if (!c->blocked && !c->wait_resume)
+			acc__conn_advance(a, c);
+	}
+	if (a->live == 0)
+		event_base_loopbreak(a->base);
+}
+
+static void on_ctl(evutil_socket_t fd, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	uint64_t v;
+	unsigned cmd;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("shard %u: control: %s", a->id, strerror(errno));
+	cmd = __atomic_exchange_n(&a->ctl, 0, __ATOMIC_ACQUIRE);
+	if (cmd & ACC_CTL_RELOAD) {
+		acc__sweep_arm(a);
+		CNT_ADD(a->ctr.reloads, 1);
+	}
+	if (cmd & ACC_CTL_DRAIN)
+		drain(a);
+	if (cmd & ACC_CTL_DEADLINE)
+		event_base_loopbreak(a->base);
+}
+
+/* The listeners, the notes' doorbell, the control eventfd, the timers. */
 static void events_arm(struct acceptor *a)
 {
-	uint64_t wd = notify_watchdog_usec(), us = 1000000;
-
-	event_assign(&a->lev, a->base, a->lfd, EV_READ | EV_PERSIST, acc__on_accept, a);
+	for (unsigned i = 0; i < a->nlisteners; i++)
+		event_assign(&a->listeners[i].ev, a->base, a->listeners[i].fd,
+			     EV_READ | EV_PERSIST, acc__on_accept, a);
 	event_assign(&a->bell_ev, a->base, a->bell.fd, EV_READ | EV_PERSIST, acc__on_bell, a);
+	event_assign(&a->ctl_ev, a->base, a->ctl_fd, EV_READ | EV_PERSIST, on_ctl, a);
 	evtimer_assign(&a->retry_ev, a->base, acc__on_accept_retry, a);
-	evtimer_assign(&a->drain_ev, a->base, on_drain_timeout, a);
 	event_assign(&a->sweep_ev, a->base, -1, EV_PERSIST, acc__on_sweep, a);
 	a->now_ms = clock_coarse_ms();
 	acc__sweep_arm(a);
-	/* Once a second, or twice per watchdog interval. */
-	if (wd && wd / 2 < us)
-		us = wd / 2;
-	struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
-
-	event_assign(&a->tick_ev, a->base, -1, EV_PERSIST, on_tick, a);
-	event_add(&a->tick_ev, &tv);
-	evsignal_assign(&a->sigint_ev, a->base, SIGINT, on_signal, a);
-	evsignal_assign(&a->sigterm_ev, a->base, SIGTERM, on_signal, a);
-	evsignal_assign(&a->sighup_ev, a->base, SIGHUP, on_reload, a);
-	event_add(&a->lev, NULL);
+	acc__listen_events(a, true);
 	event_add(&a->bell_ev, NULL);
-	event_add(&a->sigint_ev, NULL);
-	event_add(&a->sigterm_ev, NULL);
-	event_add(&a->sighup_ev, NULL);
+	event_add(&a->ctl_ev, NULL);
 }
 
-int acceptor_start(struct acceptor *a, const int *cpus, unsigned ncpus,
-		   int argc, char **argv)
+int acceptor_start(struct acceptor *a, const int *cpus, const bool *spin)
 {
 	const struct cfg *cfg = a->cfg;
+	char name[16];
 	int rc;
 
-	a->argc = argc;
-	a->argv = argv;
-	a->ncpus = ncpus;
-	a->rt = runtime_new(cfg, 1, &a->rt);
-	if (!a->rt)
-		return -ENOMEM;
 	if ((rc = alloc_base(a)))
 		return rc;
 	if ((rc = conn_table_init(&a->conns, cfg->max_conns, cfg->max_header_bytes + 4096)))
 		return rc;
 	if ((rc = queue_doorbell_init(&a->bell)))
 		return rc;
-	telemetry_init(a);
-	if ((rc = alog_init(&a->alog, a->nworkers)))
-		return rc;
-	if (cfg->access_log[0] && (rc = alog_open(&a->alog, cfg->access_log)))
-		return rc;
-	if ((rc = workers_start(a, cpus, ncpus)))
+	a->ctl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a->ctl_fd < 0)
+		return -errno;
+	/* One shard keeps the name it always had. */
+	if (a->srv->nshards == 1)
+		snprintf(name, sizeof(name), "metricd-acc");
+	else
+		snprintf(name, sizeof(name), "metricd-acc%u", a->id);
+	counters_init(&a->cnt, name, a->cpu, (uint16_t)a->id);
+	a->cnt.shard = (uint16_t)a->id;
+	if ((rc = workers_start(a, cpus, spin)))
 		return rc;
 	events_arm(a);
 	return 0;
 }
+
+/* ---- the loop ---------------------------------------------------------------- */
 
 /* Wakes, once, each worker that got descriptors in this iteration and is
  * asleep (see queue.h for why one fence suffices). */
@@ -362,7 +211,8 @@ static void stop_workers(struct acceptor *a)
 		/* The worker keeps draining, so room appears; bounded wait. */
 		for (int tries = 0; !queue_req_push(&a->workers[w].rq, &stop); tries++) {
 			if (tries > 100000) {
-				log_error("worker %u does not drain its ring", w);
+				log_error("worker %u does not drain its ring",
+					  a->first_worker + w);
 				abort();
 			}
 			usleep(100);
@@ -374,7 +224,7 @@ static void stop_workers(struct acceptor *a)
 		worker_join(&a->workers[w]);
 }
 
-int acceptor_run(struct acceptor *a)
+static void run(struct acceptor *a)
 {
 	while (!event_base_got_break(a->base)) {
 		/* Connections with buffered requests left from the last turn
@@ -386,30 +236,43 @@ int acceptor_run(struct acceptor *a)
 		acc__run_ready(a);
 		wake_workers(a);
 	}
+}
+
+void *acceptor_thread(void *arg)
+{
+	struct acceptor *a = arg;
+	struct server *s = a->srv;
+	uint64_t one = 1;
+
+	pthread_setname_np(pthread_self(), a->cnt.name);
+	run(a);
 	stop_workers(a);
-	return 0;
+	/* The control thread joins the shards once every one has said so. */
+	__atomic_add_fetch(&s->stopped, 1, __ATOMIC_RELEASE);
+	if (write(s->done_fd, &one, sizeof(one)) < 0)
+		log_error("shard %u: cannot tell the control thread: %s", a->id,
+			  strerror(errno));
+	return NULL;
 }
 
 void acceptor_destroy(struct acceptor *a)
 {
-	reclaim_destroy(&a->reclaim);
 	for (unsigned i = 0; i < a->ninit; i++)
 		worker_destroy(&a->workers[i]);
-	free(a->workers);
+	a->ninit = 0;
 	free(a->wake_pending);
 	free(a->blocked_head);
 	free(a->blocked_tail);
-	free(a->ring_high_water);
-	free(a->tm.workers);
-	free(a->tm.rings);
 	queue_doorbell_destroy(&a->bell);
-	alog_destroy(&a->alog);
-	free(a->rt);
 	conn_table_destroy(&a->conns);
+	for (unsigned i = 0; i < a->nlisteners; i++)
+		if (!a->listeners[i].shared && a->listeners[i].fd >= 0)
+			close(a->listeners[i].fd);
+	a->nlisteners = 0;
+	if (a->ctl_fd >= 0)
+		close(a->ctl_fd);
+	a->ctl_fd = -1;
 	if (a->base)
 		event_base_free(a->base);
-	if (a->lfd >= 0)
-		close(a->lfd);
-	memset(a, 0, sizeof(*a));
-	a->lfd = -1;
+	a->base = NULL;
 }

@@ -1,5 +1,5 @@
-/* metricd: parse flags, bind, start the workers and the acceptor thread,
- * wait for it to drain and stop. */
+/* metricd: parse flags, place the threads, bind, start the shards, run the
+ * control thread until a drain ends, stop. */
 #include "config.h"
 
 #include <errno.h>
@@ -10,55 +10,47 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/acceptor.h"
-#include "core/cfg.h"
-#include "core/base/log.h"
-#include "core/notify.h"
-#include "core/startup.h"
 #include "core/base/clock.h"
-#include "core/base/counters.h"
+#include "core/base/log.h"
+#include "core/cfg.h"
+#include "core/notify.h"
+#include "core/placement.h"
+#include "core/server.h"
+#include "core/startup.h"
 #include "http/framing.h"
 
-/* CPUs to pin to, in order: --cpus, else the affinity mask we were given. */
-static unsigned pick_cpus(const struct cfg *cfg, int *cpus)
+/* The machine (the CPUs to run on: --cpus, else the affinity mask we were
+ * given; their L3 groups) and what the flags ask: where each thread runs. */
+static int place(const struct cfg *cfg, struct placement *p, char *err, size_t errlen)
 {
+	static struct placement_topo topo;        /* large; main thread only */
+	int acc_cpu[CPU_SETSIZE];
+	struct placement_ask ask = {
+		.workers = cfg->workers,
+		.acceptors = cfg->acceptors,
+		.acceptor_cpu = acc_cpu,
+		.pin = !cfg->no_pin,
+	};
 	cpu_set_t set;
-	unsigned n = 0;
 
-	if (cfg->no_pin)
-		return 0;
 	if (cfg->cpus.given)
 		set = cfg->cpus.set;
 	else if (sched_getaffinity(0, sizeof(set), &set))
-		return 0;
-	for (int i = 0; i < CPU_SETSIZE && n < CPU_SETSIZE; i++)
-		if (CPU_ISSET(i, &set))
-			cpus[n++] = i;
-	return n;
+		CPU_ZERO(&set);
+	placement_read_topo("/sys", &set, &topo);
+	if (cfg->acceptor_cpu.given)
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &cfg->acceptor_cpu.set))
+				acc_cpu[ask.nacceptor_cpu++] = i;
+	return placement_plan(&topo, &ask, p, err, errlen);
 }
 
-static void *acceptor_thread(void *arg)
-{
-	struct acceptor *a = arg;
-	sigset_t sigs;
-
-	pthread_setname_np(pthread_self(), "metricd-acc");
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
-	acceptor_run(a);
-	return NULL;
-}
-
-/* Flags, config file and system checks; the CPUs to pin to in cpus.
+/* Flags, config file and system checks; where the threads run.
  * Returns -1 to go on serving, else main's exit status. */
-static int configure(struct cfg *cfg, int argc, char **argv, int *cpus,
-		     unsigned *ncpus)
+static int configure(struct cfg *cfg, struct placement *p, int argc, char **argv)
 {
-	char err[512];
-	int rc = cfg_build(cfg, argc, argv, err, sizeof(err));
+	char err[512], perr[256];
+	int rc = cfg_build(cfg, argc, argv, err, sizeof(err)), prc;
 
 	if (rc == CFG_EXIT)
 		return 0;
@@ -72,57 +64,52 @@ static int configure(struct cfg *cfg, int argc, char **argv, int *cpus,
 		return 2;
 	}
 	log_set_level(cfg->log_level);
-	*ncpus = pick_cpus(cfg, cpus);
-	if (*ncpus) {
-		cfg_resolve(cfg, *ncpus);
-	} else {
-		cpu_set_t set;
-
-		cfg_resolve(cfg, sched_getaffinity(0, sizeof(set), &set) == 0
-				? (unsigned)CPU_COUNT(&set) : 1);
-	}
+	prc = place(cfg, p, perr, sizeof(perr));
 	if (rc == CFG_CHECK)
-		return startup_config_test(cfg);
-	startup_check_nofile(cfg);
-	if (*ncpus && cfg->workers > *ncpus)
-		log_info("more workers (%u) than CPUs (%u): workers share CPUs",
-			 cfg->workers, *ncpus);
+		return startup_config_test(cfg, p, prc ? perr : NULL);
+	if (prc) {
+		fprintf(stderr, "metricd: %s\n", perr);
+		return 2;
+	}
+	startup_check_nofile(cfg, p);
 	return -1;
 }
 
-/* Tells the log and systemd that we serve. */
-static void announce(struct acceptor *acc, const struct cfg *cfg,
-		     unsigned ncpus)
+/* Tells the log and systemd that we serve, and where each thread runs. */
+static void announce(const struct server *s, const struct cfg *cfg)
 {
-	char addr[128], status[192];
+	char addr[1024], status[1280], line[900];
 
-	acceptor_local_addr(acc, addr, sizeof(addr));
-	log_info("listening on %s workers=%u", addr, cfg->workers);
-	snprintf(status, sizeof(status), "listening on %s, %u workers", addr,
-		 cfg->workers);
+	/* Where the threads run, then "listening on" last: whoever waits
+	 * for that line has the others too. */
+	for (unsigned i = 0; i < s->nshards; i++) {
+		placement_describe(&s->place, i, line, sizeof(line));
+		log_info("%s", line);
+	}
+	server_local_addrs(s, addr, sizeof(addr));
+	log_info("listening on %s workers=%u acceptors=%u", addr, s->nworkers, s->nshards);
+	snprintf(status, sizeof(status), "listening on %s, %u workers", addr, s->nworkers);
 	notify_ready(status);
-	log_debug("spin-us=%d ring-size=%u max-conns=%u max-pipeline=%u pinned=%s",
+	log_debug("spin-us=%d ring-size=%u max-conns=%u max-pipeline=%u reuseport=%s",
 		  cfg->spin_us, cfg->ring_size, cfg->max_conns, cfg->max_pipeline,
-		  ncpus ? "yes" : "no");
+		  cfg->reuseport ? "yes" : "no");
 }
 
 int main(int argc, char **argv)
 {
 	static struct cfg cfg;
-	static struct acceptor acc;
-	static int cpus[CPU_SETSIZE];
+	static struct placement plan;
+	static struct server srv;
 	sigset_t sigs;
-	pthread_t acc_thread;
-	unsigned ncpus = 0;
 	int rc;
 
 	log_init();
 	notify_init();
-	if ((rc = configure(&cfg, argc, argv, cpus, &ncpus)) >= 0)
+	if ((rc = configure(&cfg, &plan, argc, argv)) >= 0)
 		return rc;
 
-	/* Workers never take signals: they are started with these blocked and
-	 * only the acceptor thread unblocks them. */
+	/* Only the control thread takes signals: they are blocked before any
+	 * thread starts, and server_run unblocks them on this one. */
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -132,21 +119,20 @@ int main(int argc, char **argv)
 
 	http_framer_global_init(cfg.max_header_bytes);
 	clock_calibrate();
-	if (acceptor_listen(&acc, &cfg))
+	if (server_listen(&srv, &cfg, &plan))
 		return 1;
-	if ((rc = acceptor_start(&acc, cpus, ncpus, argc, argv))) {
+	if ((rc = server_start(&srv, argc, argv))) {
 		log_error("cannot start: %s", strerror(-rc));
-		acceptor_destroy(&acc);
+		server_destroy(&srv);
 		return 1;
 	}
-	announce(&acc, &cfg, ncpus);
-	if ((rc = pthread_create(&acc_thread, NULL, acceptor_thread, &acc))) {
-		log_error("cannot start the acceptor: %s", strerror(rc));
+	announce(&srv, &cfg);
+	if ((rc = server_run(&srv))) {
+		server_destroy(&srv);
 		return 1;
 	}
-	pthread_join(acc_thread, NULL);
 	log_info("stopped: %llu connection(s) served",
-		 (unsigned long long)CNT_GET(acc.ctr.accepted));
-	acceptor_destroy(&acc);
+		 (unsigned long long)server_accepted(&srv));
+	server_destroy(&srv);
 	return 0;
 }

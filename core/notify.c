@@ -246,34 +246,48 @@ static bool is_listening_stream(int fd)
 	return type == SOCK_STREAM && acc;
 }
 
-static int listen_fd_cached = -2;      /* -2: not looked up yet */
+/* -1: not looked up yet; then how many fds were passed and usable. */
+static int listen_fds_cached = -1;
+static int listen_fds_list[NOTIFY_MAX_LISTEN_FDS];
 
-int notify_listen_fd(void)
+/* Each passed fd must be a listening stream socket; made non-blocking. */
+static int take_listen_fds(int n)
 {
-	int n, fd = LISTEN_FDS_START, fl;
+	for (int i = 0; i < n; i++) {
+		int fd = LISTEN_FDS_START + i, fl;
 
-	if (listen_fd_cached != -2)
-		return listen_fd_cached;
-	listen_fd_cached = -1;
-	n = listen_fds_count();
-	if (n == 0)
-		return -1;
-	/* Passed fds arrive without FD_CLOEXEC; none of them may leak. */
-	for (int i = 0; i < n; i++)
-		fcntl(LISTEN_FDS_START + i, F_SETFD, FD_CLOEXEC);
-	if (n > 1)
-		log_warn("socket activation passed %d fds; using fd %d only "
-			 "(metricd listens on one socket)", n, fd);
-	if (!is_listening_stream(fd)) {
-		log_error("socket activation: fd %d is not a listening stream socket "
-			  "(the .socket unit needs ListenStream=)", fd);
-		return -1;
+		if (!is_listening_stream(fd)) {
+			log_error("socket activation: fd %d is not a listening stream socket "
+				  "(the .socket unit needs ListenStream=)", fd);
+			return 0;
+		}
+		fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+			log_error("socket activation: fd %d: %s", fd, strerror(errno));
+			return 0;
+		}
+		listen_fds_list[i] = fd;
 	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		log_error("socket activation: fd %d: %s", fd, strerror(errno));
-		return -1;
+	return n;
+}
+
+int notify_listen_fds(int *fds, int max)
+{
+	int n;
+
+	if (listen_fds_cached < 0) {
+		n = listen_fds_count();
+		/* Passed fds arrive without FD_CLOEXEC; none of them may leak. */
+		for (int i = 0; i < n; i++)
+			fcntl(LISTEN_FDS_START + i, F_SETFD, FD_CLOEXEC);
+		if (n > NOTIFY_MAX_LISTEN_FDS) {
+			log_warn("socket activation passed %d fds; using the first %d",
+				 n, NOTIFY_MAX_LISTEN_FDS);
+			n = NOTIFY_MAX_LISTEN_FDS;
+		}
+		listen_fds_cached = take_listen_fds(n);
 	}
-	listen_fd_cached = fd;
-	return fd;
+	n = listen_fds_cached < max ? listen_fds_cached : max;
+	memcpy(fds, listen_fds_list, (size_t)n * sizeof(*fds));
+	return n;
 }

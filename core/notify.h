@@ -20,8 +20,11 @@ void notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Watchdog interval in microseconds, 0 when WatchdogSec= is not set. */
 uint64_t notify_watchdog_usec(void);
 void notify_watchdog(void);
-/* Socket activation: the listening fd passed by systemd (LISTEN_FDS=1 and
- * LISTEN_PID = our pid), made non-blocking; -1 when there is none. */
-int notify_listen_fd(void);
+/* Socket activation: the listening fds passed by systemd (LISTEN_FDS and
+ * LISTEN_PID = our pid), made non-blocking, at most max of them into fds;
+ * returns how many (0 when none, or when one is not a listening stream
+ * socket).  Every shard listens on all of them (core/listener.c). */
+#define NOTIFY_MAX_LISTEN_FDS 16
+int notify_listen_fds(int *fds, int max);
 
 #endif

@@ -40,7 +40,8 @@ int queue_req_init(struct queue_req *q, unsigned size)
 	q->slots = alloc_slots(size, sizeof(*q->slots));
 	if (!q->slots)
 		return -ENOMEM;
-	q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* Blocking: queue_req_sleep waits in its read (queue/queue.h). */
+	q->wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (q->wake_fd < 0) {
 		int e = -errno;
 
@@ -128,6 +129,14 @@ void queue_req_woke(struct queue_req *q, bool fd_readable)
 	ck_pr_store_uint(&q->sleeping, 0);
 	if (fd_readable)
 		efd_drain(q->wake_fd);
+}
+
+void queue_req_sleep(struct queue_req *q)
+{
+	/* EINTR (the worker blocks signals; a debugger, say) is a spurious
+	 * wake-up: the caller looks at the ring again. */
+	efd_drain(q->wake_fd);
+	ck_pr_store_uint(&q->sleeping, 0);
 }
 
 void queue_doorbell_ring(struct queue_doorbell *d)

@@ -15,6 +15,20 @@
  * that once per loop iteration for all the descriptors it queued, and only
  * for a worker that is asleep, so a busy worker costs no syscalls.
  *
+ * How the worker waits does not enter that argument: it sleeps either in
+ * one blocking read(2) of its eventfd (queue_req_sleep: nothing else to
+ * wait for) or in epoll_wait on a set holding the eventfd (sockets with
+ * unsent bytes too), then reads it.  Both hold because an eventfd is a
+ * counter, not an edge: a write made between the worker's re-check and
+ * its read (or epoll_wait) is still there when it gets to it, so the
+ * wake-up cannot be lost.  The worker clears `sleeping` after waking
+ * (the acceptor already swapped it to 0 when it wrote); a write whose
+ * worker cancelled its sleep (it found work on the re-check) leaves a
+ * count behind, which ends the next sleep early - one spurious turn of
+ * the loop, never a lost wake-up.  The eventfd is blocking for the
+ * read; the acceptor's write never blocks (the counter would have to
+ * reach 2^64 - 2).
+ *
  * Backpressure (worker → acceptor).  When the ring is full the acceptor sets
  * producer_waiting = 1, fences, and tries once more; the worker, after
  * dequeuing, fences and checks producer_waiting.  Same argument: a full ring
@@ -188,8 +202,13 @@ static inline bool queue_req_prepare_sleep(struct queue_req *q)
 	return false;
 }
 
-/* Called after waking (whoever woke us). Drains the eventfd if readable. */
+/* Called after waking from epoll_wait (whoever woke us).  Drains the
+ * eventfd if epoll said it is readable. */
 void queue_req_woke(struct queue_req *q, bool fd_readable);
+
+/* After queue_req_prepare_sleep: sleeps in one read(2) of the eventfd
+ * until the acceptor writes it, which also drains it. */
+void queue_req_sleep(struct queue_req *q);
 
 static inline bool queue_note_push(struct queue_notes *q,
 				   const struct queue_note *n)

@@ -18,6 +18,8 @@
 
 #include "core/acceptor.h"
 #include "core/base/log.h"
+#include "core/placement.h"
+#include "core/server.h"
 
 #include <check.h>
 #include <fcntl.h>
@@ -31,11 +33,13 @@
 
 struct srv {
 	struct cfg cfg;
-	struct acceptor a;
+	struct placement place;
+	struct server s;
 	pthread_t th;
 	bool running;
-	int port;
-	char addr[128];
+	int port;                     /* the first address's */
+	char addr[256];               /* every address */
+	char addr0[128];
 	char conf[64];
 	char *argv[32];
 	int argc;
@@ -56,9 +60,12 @@ static long now_ms(void)
 
 static void *run(void *arg)
 {
-	acceptor_run(arg);
+	server_run(arg);
 	return NULL;
 }
+
+/* The first shard: the only one unless --acceptors says otherwise. */
+#define A0 (&S->s.shards[0])
 
 static void write_conf(const char *text)
 {
@@ -122,14 +129,20 @@ static int srv_try_start(const char *const *args, const char *conf_text)
 	for (; *args; args++)
 		S->argv[S->argc++] = (char *)(uintptr_t)*args;
 	ck_assert_int_eq(cfg_build(&S->cfg, S->argc, S->argv, err, sizeof(err)), CFG_OK);
-	cfg_resolve(&S->cfg, 2);
+	/* Two CPUs, not pinned: the threads of a test share the machine. */
+	struct placement_topo topo = { .ncpus = 2, .cpu = { 0, 1 }, .l3 = { 0, 0 } };
+	struct placement_ask ask = { .workers = S->cfg.workers, .acceptors = S->cfg.acceptors };
+
+	ck_assert_int_eq(placement_plan(&topo, &ask, &S->place, err, sizeof(err)), 0);
 	http_framer_global_init(S->cfg.max_header_bytes);
-	if ((rc = acceptor_listen(&S->a, &S->cfg)))
+	if ((rc = server_listen(&S->s, &S->cfg, &S->place)))
 		return rc;
-	ck_assert_int_eq(acceptor_start(&S->a, NULL, 0, S->argc, S->argv), 0);
-	ck_assert_int_eq(acceptor_local_addr(&S->a, S->addr, sizeof(S->addr)), 0);
-	S->port = atoi(strrchr(S->addr, ':') + 1);
-	ck_assert_int_eq(pthread_create(&S->th, NULL, run, &S->a), 0);
+	ck_assert_int_eq(server_start(&S->s, S->argc, S->argv), 0);
+	ck_assert_int_eq(server_local_addrs(&S->s, S->addr, sizeof(S->addr)), 0);
+	ck_assert_int_eq(acceptor_addr_text(A0->listeners[0].fd, S->addr0,
+					    sizeof(S->addr0)), 0);
+	S->port = atoi(strrchr(S->addr0, ':') + 1);
+	ck_assert_int_eq(pthread_create(&S->th, NULL, run, &S->s), 0);
 	S->running = true;
 	return 0;
 }
@@ -146,7 +159,7 @@ static void srv_stop(void)
 		pthread_join(S->th, NULL);
 		S->running = false;
 	}
-	acceptor_destroy(&S->a);
+	server_destroy(&S->s);
 	unlink(S->conf);
 }
 
@@ -239,16 +252,16 @@ START_TEST(sigterm_with_idle_connections)
 	read_resp(idle);
 	ck_assert_int_eq(resp.status, 200);
 	send_str(half, "GET /heal");
-	ck_assert_uint_eq(wait_ctr(&S->a.ctr.accepted, 3), 3);
-	ck_assert_uint_ge(wait_ctr(&S->a.ctr.bytes_read, 34 + 9), 34 + 9);
+	ck_assert_uint_eq(wait_ctr(&A0->ctr.accepted, 3), 3);
+	ck_assert_uint_ge(wait_ctr(&A0->ctr.bytes_read, 34 + 9), 34 + 9);
 	kill(getpid(), SIGTERM);
 	pthread_join(S->th, NULL);
 	S->running = false;
 	ck_assert(closed_silently(never));
 	ck_assert(closed_silently(half));
 	ck_assert(tl_wait_eof(&rd, WAIT_MS));
-	ck_assert_uint_eq(CNT_GET(S->a.ctr.closed_unused), 2);
-	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 0);
+	ck_assert_uint_eq(CNT_GET(A0->ctr.closed_unused), 2);
+	ck_assert_uint_eq(CNT_GET(A0->ctr.open), 0);
 	ck_assert_ptr_nonnull(strstr(log_text(), "SIGTERM: draining 3 connection(s)"));
 	close(never);
 	close(idle);
@@ -265,11 +278,11 @@ START_TEST(close_before_a_request)
 	int a = conn(), b = conn();
 
 	send_str(b, "GET /metric-st");
-	ck_assert_uint_eq(wait_ctr(&S->a.ctr.bytes_read, 14), 14);
+	ck_assert_uint_eq(wait_ctr(&A0->ctr.bytes_read, 14), 14);
 	close(a);
 	close(b);
-	ck_assert_uint_eq(wait_ctr(&S->a.ctr.closed_unused, 2), 2);
-	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 0);
+	ck_assert_uint_eq(wait_ctr(&A0->ctr.closed_unused, 2), 2);
+	ck_assert_uint_eq(CNT_GET(A0->ctr.open), 0);
 	srv_stop();
 }
 END_TEST
@@ -343,7 +356,7 @@ START_TEST(frame_budget_yields)
 	read_in_order(fd, 0, 250);
 	read_resp(other);
 	ck_assert_uint_eq(body_id(), 999);
-	ck_assert_uint_ge(CNT_GET(S->a.ctr.read_budget_yields), 1);
+	ck_assert_uint_ge(CNT_GET(A0->ctr.read_budget_yields), 1);
 	close(fd);
 	close(other);
 	srv_stop();
@@ -366,7 +379,7 @@ START_TEST(ring_full_waits_in_line)
 		read_in_order(fd[i], (unsigned)i * 1000, NR);
 		close(fd[i]);
 	}
-	ck_assert_uint_ge(CNT_GET(S->a.ctr.ring_full), 1);
+	ck_assert_uint_ge(CNT_GET(A0->ctr.ring_full), 1);
 	srv_stop();
 }
 END_TEST
@@ -380,7 +393,7 @@ START_TEST(pipeline_pauses_and_resumes)
 
 	send_pipelined(fd, 0, 300);
 	read_in_order(fd, 0, 300);
-	ck_assert_uint_ge(CNT_GET(S->a.ctr.pipeline_pauses), 1);
+	ck_assert_uint_ge(CNT_GET(A0->ctr.pipeline_pauses), 1);
 	close(fd);
 	srv_stop();
 }
@@ -417,7 +430,7 @@ START_TEST(stale_notes_ignored)
 {
 	SRV_START("--workers", "2");
 	int x = conn();
-	struct queue_notes *q = &S->a.workers[1].notes;  /* worker 1: no connections,
+	struct queue_notes *q = &A0->workers[1].notes;  /* worker 1: no connections,
 							    * its note ring is idle */
 	struct queue_note stale[3] = {
 		{ .slot = 0, .gen = 7, .kind = NOTE_CLOSED },
@@ -427,15 +440,15 @@ START_TEST(stale_notes_ignored)
 
 	send_str(x, "GET /metric-stack?id=1 HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_resp(x);                            /* x: slot 0, generation 1 */
-	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 1);
+	ck_assert_uint_eq(CNT_GET(A0->ctr.open), 1);
 	for (int i = 0; i < 3; i++)
 		ck_assert(queue_note_push(q, &stale[i]));
-	queue_doorbell_ring(&S->a.bell);
+	queue_doorbell_ring(&A0->bell);
 	long deadline = now_ms() + WAIT_MS;
 	while (ck_ring_size(&q->ring) != 0 && now_ms() < deadline)
 		usleep(1000);
 	ck_assert_uint_eq(ck_ring_size(&q->ring), 0);
-	ck_assert_uint_eq(CNT_GET(S->a.ctr.open), 1);
+	ck_assert_uint_eq(CNT_GET(A0->ctr.open), 1);
 	send_str(x, "GET /metric-stack?id=2 HTTP/1.1\r\nHost: t\r\n\r\n");
 	read_resp(x);
 	ck_assert_uint_eq(body_id(), 2);
@@ -479,7 +492,7 @@ START_TEST(reload_runtime_and_restart_settings)
 	ck_assert_ptr_null(strstr(log, "reload: max-pipeline changed"));
 	ck_assert_ptr_nonnull(strstr(log, "idle-timeout=5000 send-timeout=60000 "
 				       "server-header='two'"));
-	ck_assert_uint_eq(S->a.nworkers, 2);
+	ck_assert_uint_eq(S->s.nworkers, 2);
 	ck_assert_int_eq(tl_get(S->port, "GET /metric-stack?id=3 HTTP/1.1\r\nHost: t\r\n\r\n",
 				&resp), 0);
 	ck_assert_str_eq(tl_header(&resp, "Server", line, sizeof(line)), "two");

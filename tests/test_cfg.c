@@ -12,7 +12,7 @@
 
 #include "core/cfg.h"
 
-#define MAXARGS 32
+#define MAXARGS 40
 
 static struct cfg c;
 static char err[512];
@@ -72,21 +72,25 @@ static const char *parse_captured(const char *const *args, int *rc)
 START_TEST(defaults)
 {
 	cfg_defaults(&c);
-	ck_assert_str_eq(c.listen.host, "127.0.0.1");
-	ck_assert_uint_eq(c.listen.port, 8080);
+	ck_assert_str_eq(c.listen.addr[0].host, "127.0.0.1");
+	ck_assert_uint_eq(c.listen.addr[0].port, 8080);
 	ck_assert_uint_eq(c.workers, 0);
 	ck_assert(!c.cpus.given);
 	ck_assert(!c.no_pin);
 	ck_assert_uint_eq(c.ring_size, 1024);
 	ck_assert_uint_eq(c.max_conns, 10240);
-	ck_assert_int_eq(c.spin_us, -1);          /* auto: cfg_resolve decides */
+	ck_assert_int_eq(c.spin_us, 50);          /* a bound: placement decides who */
+	ck_assert_uint_eq(c.listen.n, 1);
+	ck_assert_uint_eq(c.acceptors, 0);        /* core/placement.h decides */
+	ck_assert(!c.acceptor_cpu.given);
+	ck_assert(!c.reuseport);
 	ck_assert_uint_eq(c.max_header_bytes, 8192);
 	ck_assert_uint_eq(c.max_pipeline, 64);
 	ck_assert_uint_eq(c.shutdown_timeout_ms, 10000);
 	ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
 	/* No flags: the defaults stand. */
 	ck_assert_int_eq(parse_v((const char *const[]){ NULL }), CFG_OK);
-	ck_assert_uint_eq(c.listen.port, 8080);
+	ck_assert_uint_eq(c.listen.addr[0].port, 8080);
 	ck_assert_uint_eq(c.ring_size, 1024);
 }
 END_TEST
@@ -99,8 +103,8 @@ START_TEST(every_flag)
 			       "--max-pipeline", "8", "--spin-us", "0",
 			       "--shutdown-timeout", "250", "--log-level", "debug"),
 			 CFG_OK);
-	ck_assert_str_eq(c.listen.host, "10.1.2.3");
-	ck_assert_uint_eq(c.listen.port, 81);
+	ck_assert_str_eq(c.listen.addr[0].host, "10.1.2.3");
+	ck_assert_uint_eq(c.listen.addr[0].port, 81);
 	ck_assert_uint_eq(c.workers, 3);
 	ck_assert(c.cpus.given);
 	ck_assert_int_eq(CPU_COUNT(&c.cpus.set), 2);
@@ -116,13 +120,13 @@ START_TEST(every_flag)
 
 	/* short forms and --flag=value */
 	ck_assert_int_eq(PARSE("-l", ":9000", "-w", "2"), CFG_OK);
-	ck_assert_str_eq(c.listen.host, "0.0.0.0");
-	ck_assert_uint_eq(c.listen.port, 9000);
+	ck_assert_str_eq(c.listen.addr[0].host, "0.0.0.0");
+	ck_assert_uint_eq(c.listen.addr[0].port, 9000);
 	ck_assert_uint_eq(c.workers, 2);
 	ck_assert_int_eq(PARSE("--workers=5", "--listen=[::1]:8081", "-w7"), CFG_OK);
 	ck_assert_uint_eq(c.workers, 7);           /* the last one wins */
-	ck_assert_str_eq(c.listen.host, "::1");
-	ck_assert_uint_eq(c.listen.port, 8081);
+	ck_assert_str_eq(c.listen.addr[0].host, "::1");
+	ck_assert_uint_eq(c.listen.addr[0].port, 8081);
 
 	/* each log level */
 	ck_assert_int_eq(PARSE("--log-level", "error"), CFG_OK);
@@ -226,7 +230,7 @@ START_TEST(listen_forms)
 
 	/* through cfg_parse */
 	ck_assert_int_eq(PARSE("--listen", "127.0.0.1:0"), CFG_OK);
-	ck_assert_uint_eq(c.listen.port, 0);
+	ck_assert_uint_eq(c.listen.addr[0].port, 0);
 	REJECT("--listen", "--listen", "127.0.0.1");
 	REJECT("'127.0.0.1:70000'", "--listen", "127.0.0.1:70000");
 	REJECT("--listen", "--listen", "[::1]8080");
@@ -333,51 +337,41 @@ START_TEST(help_and_version)
 }
 END_TEST
 
-START_TEST(resolve_machine_defaults)
+/* --listen given again adds an address (the first one given replaces the
+ * default); the shard options. */
+START_TEST(several_listens_and_shards)
 {
-	static const struct {
-		unsigned workers;     /* as given: 0 = default */
-		int spin_us;          /* as given: -1 = auto */
-		unsigned ncpus;
-		unsigned want_workers;
-		int want_spin;
-	} t[] = {
-		/* one per CPU less one for the acceptor, at least one */
-		{ 0, -1, 0, 1, 0 },
-		{ 0, -1, 1, 1, 0 },       /* 2 threads on 1 CPU: no spinning */
-		{ 0, -1, 2, 1, 50 },
-		{ 0, -1, 8, 7, 50 },
-		{ 0, -1, 1000, CFG_MAX_WORKERS, 50 },
-		/* given workers are kept; spin only if every thread has a CPU */
-		{ 4, -1, 2, 4, 0 },
-		{ 4, -1, 5, 4, 50 },
-		{ 4, -1, 4, 4, 0 },
-		{ 1, -1, 1, 1, 0 },
-		/* a given spin is kept, even 0 */
-		{ 0, 0, 8, 7, 0 },
-		{ 2, 7, 1, 2, 7 },
-		{ 0, 1000000, 4, 3, 1000000 },
-	};
+	ck_assert_int_eq(PARSE("--listen", "127.0.0.1:81", "-l", "[::1]:82",
+			       "--listen=:83", "--reuseport", "--acceptors", "2",
+			       "--acceptor-cpu", "0,4"), CFG_OK);
+	ck_assert_uint_eq(c.listen.n, 3);
+	ck_assert_str_eq(c.listen.addr[0].host, "127.0.0.1");
+	ck_assert_uint_eq(c.listen.addr[0].port, 81);
+	ck_assert_str_eq(c.listen.addr[1].host, "::1");
+	ck_assert_uint_eq(c.listen.addr[1].port, 82);
+	ck_assert_str_eq(c.listen.addr[2].host, "0.0.0.0");
+	ck_assert_uint_eq(c.listen.addr[2].port, 83);
+	ck_assert(c.reuseport);
+	ck_assert_uint_eq(c.acceptors, 2);
+	ck_assert(c.acceptor_cpu.given);
+	ck_assert_int_eq(CPU_COUNT(&c.acceptor_cpu.set), 2);
+	ck_assert(CPU_ISSET(0, &c.acceptor_cpu.set) && CPU_ISSET(4, &c.acceptor_cpu.set));
+	/* at most CFG_MAX_LISTEN */
+	const char *args[2 * CFG_MAX_LISTEN + 3];
+	char addrs[CFG_MAX_LISTEN + 1][24];
+	unsigned n = 0;
 
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		cfg_defaults(&c);
-		c.workers = t[i].workers;
-		c.spin_us = t[i].spin_us;
-		cfg_resolve(&c, t[i].ncpus);
-		ck_assert_msg(c.workers == t[i].want_workers && c.spin_us == t[i].want_spin,
-			      "case %zu (workers %u spin %d ncpus %u): workers %u spin %d",
-			      i, t[i].workers, t[i].spin_us, t[i].ncpus, c.workers,
-			      c.spin_us);
+	for (unsigned i = 0; i <= CFG_MAX_LISTEN; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%u", 1000 + i);
+		args[n++] = "--listen";
+		args[n++] = addrs[i];
 	}
-	/* flags, then resolve: --workers and --spin-us survive it */
-	ck_assert_int_eq(PARSE("-w", "3", "--spin-us", "20"), CFG_OK);
-	cfg_resolve(&c, 16);
-	ck_assert_uint_eq(c.workers, 3);
-	ck_assert_int_eq(c.spin_us, 20);
-	ck_assert_int_eq(PARSE("--no-pin"), CFG_OK);
-	cfg_resolve(&c, 16);
-	ck_assert_uint_eq(c.workers, 15);
-	ck_assert_int_eq(c.spin_us, 50);
+	args[n] = NULL;
+	ck_assert_int_eq(parse_v(args), -EINVAL);
+	ck_assert_msg(strstr(err, "at most 16") != NULL, "%s", err);
+	REJECT("--acceptors", "--acceptors", "0");
+	REJECT("--acceptors", "--acceptors", "65");
+	REJECT("--acceptor-cpu", "--acceptor-cpu", "x");
 }
 END_TEST
 
@@ -453,7 +447,7 @@ static Suite *cfg_suite(void)
 	tcase_add_test(tc, regression_unknown_short_option_in_cluster);
 	tcase_add_test(tc, positional_rejected);
 	tcase_add_test(tc, help_and_version);
-	tcase_add_test(tc, resolve_machine_defaults);
+	tcase_add_test(tc, several_listens_and_shards);
 	tcase_add_test(tc, usage_to_fd);
 	tcase_add_test(tc, parse_twice);
 	tcase_add_test(tc, regression_parse_twice_after_cluster);

@@ -62,8 +62,8 @@ START_TEST(keys_values_and_blank_lines)
 			      "server-header = my server/1.0\n"
 			      "log-level = debug"), 0);       /* no final newline */
 	ck_assert_uint_eq(c.workers, 3);
-	ck_assert_str_eq(c.listen.host, "::1");
-	ck_assert_uint_eq(c.listen.port, 9000);
+	ck_assert_str_eq(c.listen.addr[0].host, "::1");
+	ck_assert_uint_eq(c.listen.addr[0].port, 9000);
 	ck_assert_uint_eq(c.max_pipeline, 7);
 	ck_assert_str_eq(c.server_header, "my server/1.0");
 	ck_assert_int_eq(c.log_level, LOG_LVL_DEBUG);
@@ -212,6 +212,34 @@ START_TEST(command_line_wins_over_the_file)
 }
 END_TEST
 
+/* listen = lines add up; the command line's --listen replaces them all. */
+START_TEST(listen_lines_add_up)
+{
+	static const char text[] = "listen = 127.0.0.1:81\nlisten = [::1]:82\n";
+
+	write_file(text, sizeof(text) - 1);
+	ck_assert_int_eq(BUILD("--config", path), CFG_OK);
+	ck_assert_uint_eq(c.listen.n, 2);
+	ck_assert_uint_eq(c.listen.addr[0].port, 81);
+	ck_assert_str_eq(c.listen.addr[1].host, "::1");
+	ck_assert_uint_eq(c.listen.addr[1].port, 82);
+	ck_assert_int_eq(BUILD("--config", path, "--listen", "127.0.0.1:90",
+			       "--listen", "127.0.0.2:91"), CFG_OK);
+	ck_assert_uint_eq(c.listen.n, 2);
+	ck_assert_uint_eq(c.listen.addr[0].port, 90);
+	ck_assert_str_eq(c.listen.addr[1].host, "127.0.0.2");
+	/* The same file and flags build the same field (a reload compares it
+	 * byte for byte). */
+	static struct cfg again;
+
+	again = c;
+	ck_assert_int_eq(BUILD("--config", path, "--listen", "127.0.0.1:90",
+			       "--listen", "127.0.0.2:91"), CFG_OK);
+	ck_assert_int_eq(memcmp(&again.listen, &c.listen, sizeof(c.listen)), 0);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(without_config_the_default_file_if_any)
 {
 	int rc = BUILD("--workers", "2");
@@ -239,6 +267,7 @@ static Suite *cfgfile_suite(void)
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, file_errors);
 	tcase_add_test(tc, command_line_wins_over_the_file);
+	tcase_add_test(tc, listen_lines_add_up);
 	tcase_add_test(tc, without_config_the_default_file_if_any);
 	suite_add_tcase(s, tc);
 	return s;

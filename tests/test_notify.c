@@ -301,12 +301,15 @@ static int listen_child(enum listen_case lc)
 	if (lc != LC_NO_FDS)
 		setenv("LISTEN_FDS", "1", 1);
 
-	fd = notify_listen_fd();
+	int fds[4] = { -1, -1, -1, -1 }, n = notify_listen_fds(fds, 4);
+
 	if (lc != LC_OK)
-		return fd == -1 ? 0 : 20;
-	if (fd != 3)
+		return n == 0 ? 0 : 20;
+	fd = fds[0];
+	if (n != 1 || fd != 3)
 		return 21;
-	if (notify_listen_fd() != 3)           /* same answer the second time */
+	fds[0] = -1;                           /* same answer the second time */
+	if (notify_listen_fds(fds, 4) != 1 || fds[0] != 3)
 		return 22;
 	fl = fcntl(3, F_GETFL);
 	if (fl < 0 || !(fl & O_NONBLOCK))

@@ -61,6 +61,14 @@ class Quantile:
     its decimal point) of metricd_request_duration_seconds, in us."""
 
 
+class Sum:
+    """The sum of the series of that name over their other labels (the
+    acceptors' counters: one series per shard, summed in /stats)."""
+
+    def __init__(self, name):
+        self.name = name
+
+
 class Label:
     """Not a series: the value of this label in the other rows' series."""
 
@@ -68,13 +76,14 @@ class Label:
         self.label = label
 
 
-EP, CODE, WK, PCT = "{endpoint}", "{code}", "{worker}", "{pct}"
+EP, CODE, WK, SH, PCT = "{endpoint}", "{code}", "{worker}", "{shard}", "{pct}"
 US = 1e6
-# /stats path (placeholders are labels: {endpoint}, {code}, {worker}; {pct}
+# /stats path (placeholders are labels: {endpoint}, {code}, {worker}, {shard}; {pct}
 # a percentile) -> its counterpart in /metrics.
 MAP = [
     (("uptime_s",), Same("metricd_uptime_seconds")),
     (("workers",), Same("metricd_workers")),
+    (("acceptors",), Same("metricd_acceptors")),
     (("process", "start_time_seconds"), Same("process_start_time_seconds")),
     (("process", "cpu_seconds_total"), Same("process_cpu_seconds_total")),
     (("process", "resident_memory_bytes"), Same("process_resident_memory_bytes", moving=True)),
@@ -102,23 +111,44 @@ MAP = [
      Ratio("metricd_request_duration_seconds_sum", "metricd_request_duration_seconds_count", US)),
     (("endpoints", EP, "latency_us", PCT), Quantile()),
     (("endpoints", EP, "latency_us", "max"), Same("metricd_request_duration_max_seconds", US)),
-    (("acceptor", "connections_open"), Same("metricd_connections_open")),
-    (("acceptor", "accepted"), Same("metricd_connections_accepted_total")),
-    (("acceptor", "rejected_over_max_conns"), Same("metricd_connections_rejected_total")),
-    (("acceptor", "accept_pauses_out_of_fds"), Same("metricd_accept_pauses_total")),
-    (("acceptor", "ring_full"), Same("metricd_ring_full_total")),
-    (("acceptor", "pipeline_pauses"), Same("metricd_pipeline_pauses_total")),
-    (("acceptor", "header_timeouts"), Same("metricd_header_timeouts_total")),
-    (("acceptor", "idle_closes"), Same("metricd_idle_closes_total")),
-    (("acceptor", "resets"), Same("metricd_connection_resets_total")),
-    (("acceptor", "closed_without_request"),
-     Same("metricd_connections_closed_without_request_total")),
-    (("acceptor", "bytes_read"), Same("metricd_read_bytes_total")),
-    (("acceptor", "frame_bytes_examined"), Same("metricd_framer_examined_bytes_total")),
-    (("acceptor", "read_budget_yields"), Same("metricd_read_budget_yields_total")),
+    (("acceptor", "connections_open"), Sum("metricd_connections_open")),
+    (("acceptor", "accepted"), Sum("metricd_connections_accepted_total")),
+    (("acceptor", "rejected_over_max_conns"), Sum("metricd_connections_rejected_total")),
+    (("acceptor", "accept_pauses_out_of_fds"), Sum("metricd_accept_pauses_total")),
+    (("acceptor", "ring_full"), Sum("metricd_ring_full_total")),
+    (("acceptor", "pipeline_pauses"), Sum("metricd_pipeline_pauses_total")),
+    (("acceptor", "header_timeouts"), Sum("metricd_header_timeouts_total")),
+    (("acceptor", "idle_closes"), Sum("metricd_idle_closes_total")),
+    (("acceptor", "resets"), Sum("metricd_connection_resets_total")),
+    (("acceptor", "closed_without_request"), Sum("metricd_connections_closed_without_request_total")),
+    (("acceptor", "bytes_read"), Sum("metricd_read_bytes_total")),
+    (("acceptor", "frame_bytes_examined"), Sum("metricd_framer_examined_bytes_total")),
+    (("acceptor", "read_budget_yields"), Sum("metricd_read_budget_yields_total")),
     (("acceptor", "access_log_dropped"), Same("metricd_access_log_dropped_total")),
-    (("acceptor", "worker_wakeups_sent"), Same("metricd_worker_wakeups_sent_total")),
+    (("acceptor", "worker_wakeups_sent"), Sum("metricd_worker_wakeups_sent_total")),
+    (("acceptor", "access_log_text_dropped"), Sum("metricd_access_log_text_dropped_total")),
+    (("acceptor", "reloads_applied"), Sum("metricd_reloads_applied_total")),
+    (("shards", SH, "id"), Label("shard")),
+    (("shards", SH, "cpu"), Same("metricd_acceptor_cpu", null=-1)),
+    (("shards", SH, "workers"), Same("metricd_shard_workers")),
+    (("shards", SH, "connections_open"), Same("metricd_connections_open")),
+    (("shards", SH, "accepted"), Same("metricd_connections_accepted_total")),
+    (("shards", SH, "rejected_over_max_conns"), Same("metricd_connections_rejected_total")),
+    (("shards", SH, "accept_pauses_out_of_fds"), Same("metricd_accept_pauses_total")),
+    (("shards", SH, "ring_full"), Same("metricd_ring_full_total")),
+    (("shards", SH, "pipeline_pauses"), Same("metricd_pipeline_pauses_total")),
+    (("shards", SH, "header_timeouts"), Same("metricd_header_timeouts_total")),
+    (("shards", SH, "idle_closes"), Same("metricd_idle_closes_total")),
+    (("shards", SH, "resets"), Same("metricd_connection_resets_total")),
+    (("shards", SH, "closed_without_request"), Same("metricd_connections_closed_without_request_total")),
+    (("shards", SH, "bytes_read"), Same("metricd_read_bytes_total")),
+    (("shards", SH, "frame_bytes_examined"), Same("metricd_framer_examined_bytes_total")),
+    (("shards", SH, "read_budget_yields"), Same("metricd_read_budget_yields_total")),
+    (("shards", SH, "worker_wakeups_sent"), Same("metricd_worker_wakeups_sent_total")),
+    (("shards", SH, "access_log_text_dropped"), Same("metricd_access_log_text_dropped_total")),
+    (("shards", SH, "reloads_applied"), Same("metricd_reloads_applied_total")),
     (("worker", WK, "id"), Label("worker")),
+    (("worker", WK, "shard"), Label("shard")),
     (("worker", WK, "cpu"), Same("metricd_worker_cpu", null=-1)),
     (("worker", WK, "requests"), Same("metricd_worker_requests_total")),
     (("worker", WK, "ring_depth"), Same("metricd_worker_ring_depth")),
@@ -126,6 +156,8 @@ MAP = [
     (("worker", WK, "batches"), Same("metricd_worker_batches_total")),
     (("worker", WK, "wakeups"), Same("metricd_worker_wakeups_total")),
     (("worker", WK, "sleeps"), Same("metricd_worker_sleeps_total")),
+    (("worker", WK, "spins_caught_work"), Same("metricd_worker_spins_caught_total")),
+    (("worker", WK, "spins_then_slept"), Same("metricd_worker_spins_slept_total")),
     (("worker", WK, "partial_writes"), Same("metricd_worker_partial_writes_total")),
     (("worker", WK, "write_errors"), Same("metricd_worker_write_errors_total")),
     (("worker", WK, "connections_with_unsent_bytes"),
@@ -143,7 +175,7 @@ MAP = [
     (("worker", WK, "slab", "resets"), Same("metricd_worker_slab_resets_total")),
     (("worker", WK, "slab", "oversized_fallbacks"), Same("metricd_worker_slab_oversized_total")),
 ]
-PLACEHOLDER_LABEL = {EP: "endpoint", CODE: "code", WK: "worker"}
+PLACEHOLDER_LABEL = {EP: "endpoint", CODE: "code", WK: "worker", SH: "shard"}
 
 failures = 0
 
@@ -160,7 +192,10 @@ def check(cond, what):
 # ---- the server and a client -------------------------------------------------
 
 def start():
-    p = subprocess.Popen([METRICD, "--listen", "127.0.0.1:0", "--workers", "2"],
+    # Two shards of one worker each: the acceptor figures are summed in
+    # /stats and one series per shard in /metrics.
+    p = subprocess.Popen([METRICD, "--listen", "127.0.0.1:0", "--workers", "2",
+                          "--acceptors", "2"],
                          stderr=subprocess.PIPE, text=True)
     while True:
         line = p.stderr.readline()
@@ -246,7 +281,21 @@ def parse_metrics(text):
 
 
 def value(page, name, labels):
-    return page.get((name, frozenset(labels.items())))
+    """The series of that name whose labels are these, or the one series
+    that has these among others (a worker's also names its shard)."""
+    v = page.get((name, frozenset(labels.items())))
+    if v is not None:
+        return v
+    want = set(labels.items())
+    found = [v for k, v in page.items() if k[0] == name and want <= k[1]]
+    return found[0] if len(found) == 1 else None
+
+
+def total(page, name, labels):
+    """The sum of the series of that name that have these labels."""
+    want = set(labels.items())
+    found = [v for k, v in page.items() if k[0] == name and want <= k[1]]
+    return sum(found) if found else None
 
 
 def quantile(page, labels, q):
@@ -303,6 +352,8 @@ def match(path):
 def expected(cp, page, labels, pct):
     """What the row says the /stats value is, from one /metrics page (None
     when a series is missing)."""
+    if isinstance(cp, Sum):
+        return total(page, cp.name, labels)
     if isinstance(cp, Same):
         v = value(page, cp.name, labels)
         return None if v is None else v * cp.scale
@@ -398,7 +449,7 @@ def settle(sock):
         page, _ = parse_metrics(scrape(sock, "/metrics"))
         now = {k: v for k, v in page.items() if k[0] == "metricd_requests_total"
                and dict(k[1])["endpoint"] not in ("/stats", "/metrics")}
-        if value(page, "metricd_connections_open", {}) == 1 and now == last:
+        if total(page, "metricd_connections_open", {}) == 1 and now == last:
             return True
         last = now
         time.sleep(0.05)

@@ -23,17 +23,23 @@
 #include "http/route.h"
 #include "queue/queue.h"
 #include "tools/blast/json.h"
+#include "workers/accesslog.h"
 
 #define NW 3
+#define NS 2              /* shards: workers 0 and 1 in the first, 2 in the second */
 
 struct fixture {
-	struct counters acc_st;
+	struct counters acc_st[NS];
+	struct counters *acceptors[NS];
 	struct counters wst[NW];
 	struct counters *workers[NW];
 	struct queue_req rings[NW];
 	struct queue_req *ringp[NW];
 	uint64_t ring_hw[NW];
-	struct acceptor_counters acc;
+	struct acceptor_counters acc[NS];
+	struct acceptor_counters *accs[NS];
+	struct alog_ring alog_rings[2];
+	struct alog alog;
 	struct telemetry tm;
 };
 
@@ -51,12 +57,19 @@ static void setup(void)
 {
 	fx = aligned_alloc(64, sizeof(*fx));
 	memset(fx, 0, sizeof(*fx));
-	counters_init(&fx->acc_st, "acc", -1, 0);
+	for (unsigned a = 0; a < NS; a++) {
+		counters_init(&fx->acc_st[a], "acc", a ? -1 : 3, (uint16_t)a);
+		fx->acc_st[a].shard = (uint16_t)a;
+		fx->acceptors[a] = &fx->acc_st[a];
+		fx->accs[a] = &fx->acc[a];
+	}
 	for (unsigned w = 0; w < NW; w++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "w%u", w);
-		counters_init(&fx->wst[w], name, w == 1 ? -1 : (int)w + 4, (uint16_t)(w + 1));
+		counters_init(&fx->wst[w], name, w == 1 ? -1 : (int)w + 4, (uint16_t)(w + NS));
+		fx->wst[w].shard = w == 2;
+		fx->wst[w].spin = w == 0;
 		fx->workers[w] = &fx->wst[w];
 		ck_assert_int_eq(queue_req_init(&fx->rings[w], 8), 0);
 		fx->ringp[w] = &fx->rings[w];
@@ -69,11 +82,13 @@ static void setup(void)
 	r->requests = 3; r->status[SS_200] = 2; r->status[SS_503] = 1;
 	r = &fx->wst[2].route[ROUTE_METRIC_STACK];
 	r->requests = 2; r->status[SS_OTHER] = 2;
-	/* /metric-heap: allocations on the acceptor (1 per request) and on the
-	 * workers (2 per request), frees on the workers. */
-	fx->acc_st.route[ROUTE_METRIC_HEAP].allocs = 4;
-	fx->acc_st.route[ROUTE_METRIC_HEAP].alloc_bytes = 4 * 24;
-	fx->acc_st.route[ROUTE_METRIC_HEAP].alloc_cycles = 1000;
+	/* /metric-heap: allocations on the acceptors (1 per request) and on
+	 * the workers (2 per request), frees on the workers. */
+	for (unsigned a = 0; a < NS; a++) {
+		fx->acc_st[a].route[ROUTE_METRIC_HEAP].allocs = 2;
+		fx->acc_st[a].route[ROUTE_METRIC_HEAP].alloc_bytes = 2 * 24;
+		fx->acc_st[a].route[ROUTE_METRIC_HEAP].alloc_cycles = 500;
+	}
 	r = &fx->wst[2].route[ROUTE_METRIC_HEAP];
 	r->requests = 4; r->status[SS_200] = 4;
 	r->allocs = 8; r->alloc_bytes = 4 * (192 + 24); r->frees = 12;
@@ -93,17 +108,26 @@ static void setup(void)
 	for (int i = 0; i < 3; i++)
 		ck_assert(queue_req_push(&fx->rings[1], &d));
 	fx->ring_hw[1] = 6;
-	fx->acc = (struct acceptor_counters){
-		.accepted = 100, .rejected_full = 2, .accept_paused = 1, .ring_full = 3,
-		.pipeline_pauses = 4, .wakes = 5, .open = 6, .header_timeouts = 7,
+	fx->wst[0].w.spins_caught = 13; fx->wst[0].w.spins_slept = 14;
+	/* The acceptors: 60 + 40 accepted, 4 + 2 open, the rest on one. */
+	fx->acc[0] = (struct acceptor_counters){
+		.accepted = 60, .rejected_full = 2, .accept_paused = 1, .ring_full = 3,
+		.pipeline_pauses = 4, .wakes = 5, .open = 4, .header_timeouts = 7,
 		.idle_closes = 8, .resets = 9, .closed_unused = 10, .bytes_read = 12345,
-		.frame_bytes_examined = 23456, .read_budget_yields = 11,
-		.access_log_dropped = 12, .access_log_text_dropped = 13,
+		.frame_bytes_examined = 23456, .read_budget_yields = 11, .reloads = 1,
+		.access_log_text_dropped = 13,
 	};
+	fx->acc[1] = (struct acceptor_counters){ .accepted = 40, .open = 2, .reloads = 1 };
+	/* Access-log lines dropped: 5 + 7, counted by the workers' rings. */
+	fx->alog_rings[0].dropped = 5;
+	fx->alog_rings[1].dropped = 7;
+	fx->alog.rings = fx->alog_rings;
+	fx->alog.nrings = 2;
 	fx->tm = (struct telemetry){
-		.nworkers = NW, .acceptor = &fx->acc_st, .workers = fx->workers,
-		.rings = fx->ringp, .ring_high_water = fx->ring_hw, .acc = &fx->acc,
-		.start_ns = clock_mono_ns(), .start_unix_ns = 1700000000123456789ull,
+		.nworkers = NW, .nshards = NS, .acceptors = fx->acceptors, .accs = fx->accs,
+		.workers = fx->workers, .rings = fx->ringp, .ring_high_water = fx->ring_hw,
+		.alog = &fx->alog, .start_ns = clock_mono_ns(),
+		.start_unix_ns = 1700000000123456789ull,
 		.allocator = "lib\"odd\\name\n\001.so",
 	};
 }
@@ -501,17 +525,40 @@ START_TEST(json_acceptor_and_workers)
 		{ "closed_without_request", 10 }, { "bytes_read", 12345 },
 		{ "frame_bytes_examined", 23456 }, { "read_budget_yields", 11 },
 		{ "access_log_dropped", 12 }, { "access_log_text_dropped", 13 },
-		{ "worker_wakeups_sent", 5 },
+		{ "worker_wakeups_sent", 5 }, { "reloads_applied", 2 },
 	};
 	for (size_t i = 0; i < sizeof(acc) / sizeof(acc[0]); i++)
 		ck_assert_msg(json_get_u64(a, acc[i].k, 999) == acc[i].v, "%s", acc[i].k);
 	ck_assert_uint_eq(a->n, sizeof(acc) / sizeof(acc[0]));
+	ck_assert_uint_eq(json_get_u64(j, "acceptors", 0), NS);
+
+	/* Each shard: its acceptor's CPU, its workers, its own figures. */
+	const struct json *sh = path(j, "shards", NULL);
+	ck_assert_uint_eq(sh->type, JSON_ARR);
+	ck_assert_uint_eq(sh->n, NS);
+	ck_assert_uint_eq(json_get_u64(&sh->items[0], "id", 99), 0);
+	ck_assert_uint_eq(json_get_u64(&sh->items[1], "id", 99), 1);
+	ck_assert_uint_eq(json_get_u64(&sh->items[0], "cpu", 99), 3);
+	ck_assert_uint_eq(json_get(&sh->items[1], "cpu")->type, JSON_NULL);
+	ck_assert_uint_eq(json_get_u64(&sh->items[0], "workers", 0), 2);
+	ck_assert_uint_eq(json_get_u64(&sh->items[1], "workers", 0), 1);
+	ck_assert_uint_eq(json_get_u64(&sh->items[0], "accepted", 0), 60);
+	ck_assert_uint_eq(json_get_u64(&sh->items[1], "accepted", 0), 40);
+	ck_assert_uint_eq(json_get_u64(&sh->items[1], "connections_open", 0), 2);
+	ck_assert_uint_eq(json_get_u64(&sh->items[1], "reloads_applied", 0), 1);
+	ck_assert_uint_eq(json_get_u64(&sh->items[1], "ring_full", 99), 0);
 
 	const struct json *ws = path(j, "worker", NULL);
 	ck_assert_uint_eq(ws->type, JSON_ARR);
 	ck_assert_uint_eq(ws->n, NW);
-	for (unsigned w = 0; w < NW; w++)
+	for (unsigned w = 0; w < NW; w++) {
 		ck_assert_uint_eq(json_get_u64(&ws->items[w], "id", 99), w);
+		ck_assert_uint_eq(json_get_u64(&ws->items[w], "shard", 99), w == 2);
+		ck_assert_uint_eq(json_get(&ws->items[w], "spin")->type, JSON_BOOL);
+		ck_assert(json_get(&ws->items[w], "spin")->num == (w == 0));
+	}
+	ck_assert_uint_eq(json_get_u64(&ws->items[0], "spins_caught_work", 0), 13);
+	ck_assert_uint_eq(json_get_u64(&ws->items[0], "spins_then_slept", 0), 14);
 	ck_assert_uint_eq(json_get_u64(&ws->items[0], "cpu", 99), 4);
 	ck_assert_uint_eq(json_get(&ws->items[1], "cpu")->type, JSON_NULL);
 	ck_assert_uint_eq(json_get_u64(&ws->items[0], "requests", 0), 5);
@@ -653,37 +700,49 @@ START_TEST(prometheus_counts)
 	ck_assert(!has("metricd_responses_total{endpoint=\"/metric-stack\",code=\"400\"}"));
 	ck_assert(fabs(metric("metricd_allocator_seconds_total{endpoint=\"/metric-heap\"}") -
 		       4000 * clock_ns_per_cycle() / 1e9) < 0.001);
-	ck_assert(metric("metricd_worker_batches_total{worker=\"2\"}") == 33);
-	ck_assert(metric("metricd_worker_partial_writes_total{worker=\"1\"}") == 7);
-	ck_assert(metric("metricd_worker_held_requests_total{worker=\"2\"}") == 9);
-	ck_assert(metric("metricd_worker_dropped_requests_total{worker=\"2\"}") == 10);
-	ck_assert(metric("metricd_worker_send_timeouts_total{worker=\"0\"}") == 2);
-	ck_assert(metric("metricd_worker_shutdown_refused_total{worker=\"0\"}") == 1);
-	ck_assert(metric("metricd_worker_unsent_blocks_unmapped_total{worker=\"2\"}") == 6);
-	ck_assert(metric("metricd_worker_slab_high_water_bytes{worker=\"1\"}") == 4096);
-	ck_assert(metric("metricd_worker_connections_with_unsent_data{worker=\"2\"}") == 3);
-	ck_assert(metric("metricd_worker_unsent_blocks{worker=\"2\"}") == 5);
-	ck_assert(metric("metricd_worker_ring_depth{worker=\"1\"}") == 3);
-	ck_assert(metric("metricd_worker_ring_high_water{worker=\"1\"}") == 6);
-	ck_assert(metric("metricd_connections_open") == 6);
-	ck_assert(metric("metricd_connections_accepted_total") == 100);
-	ck_assert(metric("metricd_connections_rejected_total") == 2);
-	ck_assert(metric("metricd_ring_full_total") == 3);
-	ck_assert(metric("metricd_header_timeouts_total") == 7);
-	ck_assert(metric("metricd_idle_closes_total") == 8);
-	ck_assert(metric("metricd_pipeline_pauses_total") == 4);
-	ck_assert(metric("metricd_connection_resets_total") == 9);
-	ck_assert(metric("metricd_connections_closed_without_request_total") == 10);
-	ck_assert(metric("metricd_read_bytes_total") == 12345);
-	ck_assert(metric("metricd_framer_examined_bytes_total") == 23456);
-	ck_assert(metric("metricd_read_budget_yields_total") == 11);
+	ck_assert(metric("metricd_worker_batches_total{worker=\"2\",shard=\"1\"}") == 33);
+	ck_assert(metric("metricd_worker_partial_writes_total{worker=\"1\",shard=\"0\"}") == 7);
+	ck_assert(metric("metricd_worker_held_requests_total{worker=\"2\",shard=\"1\"}") == 9);
+	ck_assert(metric("metricd_worker_dropped_requests_total{worker=\"2\",shard=\"1\"}") == 10);
+	ck_assert(metric("metricd_worker_send_timeouts_total{worker=\"0\",shard=\"0\"}") == 2);
+	ck_assert(metric("metricd_worker_shutdown_refused_total{worker=\"0\",shard=\"0\"}") == 1);
+	ck_assert(metric("metricd_worker_unsent_blocks_unmapped_total{worker=\"2\",shard=\"1\"}") == 6);
+	ck_assert(metric("metricd_worker_slab_high_water_bytes{worker=\"1\",shard=\"0\"}") == 4096);
+	ck_assert(metric("metricd_worker_connections_with_unsent_data{worker=\"2\",shard=\"1\"}") == 3);
+	ck_assert(metric("metricd_worker_unsent_blocks{worker=\"2\",shard=\"1\"}") == 5);
+	ck_assert(metric("metricd_worker_ring_depth{worker=\"1\",shard=\"0\"}") == 3);
+	ck_assert(metric("metricd_worker_ring_high_water{worker=\"1\",shard=\"0\"}") == 6);
+	ck_assert(metric("metricd_worker_spins_caught_total{worker=\"0\",shard=\"0\"}") == 13);
+	ck_assert(metric("metricd_worker_spins_slept_total{worker=\"0\",shard=\"0\"}") == 14);
+	/* The acceptors' figures, one series per shard. */
+	ck_assert(metric("metricd_connections_open{shard=\"0\"}") == 4);
+	ck_assert(metric("metricd_connections_open{shard=\"1\"}") == 2);
+	ck_assert(metric("metricd_connections_accepted_total{shard=\"0\"}") == 60);
+	ck_assert(metric("metricd_connections_accepted_total{shard=\"1\"}") == 40);
+	ck_assert(metric("metricd_reloads_applied_total{shard=\"1\"}") == 1);
+	ck_assert(metric("metricd_acceptors") == NS);
+	ck_assert(metric("metricd_acceptor_cpu{shard=\"0\"}") == 3);
+	ck_assert(metric("metricd_acceptor_cpu{shard=\"1\"}") == -1);
+	ck_assert(metric("metricd_shard_workers{shard=\"0\"}") == 2);
+	ck_assert(metric("metricd_shard_workers{shard=\"1\"}") == 1);
+	ck_assert(metric("metricd_connections_rejected_total{shard=\"0\"}") == 2);
+	ck_assert(metric("metricd_ring_full_total{shard=\"0\"}") == 3);
+	ck_assert(metric("metricd_ring_full_total{shard=\"1\"}") == 0);
+	ck_assert(metric("metricd_header_timeouts_total{shard=\"0\"}") == 7);
+	ck_assert(metric("metricd_idle_closes_total{shard=\"0\"}") == 8);
+	ck_assert(metric("metricd_pipeline_pauses_total{shard=\"0\"}") == 4);
+	ck_assert(metric("metricd_connection_resets_total{shard=\"0\"}") == 9);
+	ck_assert(metric("metricd_connections_closed_without_request_total{shard=\"0\"}") == 10);
+	ck_assert(metric("metricd_read_bytes_total{shard=\"0\"}") == 12345);
+	ck_assert(metric("metricd_framer_examined_bytes_total{shard=\"0\"}") == 23456);
+	ck_assert(metric("metricd_read_budget_yields_total{shard=\"0\"}") == 11);
 	ck_assert(metric("metricd_access_log_dropped_total") == 12);
-	ck_assert(metric("metricd_access_log_text_dropped_total") == 13);
+	ck_assert(metric("metricd_access_log_text_dropped_total{shard=\"0\"}") == 13);
 	ck_assert(metric("metricd_workers") == NW);
-	ck_assert(metric("metricd_worker_requests_total{worker=\"0\"}") == 5);
-	ck_assert(metric("metricd_worker_requests_total{worker=\"2\"}") == 6);
-	ck_assert(metric("metricd_worker_cpu{worker=\"0\"}") == 4);
-	ck_assert(metric("metricd_worker_cpu{worker=\"1\"}") == -1);   /* not pinned */
+	ck_assert(metric("metricd_worker_requests_total{worker=\"0\",shard=\"0\"}") == 5);
+	ck_assert(metric("metricd_worker_requests_total{worker=\"2\",shard=\"1\"}") == 6);
+	ck_assert(metric("metricd_worker_cpu{worker=\"0\",shard=\"0\"}") == 4);
+	ck_assert(metric("metricd_worker_cpu{worker=\"1\",shard=\"0\"}") == -1);   /* not pinned */
 	ck_assert(metric("metricd_request_duration_max_seconds{endpoint=\"/metric-stack\"}") == 20);
 	ck_assert(metric("metricd_request_duration_min_seconds{endpoint=\"/metric-stack\"}") ==
 		  900e-9);

@@ -862,6 +862,51 @@ START_TEST(stale_descriptor_aborts)
 }
 END_TEST
 
+/* A worker placed alone on its CPU spins when idle (workers/spin.h):
+ * work that comes during the spin is caught without a sleep.  The budget
+ * is long (never reached: each push ends the spin), so this worker never
+ * sleeps; its last spin at least (the one REQ_STOP ends) caught work. */
+START_TEST(spin_catches_work)
+{
+	struct wh_opts o = { .spin_ns = 10000000000ull };
+	struct wh *h = wh_start(&o);
+	uint32_t s = wh_open(h, 0, 0);
+
+	for (unsigned i = 0; i < 3; i++) {
+		struct http_req r = wh_req(h, s, ROUTE_METRIC_STACK, i, 0);
+
+		wh_push(h, &r);
+		read_resp(h->client[s], false);
+		ck_assert_uint_eq(body_id(&resp), i);
+		wh_wait_stat(&h->w.cnt.w.batches, i + 1, WAIT_MS);
+	}
+	wh_join(h);
+	ck_assert_uint_ge(CNT_GET(h->w.cnt.w.spins_caught), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.spins_slept), 0);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.sleeps), 0);
+	wh_free(h);
+}
+END_TEST
+
+/* A worker that may not spin (it shares its CPU, or --spin-us 0) sleeps
+ * at once. */
+START_TEST(no_spin_sleeps_at_once)
+{
+	struct wh *h = wh_start(NULL);
+	uint32_t s = wh_open(h, 0, 0);
+	struct http_req r = wh_req(h, s, ROUTE_METRIC_STACK, 7, 0);
+
+	ck_assert_uint_ge(wh_wait_stat(&h->w.cnt.w.sleeps, 1, WAIT_MS), 1);
+	wh_push(h, &r);
+	read_resp(h->client[s], false);
+	ck_assert_uint_ge(wh_wait_stat(&h->w.cnt.w.sleeps, 2, WAIT_MS), 2);
+	ck_assert_uint_ge(CNT_GET(h->w.cnt.w.wakeups), 1);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.spins_caught), 0);
+	ck_assert_uint_eq(CNT_GET(h->w.cnt.w.spins_slept), 0);
+	wh_stop(h);
+}
+END_TEST
+
 static Suite *worker_suite(void)
 {
 	Suite *s = suite_create("worker");
@@ -890,6 +935,8 @@ static Suite *worker_suite(void)
 	tcase_add_test(tc, init_and_start_failures);
 	tcase_add_test(tc, no_memory_for_unsent_bytes);
 	tcase_add_test(tc, no_memory_to_hold);
+	tcase_add_test(tc, spin_catches_work);
+	tcase_add_test(tc, no_spin_sleeps_at_once);
 	tcase_add_test_raise_signal(tc, stale_descriptor_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 	return s;

@@ -18,10 +18,12 @@ UNIT_SUITES = \
 	tests/test_mem \
 	tests/test_metric \
 	tests/test_notify \
+	tests/test_placement \
 	tests/test_proc \
 	tests/test_response \
 	tests/test_route \
 	tests/test_slab \
+	tests/test_spin \
 	tests/test_text
 check_PROGRAMS += $(UNIT_SUITES)
 TESTS += $(UNIT_SUITES)

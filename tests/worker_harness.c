@@ -42,6 +42,7 @@ struct wh *wh_start(const struct wh_opts *o)
 	h->rt = calloc(1, sizeof(*h->rt));
 	ck_assert_ptr_nonnull(h->rt);
 	h->rt->send_timeout_ms = o->send_timeout_ms;
+	h->rt->spin_ns = o->spin_ns;
 	h->rt->generation = 1;
 	h->rt->access_log = o->access_log;
 	h->rt->readers = &h->rt;
@@ -55,9 +56,12 @@ struct wh *wh_start(const struct wh_opts *o)
 		h->reg_workers[i] = &h->w.cnt;
 		h->reg_rings[i] = &h->w.rq;
 	}
+	h->reg_acceptors[0] = &h->acc_st;
+	h->reg_accs[0] = &h->acc;
 	h->tm = (struct telemetry){
-		.nworkers = nw, .acceptor = &h->acc_st, .workers = h->reg_workers,
-		.rings = h->reg_rings, .ring_high_water = h->ring_hw, .acc = &h->acc,
+		.nworkers = nw, .nshards = 1, .acceptors = h->reg_acceptors,
+		.accs = h->reg_accs, .workers = h->reg_workers, .rings = h->reg_rings,
+		.ring_high_water = h->ring_hw, .alog = &h->alog,
 		.start_ns = clock_mono_ns(),
 	};
 
@@ -66,6 +70,8 @@ struct wh *wh_start(const struct wh_opts *o)
 		.note_ring_size = 64,            /* >= 2 per slot + 2 */
 		.max_unsent = o->max_unsent ? o->max_unsent : 1u << 20,
 		.cpu = -1,
+		.spin = o->spin_ns != 0,
+		.index = 1,                      /* the acceptor is thread 0 */
 	};
 	ck_assert_int_eq(worker_init(&h->w, 0, &wc, &h->conns, &h->bell, &h->tm,
 				     (struct runtime *const *)&h->rt,

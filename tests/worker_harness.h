@@ -25,6 +25,7 @@ struct wh_opts {
 	unsigned ring_size;           /* 0: 64 */
 	uint64_t max_unsent;          /* 0: 1 MiB */
 	uint64_t send_timeout_ms;     /* 0: none */
+	uint64_t spin_ns;             /* 0: the worker never spins */
 	bool access_log;              /* lines go to h->alog.rings[0] */
 	unsigned stats_workers;       /* /stats sees this many workers (all
 				       * this one); 0: 1 */
@@ -39,6 +40,8 @@ struct wh {
 	struct telemetry tm;
 	struct counters acc_st;   /* the acceptor's: heap_request_wrap */
 	struct acceptor_counters acc;
+	struct counters *reg_acceptors[1];
+	struct acceptor_counters *reg_accs[1];
 	uint64_t *ring_hw;
 	struct counters **reg_workers;
 	struct queue_req **reg_rings;

@@ -19,6 +19,7 @@
 #include "core/base/sbuf.h"
 #include "http/route.h"
 #include "queue/queue.h"
+#include "workers/accesslog.h"
 #include "workers/telemetry.h"
 
 #define LAT_TEXT(ns, text, a) text,
@@ -103,13 +104,13 @@ static const struct figure acceptor_figures[] = {
 	ACC("read_budget_yields", "read_budget_yields_total", "counter",
 	    read_budget_yields,
 	    "Times a connection framed its per-turn share and let the others go first."),
-	ACC("access_log_dropped", "access_log_dropped_total", "counter",
-	    access_log_dropped, "Access-log lines dropped because a worker's log ring was full."),
 	ACC("access_log_text_dropped", "access_log_text_dropped_total", "counter",
 	    access_log_text_dropped,
 	    "Requests logged without target, referer and user agent because a worker's text ring was full."),
 	ACC("worker_wakeups_sent", "worker_wakeups_sent_total", "counter", wakes,
 	    "Wake-ups the acceptor sent to sleeping workers."),
+	ACC("reloads_applied", "reloads_applied_total", "counter", reloads,
+	    "Reloads (SIGHUP) whose live settings the acceptor applied."),
 };
 #undef ACC
 
@@ -123,7 +124,11 @@ static const struct figure worker_figures[] = {
 	WK("wakeups", "worker_wakeups_total", "counter", wakeups,
 	   "Times the worker woke from sleep."),
 	WK("sleeps", "worker_sleeps_total", "counter", sleeps,
-	   "Times the worker went to sleep after its spin budget."),
+	   "Times the worker went to sleep."),
+	WK("spins_caught_work", "worker_spins_caught_total", "counter", spins_caught,
+	   "Idle spins that ended because work arrived."),
+	WK("spins_then_slept", "worker_spins_slept_total", "counter", spins_slept,
+	   "Idle spins that ended in a sleep (no work within --spin-us)."),
 	WK("partial_writes", "worker_partial_writes_total", "counter", partial_writes,
 	   "Writes the socket took only part of."),
 	WK("write_errors", "worker_write_errors_total", "counter", write_errors,
@@ -231,12 +236,32 @@ static void sum_routes(const struct telemetry *tm,
 	memset(sums, 0, sizeof(struct route_counters) * ROUTE__COUNT);
 	for (unsigned r = 0; r < ROUTE__COUNT; r++) {
 		sums[r].lat_min_ns = UINT64_MAX;
-		add_route(&sums[r], &tm->acceptor->route[r]);
+		for (unsigned a = 0; a < tm->nshards; a++)
+			add_route(&sums[r], &tm->acceptors[a]->route[r]);
 		for (unsigned w = 0; w < tm->nworkers; w++)
 			add_route(&sums[r], &tm->workers[w]->route[r]);
 		if (sums[r].lat_min_ns == UINT64_MAX)
 			sums[r].lat_min_ns = 0;
 	}
+}
+
+/* An acceptor figure of one shard, or (shard < 0) summed over them. */
+static uint64_t acceptor_value(const struct telemetry *tm, int shard,
+			       const struct figure *f)
+{
+	uint64_t n = 0;
+
+	if (shard >= 0)
+		return figure_value(tm->accs[shard], f);
+	for (unsigned a = 0; a < tm->nshards; a++)
+		n += figure_value(tm->accs[a], f);
+	return n;
+}
+
+/* The access log is the process's, shared by the shards. */
+static uint64_t alog_drops(const struct telemetry *tm)
+{
+	return tm->alog ? alog_dropped(tm->alog) : 0;
 }
 
 static uint64_t hist_count(const struct route_counters *r)
@@ -417,18 +442,25 @@ static void json_endpoint(struct sbuf *b, const struct route_counters *r)
 	json_latency(b, r);
 }
 
+static void json_cpu(struct sbuf *b, int cpu)
+{
+	json_key(b, "cpu");
+	if (cpu < 0)
+		sbuf_puts(b, "null,");
+	else {
+		sbuf_u64(b, (uint64_t)cpu);
+		sbuf_puts(b, ",");
+	}
+}
+
 static void json_worker(struct sbuf *b, const struct telemetry *tm, unsigned w)
 {
 	const struct counters *t = tm->workers[w];
 
 	json_kv(b, "id", w, true);
-	json_key(b, "cpu");
-	if (t->cpu < 0)
-		sbuf_puts(b, "null,");
-	else {
-		sbuf_u64(b, (uint64_t)t->cpu);
-		sbuf_puts(b, ",");
-	}
+	json_kv(b, "shard", t->shard, true);
+	json_cpu(b, t->cpu);
+	sbuf_puts(b, t->spin ? "\"spin\":true," : "\"spin\":false,");
 	json_kv(b, "requests", worker_requests(t), true);
 	json_kv(b, "ring_depth", queue_req_depth(tm->rings[w]), true);
 	json_kv(b, "ring_high_water", CNT_GET(tm->ring_high_water[w]), true);
@@ -463,6 +495,34 @@ static void json_endpoints(struct sbuf *b, const struct route_counters *sums)
 	sbuf_puts(b, "},");
 }
 
+/* The acceptor figures of one shard, or (shard < 0) summed. */
+static void json_acceptor(struct sbuf *b, const struct telemetry *tm, int shard)
+{
+	for (size_t k = 0; k < NFIG(acceptor_figures); k++)
+		json_kv(b, acceptor_figures[k].json,
+			acceptor_value(tm, shard, &acceptor_figures[k]),
+			k + 1 < NFIG(acceptor_figures));
+}
+
+/* Each shard: its acceptor's CPU, its workers, its acceptor figures. */
+static void json_shards(struct sbuf *b, const struct telemetry *tm)
+{
+	sbuf_puts(b, "\"shards\":[");
+	for (unsigned a = 0; a < tm->nshards; a++) {
+		unsigned n = 0;
+
+		for (unsigned w = 0; w < tm->nworkers; w++)
+			n += tm->workers[w]->shard == a;
+		sbuf_puts(b, a ? ",{" : "{");
+		json_kv(b, "id", a, true);
+		json_cpu(b, tm->acceptors[a]->cpu);
+		json_kv(b, "workers", n, true);
+		json_acceptor(b, tm, (int)a);
+		sbuf_puts(b, "}");
+	}
+	sbuf_puts(b, "],");
+}
+
 size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 {
 	struct route_counters sums[ROUTE__COUNT];
@@ -473,15 +533,16 @@ size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 	sbuf_puts(&b, "{");
 	json_ratio(&b, "uptime_s", (double)(clock_mono_ns() - tm->start_ns), 1e9, true);
 	json_kv(&b, "workers", tm->nworkers, true);
+	json_kv(&b, "acceptors", tm->nshards, true);
 	json_build(&b, tm);
 	json_process(&b, tm);
 	json_endpoints(&b, sums);
 	sbuf_puts(&b, "\"acceptor\":{");
-	for (size_t k = 0; k < NFIG(acceptor_figures); k++)
-		json_kv(&b, acceptor_figures[k].json,
-			figure_value(tm->acc, &acceptor_figures[k]),
-			k + 1 < NFIG(acceptor_figures));
-	sbuf_puts(&b, "},\"worker\":[");
+	json_kv(&b, "access_log_dropped", alog_drops(tm), true);
+	json_acceptor(&b, tm, -1);
+	sbuf_puts(&b, "},");
+	json_shards(&b, tm);
+	sbuf_puts(&b, "\"worker\":[");
 	for (unsigned w = 0; w < tm->nworkers; w++) {
 		sbuf_puts(&b, w ? ",{" : "{");
 		json_worker(&b, tm, w);
@@ -687,50 +748,142 @@ static void prom_latency(struct sbuf *b, const struct route_counters *sums)
 			     http_route_name((enum http_route)r), sums[r].lat_max_ns);
 }
 
-static void prom_worker_table(struct sbuf *b, const struct telemetry *tm)
+/* NAME{LABELS} then the value (the caller's); labels written out already. */
+static void prom_labelled(struct sbuf *b, const char *name, const char *labels)
 {
-	char id[12];
+	sbuf_puts(b, name);
+	sbuf_puts(b, "{");
+	sbuf_puts(b, labels);
+	sbuf_puts(b, "} ");
+}
 
-	for (size_t k = 0; k < NFIG(worker_figures); k++) {
-		const struct figure *f = &worker_figures[k];
+/* KEY="N" at out (room for 40 bytes); returns its length. */
+static size_t label_u64(char *out, const char *key, uint64_t n)
+{
+	size_t k = strlen(key), len;
 
-		prom_head(b, f->prom, f->type, f->help);
-		for (unsigned w = 0; w < tm->nworkers; w++) {
-			id[fmt_u64(id, w)] = '\0';
-			prom_u64(b, f->prom, "worker", id, figure_value(&tm->workers[w]->w, f));
-		}
+	memcpy(out, key, k);
+	memcpy(out + k, "=\"", 2);
+	len = k + 2 + fmt_u64(out + k + 2, n);
+	memcpy(out + len, "\"", 2);
+	return len + 1;
+}
+
+/* worker="W",shard="S" */
+static void worker_labels(char *out, const struct telemetry *tm, unsigned w)
+{
+	size_t n = label_u64(out, "worker", w);
+
+	out[n++] = ',';
+	label_u64(out + n, "shard", tm->workers[w]->shard);
+}
+
+/* One series per worker of a counter the caller reads for worker w. */
+static void prom_per_worker(struct sbuf *b, const struct telemetry *tm, const char *name,
+			    uint64_t (*value)(const struct telemetry *, unsigned, const void *),
+			    const void *arg)
+{
+	char lb[96];
+
+	for (unsigned w = 0; w < tm->nworkers; w++) {
+		worker_labels(lb, tm, w);
+		prom_labelled(b, name, lb);
+		sbuf_u64(b, value(tm, w, arg));
+		sbuf_puts(b, "\n");
 	}
+}
+
+static uint64_t wv_figure(const struct telemetry *tm, unsigned w, const void *f)
+{
+	return figure_value(&tm->workers[w]->w, f);
+}
+
+static uint64_t wv_requests(const struct telemetry *tm, unsigned w, const void *arg)
+{
+	(void)arg;
+	return worker_requests(tm->workers[w]);
+}
+
+static uint64_t wv_depth(const struct telemetry *tm, unsigned w, const void *arg)
+{
+	(void)arg;
+	return queue_req_depth(tm->rings[w]);
+}
+
+static uint64_t wv_high_water(const struct telemetry *tm, unsigned w, const void *arg)
+{
+	(void)arg;
+	return CNT_GET(tm->ring_high_water[w]);
 }
 
 static void prom_workers(struct sbuf *b, const struct telemetry *tm)
 {
-	char id[12], v[24];
+	char lb[96], v[24];
 
 	prom_head(b, "metricd_worker_cpu", "gauge", "The CPU the worker is pinned to; -1: not pinned.");
 	for (unsigned w = 0; w < tm->nworkers; w++) {
-		id[fmt_u64(id, w)] = '\0';
-		prom_series(b, "metricd_worker_cpu", "worker", id, NULL);
+		worker_labels(lb, tm, w);
+		prom_labelled(b, "metricd_worker_cpu", lb);
 		sbuf_putn(b, v, fmt_i64(v, tm->workers[w]->cpu));
 		sbuf_puts(b, "\n");
 	}
 	prom_head(b, "metricd_worker_requests_total", "counter", "Requests the worker answered.");
-	for (unsigned w = 0; w < tm->nworkers; w++) {
-		id[fmt_u64(id, w)] = '\0';
-		prom_u64(b, "metricd_worker_requests_total", "worker", id,
-			 worker_requests(tm->workers[w]));
+	prom_per_worker(b, tm, "metricd_worker_requests_total", wv_requests, NULL);
+	for (size_t k = 0; k < NFIG(worker_figures); k++) {
+		const struct figure *f = &worker_figures[k];
+
+		prom_head(b, f->prom, f->type, f->help);
+		prom_per_worker(b, tm, f->prom, wv_figure, f);
 	}
-	prom_worker_table(b, tm);
 	prom_head(b, "metricd_worker_ring_depth", "gauge", "Requests queued in the worker's ring now.");
-	for (unsigned w = 0; w < tm->nworkers; w++) {
-		id[fmt_u64(id, w)] = '\0';
-		prom_u64(b, "metricd_worker_ring_depth", "worker", id, queue_req_depth(tm->rings[w]));
-	}
+	prom_per_worker(b, tm, "metricd_worker_ring_depth", wv_depth, NULL);
 	prom_head(b, "metricd_worker_ring_high_water", "gauge", "Deepest the worker's ring has been.");
-	for (unsigned w = 0; w < tm->nworkers; w++) {
-		id[fmt_u64(id, w)] = '\0';
-		prom_u64(b, "metricd_worker_ring_high_water", "worker", id,
-			 CNT_GET(tm->ring_high_water[w]));
+	prom_per_worker(b, tm, "metricd_worker_ring_high_water", wv_high_water, NULL);
+}
+
+/* The acceptor figures, one series per shard; the access log's drops,
+ * the process's. */
+static void prom_acceptors(struct sbuf *b, const struct telemetry *tm)
+{
+	char lb[48];
+
+	char v[24];
+
+	prom_head(b, "metricd_acceptors", "gauge", "Acceptor threads (shards).");
+	prom_u64(b, "metricd_acceptors", NULL, NULL, tm->nshards);
+	prom_head(b, "metricd_acceptor_cpu", "gauge",
+		  "The CPU the shard's acceptor is pinned to; -1: not pinned.");
+	for (unsigned a = 0; a < tm->nshards; a++) {
+		label_u64(lb, "shard", a);
+		prom_labelled(b, "metricd_acceptor_cpu", lb);
+		sbuf_putn(b, v, fmt_i64(v, tm->acceptors[a]->cpu));
+		sbuf_puts(b, "\n");
 	}
+	prom_head(b, "metricd_shard_workers", "gauge", "Worker threads the shard's acceptor feeds.");
+	for (unsigned a = 0; a < tm->nshards; a++) {
+		unsigned n = 0;
+
+		for (unsigned w = 0; w < tm->nworkers; w++)
+			n += tm->workers[w]->shard == a;
+		label_u64(lb, "shard", a);
+		prom_labelled(b, "metricd_shard_workers", lb);
+		sbuf_u64(b, n);
+		sbuf_puts(b, "\n");
+	}
+	for (size_t k = 0; k < NFIG(acceptor_figures); k++) {
+		const struct figure *f = &acceptor_figures[k];
+
+		prom_head(b, f->prom, f->type, f->help);
+		for (unsigned a = 0; a < tm->nshards; a++) {
+			label_u64(lb, "shard", a);
+			prom_labelled(b, f->prom, lb);
+			sbuf_u64(b, acceptor_value(tm, (int)a, f));
+			sbuf_puts(b, "\n");
+		}
+	}
+	prom_head(b, "metricd_access_log_dropped_total", "counter",
+		  "Access-log lines dropped because a worker's log ring was full.");
+	prom_u64(b, "metricd_access_log_dropped_total", NULL, NULL, alog_drops(tm));
 }
 
 size_t telemetry_write_prometheus(const struct telemetry *tm, char *out, size_t cap)
@@ -745,11 +898,6 @@ size_t telemetry_write_prometheus(const struct telemetry *tm, char *out, size_t 
 	prom_endpoint_counters(&b, sums);
 	prom_latency(&b, sums);
 	prom_workers(&b, tm);
-	for (size_t k = 0; k < NFIG(acceptor_figures); k++) {
-		const struct figure *f = &acceptor_figures[k];
-
-		prom_head(&b, f->prom, f->type, f->help);
-		prom_u64(&b, f->prom, NULL, NULL, figure_value(tm->acc, f));
-	}
+	prom_acceptors(&b, tm);
 	return b.full ? 0 : b.len;
 }

@@ -8,16 +8,20 @@
 
 #include "core/base/counters.h"
 
+struct alog;
 struct queue_req;
 
-/* Immutable after start. */
+/* Immutable after start.  A shard is an acceptor and the workers it
+ * feeds; each counters block says its thread's shard and CPU. */
 struct telemetry {
 	unsigned nworkers;
-	struct counters *acceptor;
-	struct counters **workers;          /* nworkers */
+	unsigned nshards;
+	struct counters **acceptors;            /* nshards: each acceptor thread's */
+	struct acceptor_counters **accs;        /* nshards */
+	struct counters **workers;              /* nworkers */
 	struct queue_req **rings;               /* nworkers, for live depth */
 	uint64_t *ring_high_water;              /* nworkers, acceptor-written */
-	struct acceptor_counters *acc;
+	const struct alog *alog;                /* its drops; NULL: none */
 	uint64_t start_ns;                      /* CLOCK_MONOTONIC */
 	uint64_t start_unix_ns;                 /* proc_start_unix_ns(); 0: unknown */
 	const char *allocator;                  /* proc_allocator(); NULL: unknown */

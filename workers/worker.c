@@ -58,6 +58,7 @@
 #include "core/base/sbuf.h"
 #include "core/base/tsan.h"
 #include "workers/outbox.h"
+#include "workers/spin.h"
 #include "workers/worker.h"
 
 #define EP_WAKE UINT64_MAX
@@ -360,19 +361,63 @@ static void ring_bell(struct worker *w)
 	}
 }
 
-/* How long a sleeping worker may wait: for ever, unless clients owe it
- * reads (the send-timeout sweep). */
-static int sleep_ms(const struct worker *w)
+/* Polls the ring for at most ns (the clock is read once per 32 polls);
+ * true when work came. */
+static bool spin_wait(struct worker *w, uint64_t ns)
 {
-	return w->wait_head != NONE ? SWEEP_MS : -1;
+	uint64_t until = clock_mono_ns() + ns;
+
+	for (unsigned i = 1;; i++) {
+		if (queue_req_depth(&w->rq))
+			return true;
+		cpu_relax();
+		if (!(i & 31) && clock_mono_ns() >= until)
+			return false;
+	}
+}
+
+/* Sleeps until the acceptor rings.  With nothing parked the eventfd alone
+ * is waited for, one read(2) that also drains it (queue/queue.h); clients
+ * that owe reads need the epoll set (EPOLLOUT) and the send-timeout sweep. */
+static void sleep_now(struct worker *w)
+{
+	if (w->wait_head != NONE) {
+		poll_events(w, SWEEP_MS);
+		return;
+	}
+	queue_req_sleep(&w->rq);
+	w->now_ms = clock_coarse_ms();
+	CNT_ADD(w->cnt.w.wakeups, 1);
+}
+
+/* Nothing to do: spin while spinning pays (workers/spin.h) and only where
+ * placement allowed it (alone on its CPU), then sleep, RCU-offline so a
+ * sleeping worker never delays a reload. */
+static void idle(struct worker *w)
+{
+	if (w->cfg.spin && w->spin_ns && spin_begin(&w->spin)) {
+		bool caught = spin_wait(w, w->spin_ns);
+
+		spin_end(&w->spin, caught);
+		if (caught) {
+			CNT_ADD(w->cnt.w.spins_caught, 1);
+			return;
+		}
+		CNT_ADD(w->cnt.w.spins_slept, 1);
+	}
+	if (!queue_req_prepare_sleep(&w->rq))
+		return;
+	CNT_ADD(w->cnt.w.sleeps, 1);
+	TSAN_RELEASE(w->rtp);
+	urcu_qsbr_thread_offline();
+	sleep_now(w);
+	urcu_qsbr_thread_online();
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct http_req batch[WORKER_BATCH];
-	uint64_t idle_since = 0;
-	unsigned spins = 0;
 
 	pthread_setname_np(pthread_self(), w->cnt.name);
 	slab_prefault(&w->slab);
@@ -404,33 +449,8 @@ static void *worker_main(void *arg)
 			urcu_qsbr_quiescent_state();
 		}
 		ring_bell(w);
-		if (n || w->ready_head != NONE) {
-			idle_since = 0;
-			spins = 0;
-			continue;
-		}
-		if (w->spin_ns) {
-			/* Poll the ring; read the clock once per 32 polls. */
-			if (++spins & 31) {
-				cpu_relax();
-				continue;
-			}
-			uint64_t now = clock_mono_ns();
-
-			if (!idle_since)
-				idle_since = now;
-			if (now - idle_since < w->spin_ns)
-				continue;
-		}
-		if (!queue_req_prepare_sleep(&w->rq))
-			continue;
-		CNT_ADD(w->cnt.w.sleeps, 1);
-		TSAN_RELEASE(w->rtp);
-		urcu_qsbr_thread_offline();      /* asleep: never delays a reload */
-		poll_events(w, sleep_ms(w));
-		urcu_qsbr_thread_online();
-		idle_since = 0;
-		spins = 0;
+		if (!n && w->ready_head == NONE)
+			idle(w);
 	}
 	close_waiting(w);
 	ring_bell(w);
@@ -461,8 +481,11 @@ int worker_init(struct worker *w, unsigned id, const struct worker_cfg *cfg,
 	w->epfd = -1;
 	w->wait_head = w->ready_head = w->ready_tail = NONE;
 	snprintf(name, sizeof(name), "metricd-w%u", id);
-	/* Thread 0 is the acceptor: heap headers name threads by index. */
-	counters_init(&w->cnt, name, cfg->cpu, (uint16_t)(id + 1));
+	/* Heap headers name threads by index (the acceptors come first). */
+	counters_init(&w->cnt, name, cfg->cpu, cfg->index);
+	w->cnt.shard = cfg->shard;
+	w->cnt.spin = cfg->spin;
+	spin_init(&w->spin);
 	chain_pool_init(&w->chains);
 	if ((rc = queue_req_init(&w->rq, cfg->ring_size)))
 		goto Error;

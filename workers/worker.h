@@ -23,6 +23,7 @@
 #include "queue/text.h"
 #include "workers/accesslog.h"
 #include "workers/slab.h"
+#include "workers/spin.h"
 #include "workers/telemetry.h"
 
 #define WORKER_BATCH 64
@@ -40,6 +41,9 @@ struct worker_cfg {
 	unsigned note_ring_size;
 	uint64_t max_unsent;          /* bytes; above it requests are held */
 	int cpu;                      /* -1: not pinned */
+	bool spin;                    /* may spin when idle (core/placement.h) */
+	unsigned shard;               /* the acceptor that feeds it */
+	uint16_t index;               /* thread number in heap headers */
 };
 
 struct out_ent {
@@ -98,6 +102,7 @@ struct worker {
 	const struct telemetry *tm;
 	struct runtime *const *rtp;   /* RCU-protected, see queue/runtime.h */
 	uint64_t spin_ns;         /* from the last snapshot read */
+	struct spin_policy spin;
 	struct counters cnt;       /* written by this thread only */
 };
 

@@ -125,12 +125,16 @@ struct worker_counters {
 	uint64_t dropped;             /* requests not computed: peer gone */
 	uint64_t send_timeouts;       /* connections closed by send-timeout */
 	uint64_t shutdown_refused;    /* 503 past the shutdown timeout */
+	uint64_t spins_caught;        /* idle spins that work ended */
+	uint64_t spins_slept;         /* idle spins that ended in a sleep */
 };
 
 struct counters {
 	char name[16];
 	int cpu;                      /* -1: not pinned */
 	uint16_t index;               /* thread number, stored in heap headers */
+	uint16_t shard;               /* the thread's shard (acceptor) */
+	bool spin;                    /* a worker that may spin */
 	struct route_counters route[COUNTERS_ROUTES];
 	struct worker_counters w;
 } __attribute__((aligned(64)));
@@ -150,9 +154,9 @@ struct acceptor_counters {
 	uint64_t bytes_read;
 	uint64_t frame_bytes_examined;    /* by the framer: linear, <= 3x read */
 	uint64_t read_budget_yields;  /* a connection used up its turn */
-	uint64_t access_log_dropped;  /* lines lost to a full ring */
 	uint64_t access_log_text_dropped;  /* requests logged without their
 					    * text: the text ring was full */
+	uint64_t reloads;             /* reloads this acceptor applied */
 } __attribute__((aligned(64)));
 
 

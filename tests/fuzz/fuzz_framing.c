@@ -196,6 +196,8 @@ static struct fuzz_worker {
 	struct acceptor_counters acc;
 	uint64_t ring_hw;
 	struct counters *wp;
+	struct counters *ap;
+	struct acceptor_counters *accp;
 	struct queue_req *rp;
 	struct runtime *rt;
 	struct alog alog;
@@ -206,7 +208,7 @@ static struct fuzz_worker {
 static void worker_up(void)
 {
 	struct worker_cfg wc = { .ring_size = 1024, .note_ring_size = 8,
-				 .max_unsent = 4u << 20, .cpu = -1 };
+				 .max_unsent = 4u << 20, .cpu = -1, .index = 1 };
 
 	fw = aligned_alloc(64, sizeof(*fw));
 	CHECK(fw != NULL);
@@ -224,9 +226,12 @@ static void worker_up(void)
 	counters_init(&fw->acc_st, "fuzz-acc", -1, 0);
 	fw->wp = &fw->w.cnt;
 	fw->rp = &fw->w.rq;
-	fw->tm = (struct telemetry){ .nworkers = 1, .acceptor = &fw->acc_st,
-		.workers = &fw->wp, .rings = &fw->rp, .ring_high_water = &fw->ring_hw,
-		.acc = &fw->acc, .start_ns = clock_mono_ns() };
+	fw->ap = &fw->acc_st;
+	fw->accp = &fw->acc;
+	fw->tm = (struct telemetry){ .nworkers = 1, .nshards = 1, .acceptors = &fw->ap,
+		.accs = &fw->accp, .workers = &fw->wp, .rings = &fw->rp,
+		.ring_high_water = &fw->ring_hw, .alog = &fw->alog,
+		.start_ns = clock_mono_ns() };
 	CHECK(worker_init(&fw->w, 0, &wc, &fw->conns, &fw->bell, &fw->tm,
 			  (struct runtime *const *)&fw->rt, &fw->alog.rings[0],
 			  &fw->past_deadline) == 0);

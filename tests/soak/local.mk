@@ -35,3 +35,9 @@ SOAK_TESTS += \
 	tests/soak/test_ipv6.py \
 	tests/soak/test_reload.py \
 	tests/soak/test_close_answers.py
+
+# Shards, listening sockets, placement and spinning.
+SOAK_TESTS += \
+	tests/soak/test_shards.py \
+	tests/soak/test_listen.py \
+	tests/soak/test_idle.py

@@ -66,7 +66,7 @@ def main():
         check(st.status == 200 and json.loads(st.body)["workers"] == 256,
               "/stats with 256 workers: 200 and whole")
         check(prom.status == 200 and prom.body.endswith(b"\n") and
-              b'metricd_worker_ring_depth{worker="255"}' in prom.body,
+              b'metricd_worker_ring_depth{worker="255",shard="0"}' in prom.body,
               "/metrics with 256 workers: 200 and whole")
         c.close()
         rc = srv.stop()

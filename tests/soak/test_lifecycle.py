@@ -90,8 +90,10 @@ def workers_share_cpus():
             if "listening on" in line:
                 port = int(line.rsplit(":", 1)[1].split()[0])
                 break
-        check(any("more workers (3) than CPUs (1): workers share CPUs" in l for l in log),
-              "--workers 3 --cpus N: the sharing is logged")
+        want = (f"shard 0: acceptor cpu {cpu}; w0 cpu {cpu} spin off, "
+                f"w1 cpu {cpu} spin off, w2 cpu {cpu} spin off")
+        check(any(want in l for l in log),
+              f"--workers 3 --cpus N: where each thread runs is logged: {want!r}")
         if port:
             c = Conn(port)
             c.send(req("/metric-stack?id=3"))
