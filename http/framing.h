@@ -60,6 +60,9 @@ struct http_framer {
 	bool sc_asterisk;    /* request target "*" (OPTIONS only) */
 	bool sc_expect_continue;   /* Expect: 100-continue */
 	bool sc_expect_other;      /* any other expectation */
+	bool sc_inm_any;           /* If-None-Match: * */
+	bool sc_inm_tag_seen;      /* If-None-Match named sc_inm_tag */
+	uint32_t sc_inm_tag;       /* (see http_req.inm_tag) */
 	uint8_t sc_cl, sc_te, sc_host;   /* header field lines seen */
 	/* The chunked body, checked strictly ahead of http-parser. */
 	uint8_t chunk_state;

@@ -32,6 +32,8 @@ enum http_req_flag {
 	REQF_HTTP10 = 1 << 2,      /* HTTP/1.0 request (kept alive on request) */
 	REQF_OPTIONS = 1 << 3,     /* OPTIONS *: answer with Allow */
 	REQF_HEAVY = 1 << 4,       /* work >= HTTP_WORK_HEAVY */
+	REQF_INM_TAG = 1 << 5,     /* If-None-Match names inm_tag */
+	REQF_INM_ANY = 1 << 6,     /* If-None-Match: * */
 };
 
 /* Why a request is answered with an error instead of its route. */
@@ -65,7 +67,9 @@ struct http_req {
 	uint8_t route;     /* enum http_route */
 	uint8_t flags;     /* enum http_req_flag */
 	uint8_t err;       /* enum http_err */
-	uint32_t reserved;
+	uint32_t inm_tag;  /* REQF_INM_TAG: an entity-tag of If-None-Match in
+			    * metricd's own form, "8 hex digits" (the
+			    * ETag http_write_head writes) */
 	uint64_t id;
 	uint64_t work;
 	uint64_t t_parsed_ns;          /* CLOCK_MONOTONIC when framed */

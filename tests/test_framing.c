@@ -930,6 +930,40 @@ START_TEST(expect_other_is_417)
 }
 END_TEST
 
+/* ---- If-None-Match (RFC 9110 13.1.2) ------------------------------------- */
+
+START_TEST(if_none_match_tags)
+{
+	static struct fx ref;
+#define INM(v) "GET /healthz HTTP/1.1\r\nHost: t\r\nIf-None-Match: " v "\r\n\r\n"
+	static const char in[] =
+		INM("\"0a1b2c3d\"")
+		INM("W/\"x\", W/\"deadbeef\" ,\"00000001\"")  /* the first of our form */
+		INM("*")
+		INM("\"DEADBEEF\"")                  /* tags compare exactly */
+		INM("\"0a1b2c3d")                     /* not a list of tags: ignored */
+		INM("deadbeef")
+		INM("\"0000000g\", \"123456789\"")
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"x\"\r\n"
+		"if-none-match:\t\"00000002\"\r\n\r\n"   /* two lines: one list */
+		"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+#undef INM
+	static const struct { unsigned flags; uint32_t tag; } want[] = {
+		{ REQF_INM_TAG, 0x0a1b2c3d }, { REQF_INM_TAG, 0xdeadbeef },
+		{ REQF_INM_ANY, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 },
+		{ REQF_INM_TAG, 2 }, { 0, 0 },
+	};
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < ref.n; i++) {
+		assert_req(&ref.out[i], ROUTE_HEALTHZ, 0, 0, want[i].flags, HERR_NONE);
+		ck_assert_msg(ref.out[i].inm_tag == want[i].tag, "request %u: tag %08x, want %08x",
+			      i, ref.out[i].inm_tag, want[i].tag);
+	}
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
 	Suite *s = suite_create("framing");
@@ -981,6 +1015,7 @@ static Suite *framing_suite(void)
 			    (int)(sizeof(host_cases) / sizeof(host_cases[0])));
 	tcase_add_test(rfc, expect_100_continue_before_the_body);
 	tcase_add_test(rfc, expect_other_is_417);
+	tcase_add_test(rfc, if_none_match_tags);
 	suite_add_tcase(s, rfc);
 	return s;
 }

@@ -13,7 +13,7 @@ struct reply handle_healthz(const struct handler_ctx *ctx)
 /* The methods OPTIONS * lists are in its head (REQF_OPTIONS). */
 struct reply handle_options(const struct handler_ctx *ctx)
 {
-	return (struct reply){ 200, CT_TEXT, 0, NULL };
+	return (struct reply){ .status = 200, .ct = CT_TEXT };
 }
 
 static struct reply telemetry_reply(const struct handler_ctx *ctx, size_t n,
@@ -23,7 +23,7 @@ static struct reply telemetry_reply(const struct handler_ctx *ctx, size_t n,
 
 	if (n == 0)
 		return reply_copy(ctx, 500, CT_JSON, too_big, sizeof(too_big) - 1);
-	return (struct reply){ 200, ct, n, NULL };
+	return (struct reply){ .status = 200, .ct = ct, .len = n };
 }
 
 struct reply handle_stats(const struct handler_ctx *ctx)

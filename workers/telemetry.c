@@ -22,7 +22,7 @@ static const char *const prom_le_text[PROM_BUCKETS] = {
 	"0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 };
 static const char *const status_text[SS__COUNT] = {
-	"200", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
+	"200", "304", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
 };
 
 /* One figure: its /stats key, its /metrics name (metricd_ added), type

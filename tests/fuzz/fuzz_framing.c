@@ -548,17 +548,19 @@ static void check_formatters(const struct world *wd, uint64_t x)
 	n = fmt_fixed6(buf, wd->value);
 	CHECK(n >= 1 && n <= 32);
 	/* Every status the server can send, and one it never sends. */
-	static const unsigned statuses[] = { 200, 400, 404, 405, 408, 413, 417,
-					     431, 500, 503, 505, 299 };
+	static const unsigned statuses[] = { 200, 304, 400, 404, 405, 408, 413,
+					     417, 431, 500, 503, 505, 299 };
 	char *h = malloc(HTTP_HEAD_MAX);
 	struct http_head_ctx date = make_date(wd);
+	uint32_t tag = (uint32_t)x;
 
 	CHECK(h != NULL);
-	n = http_write_head(h, HTTP_HEAD_MAX, statuses[x % 12], (enum http_ctype)(x % 3),
-			    SIZE_MAX - (x & 0xff), REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS, &date);
+	n = http_write_head(h, HTTP_HEAD_MAX, statuses[x % 13], (enum http_ctype)(x % 4),
+			    SIZE_MAX - (x & 0xff), REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS, &date,
+			    (x & 0x100) ? &tag : NULL);
 	CHECK(n > 0 && n <= HTTP_HEAD_MAX);
 	n = http_write_head(h, HTTP_HEAD_MAX, 405, CT_PROMETHEUS, SIZE_MAX,
-			    REQF_HTTP10, &date);
+			    REQF_HTTP10, &date, &tag);
 	CHECK(n > 0 && n <= HTTP_HEAD_MAX);
 	free(h);
 }
