@@ -1,8 +1,10 @@
 /* The server's own endpoints: /healthz, /stats (JSON), /metrics
- * (Prometheus) and OPTIONS *.  Like the stack path they allocate nothing:
- * the telemetry is written straight into the slab. */
+ * (Prometheus), the live page (/dashboard and /) and OPTIONS *.  Like the
+ * stack path they allocate nothing: the telemetry is written straight
+ * into the slab, the page is sent from the binary. */
 #include "config.h"
 
+#include "workers/dashboard.h"
 #include "workers/handler.h"
 
 struct reply handle_healthz(const struct handler_ctx *ctx)
@@ -37,4 +39,16 @@ struct reply handle_metrics(const struct handler_ctx *ctx)
 	return telemetry_reply(ctx, telemetry_write_prometheus(ctx->tm, ctx->body,
 							       ctx->body_cap),
 			       CT_PROMETHEUS);
+}
+
+/* The page changes only with the binary: a browser keeps it and asks
+ * again with If-None-Match, which gets a 304 of a few hundred bytes. */
+struct reply handle_dashboard(const struct handler_ctx *ctx)
+{
+	if (http_not_modified(ctx->req, dashboard_page_etag))
+		return (struct reply){ .status = 304, .ct = CT_HTML,
+				       .etag = &dashboard_page_etag };
+	return (struct reply){ .status = 200, .ct = CT_HTML,
+			       .len = dashboard_page_len, .fixed = dashboard_page,
+			       .etag = &dashboard_page_etag };
 }

@@ -14,6 +14,7 @@
 #include "core/base/sbuf.h"
 #include "http/route.h"
 #include "queue/queue.h"
+#include "workers/handler.h"
 #include "workers/telemetry.h"
 
 static const char *const prom_le_text[PROM_BUCKETS] = {
@@ -23,6 +24,12 @@ static const char *const prom_le_text[PROM_BUCKETS] = {
 };
 static const char *const status_text[SS__COUNT] = {
 	"200", "304", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
+};
+
+/* An endpoint's kind (http/routes.def), as /stats names it: what a
+ * reader such as the live page pairs side by side. */
+static const char *const kind_text[] = {
+	[EP_STACK] = "stack", [EP_HEAP] = "heap", [EP_ADMIN] = "admin",
 };
 
 /* One figure: its /stats key, its /metrics name (metricd_ added), type
@@ -299,7 +306,9 @@ size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 		if (r)
 			sbuf_puts(&b, ",");
 		json_key(&b, http_route_name((enum http_route)r));
-		sbuf_puts(&b, "{");
+		sbuf_puts(&b, "{\"kind\":\"");
+		sbuf_puts(&b, r == ROUTE_NONE ? "none" : kind_text[endpoints[r].kind]);
+		sbuf_puts(&b, "\",");
 		json_endpoint(&b, &sums[r]);
 		sbuf_puts(&b, "}");
 	}

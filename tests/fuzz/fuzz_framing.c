@@ -68,6 +68,7 @@
 #include "http/framing.h"
 #include "http/response.h"
 #include "http/route.h"
+#include "workers/dashboard.h"
 #include "workers/metric.h"
 #include "workers/worker.h"
 #include "workers/handler.h"
@@ -145,7 +146,9 @@ static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 	CHECK(r->kind == REQ_HTTP);
 	CHECK(r->err < HERR__COUNT);
 	CHECK((r->flags & ~(REQF_HEAD | REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS |
-			    REQF_HEAVY)) == 0);
+			    REQF_HEAVY | REQF_INM_TAG | REQF_INM_ANY)) == 0);
+	/* A tag only with its flag: a 304 is never answered by accident. */
+	CHECK(r->inm_tag == 0 || (r->flags & REQF_INM_TAG));
 	if (rc == HTTP_FRAME_ERROR) {
 		CHECK(r->flags == REQF_CLOSE);
 		CHECK(is_framing_err(r->err));
@@ -169,7 +172,8 @@ static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 	if (r->err == HERR_NONE)
 		CHECK(r->route != ROUTE_NONE);
 	if (r->route == ROUTE_HEALTHZ || r->route == ROUTE_STATS ||
-	    r->route == ROUTE_METRICS)
+	    r->route == ROUTE_METRICS || r->route == ROUTE_DASHBOARD ||
+	    r->route == ROUTE_ROOT)
 		CHECK(r->err == HERR_NONE || r->err == HERR_METHOD);
 	if (r->route == ROUTE_OPTIONS)
 		CHECK(r->err == HERR_NONE);
@@ -262,7 +266,8 @@ struct resp_parse {
 static bool known_field(const char *at, size_t len)
 {
 	static const char *const names[] = { "Server", "Date", "Content-Type",
-					     "Content-Length", "Allow", "Connection" };
+					     "Content-Length", "Allow", "Connection",
+					     "ETag", "Cache-Control" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strlen(names[i]) == len && memcmp(at, names[i], len) == 0)
@@ -311,7 +316,8 @@ static int rp_on_headers_complete(http_parser *p)
 	CHECK(rp->close_hdr == ((e->flags & REQF_CLOSE) != 0));
 	if (e->status == 100)
 		return 0;
-	CHECK(p->content_length != ULLONG_MAX);      /* always a length */
+	/* always a length, but for a 304 (RFC 9110 15.4.5) */
+	CHECK((p->content_length != ULLONG_MAX) == (e->status != 304));
 	if (e->flags & REQF_HEAD)
 		return 1;                 /* the answer to HEAD has no body */
 	return 0;
@@ -328,13 +334,23 @@ static int rp_on_body(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* The live page's answer is a 304 when If-None-Match is "*" or names the
+ * page's tag (RFC 9110 13.1.2). */
+static bool not_modified(const struct http_req *r)
+{
+	if (r->route != ROUTE_DASHBOARD && r->route != ROUTE_ROOT)
+		return false;
+	return (r->flags & REQF_INM_ANY) ||
+	       ((r->flags & REQF_INM_TAG) && r->inm_tag == dashboard_page_etag);
+}
+
 /* The body each route writes (its start, for the long ones). */
 static void check_body(const struct resp_parse *rp, const struct expect *e)
 {
 	char want[256];
 	const char *b = rp->body;
 
-	if (e->status == 100 || (e->flags & REQF_HEAD)) {
+	if (e->status == 100 || e->status == 304 || (e->flags & REQF_HEAD)) {
 		CHECK(rp->body_len == 0);
 		return;
 	}
@@ -370,6 +386,10 @@ static void check_body(const struct resp_parse *rp, const struct expect *e)
 		break;
 	case ROUTE_METRICS:
 		CHECK(strncmp(b, "# HELP metricd_", 15) == 0);
+		break;
+	case ROUTE_DASHBOARD:
+	case ROUTE_ROOT:
+		CHECK(strncmp(b, "<!DOCTYPE html>", 15) == 0);
 		break;
 	default:
 		CHECK(0);
@@ -485,7 +505,8 @@ static void answer_run(const struct run *rn, uint64_t seed)
 		if (r.work > FUZZ_WORK_CAP)
 			r.work = FUZZ_WORK_CAP;
 		exp[nexp++] = (struct expect){
-			.status = r.err ? http_err_status((enum http_err)r.err) : 200,
+			.status = r.err ? http_err_status((enum http_err)r.err)
+				: not_modified(&r) ? 304 : 200,
 			.flags = r.flags, .route = r.route, .err = r.err, .id = r.id };
 		/* The acceptor's part of the heap path. */
 		if (!r.err && (r.route == ROUTE_METRIC_HEAP || r.route == ROUTE_STATS_POINTER))
