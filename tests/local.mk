@@ -52,8 +52,10 @@ EXTRA_DIST += tests/sanitizer-env.sh
 # (readiness, reload, stop, watchdog and socket activation).
 # test_dashboard.py: the live page in headless Chromium, under blast's load
 # (it needs blast; its screenshot goes to tests/test_dashboard.out/).
+# test_bench_charts.py: the benchmark report's SVG charts and flame graphs
+# (tools/bench/metricdbench), on made-up figures.
 PY_TESTS = tests/test_stats.py tests/test_access_log.py tests/test_service_notify.py \
-	tests/test_dashboard.py
+	tests/test_dashboard.py tests/test_bench_charts.py
 tests/test_dashboard.log: blast$(EXEEXT)
 clean-local: clean-dashboard-out
 clean-dashboard-out:
