@@ -339,14 +339,17 @@ def main():
     chrome = ws = blast = None
     urls = os.path.join(profile, "urls")
     with open(urls, "w") as f:
-        f.writelines(f"http://127.0.0.1:{port}{p}?id=7\n" for p in PAIR)
+        # Both pairs, so the screenshot shows both live; the checks read
+        # /metric-*.
+        f.writelines(f"http://127.0.0.1:{port}{p}?id=7\n"
+                     for p in PAIR + ("/stats-value", "/stats-pointer"))
     try:
         chrome, ws = start_chromium(browser, f"http://127.0.0.1:{port}/dashboard", profile)
         ws.call("Runtime.enable")
         first = wait_polls(ws, 1)
         check(first["state"] == "live", f"the page says it is live ({first['state']})")
         # Bounded load on both paths in turn; stopped once read.
-        blast = subprocess.Popen([BLAST, "-q", "-t1", "-c4", "-R", "3000", "-d", "30s", "--urls", urls],
+        blast = subprocess.Popen([BLAST, "-q", "-t1", "-c4", "-R", "4000", "-d", "30s", "--urls", urls],
                                  stdout=subprocess.DEVNULL)
         under_load(ws, port, blast)
         stop(blast, signal.SIGINT)
