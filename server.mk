@@ -21,6 +21,7 @@ libmetricd_a_SOURCES = \
 	queue/text.c queue/text.h \
 	workers/accesslog.c workers/accesslog.h \
 	workers/admin.c \
+	workers/dashboard.h \
 	workers/endpoints.c workers/handler.h \
 	workers/heap.c \
 	workers/metric.c workers/metric.h \
@@ -44,6 +45,14 @@ libmetricd_a_SOURCES = \
 	core/startup.c core/startup.h
 # The route table: included by http/request.h, http/route.c, workers/endpoints.c.
 EXTRA_DIST += http/routes.def
+# The live page, built into the binary (workers/embed.sh).
+nodist_libmetricd_a_SOURCES = workers/dashboard_page.c
+workers/dashboard_page.c: $(srcdir)/workers/dashboard.html $(srcdir)/workers/embed.sh
+	$(AM_V_GEN)$(MKDIR_P) $(@D) && \
+	$(SHELL) $(srcdir)/workers/embed.sh $(srcdir)/workers/dashboard.html \
+		dashboard_page workers/dashboard.h >$@.tmp && mv $@.tmp $@
+CLEANFILES += workers/dashboard_page.c
+EXTRA_DIST += workers/dashboard.html workers/embed.sh
 libmetricd_a_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 SERVER_LIBS = libmetricd.a $(LIBEVENT_LIBS) $(CK_LIBS) $(URCU_LIBS) $(HTTP_PARSER_LIBS) $(LIBSYSTEMD_LIBS) $(DL_LIBS) $(PTHREAD_LIBS)
 

@@ -29,6 +29,7 @@
 #include "core/acceptor.h"
 #include "core/base/clock.h"
 #include "core/base/log.h"
+#include "workers/dashboard.h"
 #include "workers/handler.h"
 
 /* Requests one connection may frame per loop turn before the others get
@@ -271,6 +272,7 @@ void acc__conn_open(struct acceptor *a, int fd, uint32_t slot,
 	http_framer_init(&c->fr, t->bufs + (size_t)slot * t->buf_cap, t->buf_cap,
 			 a->cfg->max_header_bytes);
 	c->fr.max_body = a->cfg->max_body_bytes;
+	c->fr.etag = &dashboard_page_etag;      /* the one tagged body */
 	event_assign(&c->rev, a->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	a->live++;
 	CNT_SET(a->ctr.open, a->live);

@@ -195,6 +195,66 @@ static void log_field(struct http_framer *f, enum http_log_field k,
 		f->msg_log[k] = (struct http_span){ (uint32_t)(v - f->buf), (uint32_t)vn };
 }
 
+/* An entity-tag's opaque part in metricd's own form: 8 lower-case hex
+ * digits (http_write_head's ETag).  Lower case only: entity-tags compare
+ * character by character (RFC 9110 8.8.3.2). */
+static bool own_etag(const char *p, size_t n, uint32_t *tag)
+{
+	uint32_t v = 0;
+
+	if (n != 8)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)p[k];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint32_t)(c - 'a' + 10);
+		else
+			return false;
+	}
+	*tag = v;
+	return true;
+}
+
+/* If-None-Match (RFC 9110 13.1.2): "*" or a list of entity-tags, each
+ * [W/]"opaque".  Only what a 304 needs is kept: whether the line is "*" or
+ * names f->etag, the server's one tagged body (weak or not: this
+ * comparison is the weak one).  A line that is not such a list is ignored
+ * from where it stops being one: its request gets the whole page, never a
+ * wrong 304.  The descriptor carries the answer as one flag
+ * (REQF_INM_MATCH): it has no room for a tag. */
+static void scan_if_none_match(struct http_framer *f, const char *v, size_t n)
+{
+	uint32_t t;
+	size_t i = 0;
+
+	if (n == 1 && v[0] == '*') {
+		f->sc_inm_match = true;
+		return;
+	}
+	while (i < n) {
+		if (v[i] == ',' || v[i] == ' ' || v[i] == '\t') {
+			i++;
+			continue;
+		}
+		if (n - i >= 2 && v[i] == 'W' && v[i + 1] == '/')
+			i += 2;
+		if (i == n || v[i] != '"')
+			return;
+		size_t at = ++i;
+
+		while (i < n && v[i] != '"')
+			i++;
+		if (i == n)
+			return;
+		if (f->etag && own_etag(v + at, i - at, &t) && t == *f->etag)
+			f->sc_inm_match = true;
+		i++;
+	}
+}
+
 /* One field line, in one pass: the name's characters, the colon, the
  * value's (no CTL but HTAB, which also refuses bare CR and NUL).  In a head
  * (not a trailer section) the fields that frame or route the request are
@@ -240,6 +300,10 @@ static enum http_err scan_header_line(struct http_framer *f, const char *l,
 		    (f->sc_host++ || !host_valid(v, vn)))
 			return HERR_BAD_REQUEST;     /* RFC 9112 3.2 */
 		break;
+	case 13:
+		if (head && IEQ(l, i, "if-none-match"))
+			scan_if_none_match(f, v, vn);
+		break;
 	case 6:
 		if (head && IEQ(l, i, "expect")) {
 			if (IEQ(v, vn, "100-continue"))
@@ -281,6 +345,7 @@ static void scan_reset(struct http_framer *f)
 	f->sc_at = f->sc_nl = 0;
 	f->sc_started = f->sc_http10 = f->sc_te_chunked = f->sc_asterisk = false;
 	f->sc_expect_continue = f->sc_expect_other = false;
+	f->sc_inm_match = false;
 	f->sc_cl = f->sc_te = f->sc_host = 0;
 }
 
@@ -475,6 +540,8 @@ static int on_headers_complete(http_parser *p)
 		f->err = HERR_BODY_TOO_LARGE;
 		return -1;
 	}
+	if (f->sc_inm_match)
+		r->flags |= REQF_INM_MATCH;
 	/* No tunnels and no protocol switches: what follows a CONNECT or an
 	 * Upgrade request is not HTTP/1.1 to a peer that honours them.  A
 	 * CONNECT is a framing error (400, close); an Upgrade request is

@@ -90,6 +90,7 @@ struct http_framer {
 	bool sc_asterisk;    /* request target "*" (OPTIONS only) */
 	bool sc_expect_continue;   /* Expect: 100-continue */
 	bool sc_expect_other;      /* any other expectation */
+	bool sc_inm_match;         /* If-None-Match is "*" or names *etag */
 	uint8_t sc_cl, sc_te, sc_host;   /* header field lines seen */
 	/* The chunked body, checked strictly ahead of http-parser. */
 	uint8_t chunk_state;
@@ -115,6 +116,10 @@ struct http_framer {
 	 * call of http_framer_space or http_framer_next: the acceptor
 	 * dispatches a descriptor before either (core/connection.c). */
 	struct http_span log[HTTP_LOG_FIELDS];
+	/* The entity-tag If-None-Match is compared with: the server's one
+	 * tagged body (the live page's, set by core/connection.c); NULL after
+	 * init: only "*" matches. */
+	const uint32_t *etag;
 };
 
 /* buf must hold cap bytes; cap > max_head.  max_body starts at

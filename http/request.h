@@ -32,6 +32,8 @@ enum http_req_flag {
 	REQF_HTTP10 = 1 << 2,      /* HTTP/1.0 request (kept alive on request) */
 	REQF_OPTIONS = 1 << 3,     /* OPTIONS *: answer with Allow */
 	REQF_HEAVY = 1 << 4,       /* work >= HTTP_WORK_HEAVY */
+	REQF_INM_MATCH = 1 << 5,   /* If-None-Match is "*" or names the
+				    * framer's entity-tag (http/framing.h) */
 };
 
 /* Why a request is answered with an error instead of its route. */

@@ -45,6 +45,7 @@ static const char *status_line(unsigned status, size_t *len)
 		return "HTTP/1.1 " #code " " text "\r\n"
 	switch (status) {
 	S(200, "OK");
+	S(304, "Not Modified");
 	S(400, "Bad Request");
 	S(404, "Not Found");
 	S(405, "Method Not Allowed");
@@ -64,9 +65,43 @@ static const char *status_line(unsigned status, size_t *len)
  * head (HTTP_HEAD_MAX bounds it). */
 #define PUT(p, lit) do { memcpy(p, lit, sizeof(lit) - 1); p += sizeof(lit) - 1; } while (0)
 
+static char *put_type_and_length(char *p, enum http_ctype ct, size_t body_len)
+{
+	switch (ct) {
+	case CT_JSON:
+		PUT(p, "Content-Type: application/json\r\n");
+		break;
+	case CT_PROMETHEUS:
+		PUT(p, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n");
+		break;
+	case CT_HTML:
+		PUT(p, "Content-Type: text/html; charset=utf-8\r\n");
+		break;
+	default:
+		PUT(p, "Content-Type: text/plain\r\n");
+		break;
+	}
+	PUT(p, "Content-Length: ");
+	p += fmt_u64(p, body_len);
+	PUT(p, "\r\n");
+	return p;
+}
+
+/* ETag: "0000abcd" - the form the framer recognises in If-None-Match. */
+static char *put_etag(char *p, uint32_t tag)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	PUT(p, "ETag: \"");
+	for (int shift = 28; shift >= 0; shift -= 4)
+		*p++ = hex[(tag >> shift) & 0xf];
+	PUT(p, "\"\r\nCache-Control: no-cache\r\n");
+	return p;
+}
+
 size_t http_write_head(char *out, size_t cap, unsigned status,
 		       enum http_ctype ct, size_t body_len, unsigned req_flags,
-		       const struct http_head_ctx *head)
+		       const struct http_head_ctx *head, const uint32_t *etag)
 {
 	size_t sl;
 	const char *line = status_line(status, &sl);
@@ -87,15 +122,11 @@ size_t http_write_head(char *out, size_t cap, unsigned status,
 	size_t dl = strlen(head->date);
 	memcpy(p, head->date, dl);
 	p += dl;
-	if (ct == CT_JSON)
-		PUT(p, "\r\nContent-Type: application/json\r\nContent-Length: ");
-	else if (ct == CT_PROMETHEUS)
-		PUT(p, "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8"
-		    "\r\nContent-Length: ");
-	else
-		PUT(p, "\r\nContent-Type: text/plain\r\nContent-Length: ");
-	p += fmt_u64(p, body_len);
 	PUT(p, "\r\n");
+	if (status != 304)
+		p = put_type_and_length(p, ct, body_len);
+	if (etag)
+		p = put_etag(p, *etag);
 	if (status == 405)
 		PUT(p, "Allow: GET, HEAD\r\n");
 	else if (req_flags & REQF_OPTIONS)
@@ -106,6 +137,11 @@ size_t http_write_head(char *out, size_t cap, unsigned status,
 		PUT(p, "Connection: keep-alive\r\n");
 	PUT(p, "\r\n");
 	return (size_t)(p - out);
+}
+
+bool http_not_modified(const struct http_req *r)
+{
+	return r->flags & REQF_INM_MATCH;
 }
 
 size_t http_body_metric(char *out, size_t cap, uint64_t id, int64_t ts_ns,

@@ -51,8 +51,17 @@ EXTRA_DIST += tests/sanitizer-env.sh
 # test_service_notify.py: the real binary under a fake service manager
 # (readiness, reload, stop, watchdog and socket activation);
 # test_stats_metrics.py: every /stats figure against its /metrics series.
+# test_dashboard.py: the live page in headless Chromium, under blast's load
+# (it needs blast; its screenshot goes to tests/test_dashboard.out/).
+# test_bench_charts.py: the benchmark report's SVG charts and flame graphs
+# (tools/bench/metricdbench), on made-up figures.
 PY_TESTS = tests/test_stats.py tests/test_stats_metrics.py tests/test_access_log.py \
-	tests/test_service_notify.py
+	tests/test_service_notify.py tests/test_dashboard.py tests/test_bench_charts.py
+tests/test_dashboard.log: blast$(EXEEXT)
+clean-local: clean-dashboard-out
+clean-dashboard-out:
+	rm -rf tests/test_dashboard.out
+.PHONY: clean-dashboard-out
 TESTS += $(PY_TESTS)
 EXTRA_DIST += $(PY_TESTS)
 include $(top_srcdir)/tests/unit.mk

@@ -28,11 +28,12 @@ static int fds[CONNS];
 static struct tl_reader *rds;
 static char acfile[64];
 
-/* n requests for path over all connections, DEPTH at a time; all answers
- * checked for the expected status. */
-static void drive(const char *path, int n, int status)
+/* n requests for path (with the header lines fields, "" for none) over
+ * all connections, DEPTH at a time; all answers checked for the expected
+ * status. */
+static void drive_with(const char *path, const char *fields, int n, int status)
 {
-	char req[DEPTH * 160];
+	char req[DEPTH * 224];
 	size_t len = 0;
 	struct tl_resp r;
 
@@ -40,7 +41,7 @@ static void drive(const char *path, int n, int status)
 	for (int i = 0; i < DEPTH; i++)
 		len += (size_t)snprintf(req + len, sizeof(req) - len,
 					"GET %s?id=%d HTTP/1.1\r\nHost: t\r\nReferer: http://t/\r\n"
-					"User-Agent: allocs/1.0\r\n\r\n", path, i);
+					"User-Agent: allocs/1.0\r\n%s\r\n", path, i, fields);
 	ck_assert_int_eq(n % (CONNS * DEPTH), 0);
 	for (int round = 0; round < n / (CONNS * DEPTH); round++) {
 		for (int c = 0; c < CONNS; c++)
@@ -131,15 +132,16 @@ static void settle(void)
 	}
 }
 
-static struct delta measure(const char *path, int status, int warmup, int n)
+static struct delta measure(const char *path, const char *fields, int status,
+			    int warmup, int n)
 {
 	struct ac_view a, b;
 	struct delta d;
 
-	drive(path, warmup, status);
+	drive_with(path, fields, warmup, status);
 	settle();
 	ck_assert_int_eq(ac_snapshot(&live, &a), 0);
-	drive(path, n, status);
+	drive_with(path, fields, n, status);
 	settle();
 	ck_assert_int_eq(ac_snapshot(&live, &b), 0);
 	for (int f = 0; f < AC_FN_COUNT; f++)
@@ -150,13 +152,18 @@ static struct delta measure(const char *path, int status, int warmup, int n)
 	return d;
 }
 
-static void assert_no_allocs(const char *path, int status, int n)
+static void assert_no_allocs_with(const char *path, const char *fields, int status, int n)
 {
-	struct delta d = measure(path, status, WARMUP, n);
+	struct delta d = measure(path, fields, status, WARMUP, n);
 
 	for (int f = 0; f < AC_FN_COUNT; f++)
-		ck_assert_msg(d.calls[f] == 0, "%s: %llu calls of allocator function %d over %d requests",
-			      path, (unsigned long long)d.calls[f], f, n);
+		ck_assert_msg(d.calls[f] == 0, "%s %s: %llu calls of allocator function %d over %d requests",
+			      path, fields, (unsigned long long)d.calls[f], f, n);
+}
+
+static void assert_no_allocs(const char *path, int status, int n)
+{
+	assert_no_allocs_with(path, "", status, n);
 }
 
 static void assert_stack_path(const char *path, int status)
@@ -166,7 +173,7 @@ static void assert_stack_path(const char *path, int status)
 
 static void assert_heap_path(const char *path)
 {
-	struct delta d = measure(path, 200, WARMUP, N);
+	struct delta d = measure(path, "", 200, WARMUP, N);
 	uint64_t allocs = 0;
 
 	for (int f = 0; f < AC_FN_COUNT; f++)
@@ -189,6 +196,9 @@ START_TEST(stack_path_allocates_nothing)
 	 * fewer of them). */
 	assert_no_allocs("/stats", 200, 1024);
 	assert_no_allocs("/metrics", 200, 1024);
+	/* The live page, sent from the binary, and its 304. */
+	assert_no_allocs("/dashboard", 200, 1024);
+	assert_no_allocs_with("/dashboard", "If-None-Match: *\r\n", 304, 1024);
 	stop_server();
 }
 END_TEST

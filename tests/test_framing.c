@@ -35,12 +35,19 @@ struct fx {
 	 * cleared by fx_init (only the first n are read). */
 	uint32_t log_len[MAXREQ][HTTP_LOG_FIELDS];
 	char log[MAXREQ][HTTP_LOG_FIELDS][HTTP_LOG_TARGET_MAX + 1];
+	bool no_etag;        /* the framer has no entity-tag (not cleared) */
 };
+
+/* The entity-tag the framers compare If-None-Match with, as the server's
+ * is its live page's. */
+static const uint32_t test_etag = 0xdeadbeef;
 
 static void fx_init(struct fx *x)
 {
 	memset(x, 0, offsetof(struct fx, log_len));
 	http_framer_init(&x->f, x->buf, CAP, MAX_HEAD);
+	if (!x->no_etag)
+		x->f.etag = &test_etag;
 	x->last = HTTP_FRAME_NEED_MORE;
 }
 
@@ -134,6 +141,7 @@ static void frame_every_split(struct fx *ref, const char *in, size_t len)
 {
 	static struct fx x;
 
+	x.no_etag = ref->no_etag;
 	fx_frame(ref, in, len);
 	for (size_t k = 0; k <= len; k++) {
 		fx_init(&x);
@@ -1097,6 +1105,54 @@ START_TEST(log_fields_of_errors)
 }
 END_TEST
 
+/* ---- If-None-Match (RFC 9110 13.1.2) ------------------------------------- */
+
+START_TEST(if_none_match_tags)
+{
+	static struct fx ref;
+#define INM(v) "GET /healthz HTTP/1.1\r\nHost: t\r\nIf-None-Match: " v "\r\n\r\n"
+	static const char in[] =
+		INM("\"0a1b2c3d\"")                   /* another tag */
+		INM("W/\"x\", W/\"deadbeef\" ,\"00000001\"")  /* ours, weak, in a list */
+		INM("\"00000001\", \"deadbeef\"")      /* ours, later in the list */
+		INM("*")
+		INM("\"DEADBEEF\"")                  /* tags compare exactly */
+		INM("\"0a1b2c3d")                     /* not a list of tags: ignored */
+		INM("deadbeef")
+		INM("\"0000000g\", \"123456789\"")
+		INM("\"x\" \"deadbeef")                /* stops being a list first */
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"x\"\r\n"
+		"if-none-match:\t\"deadbeef\"\r\n\r\n"   /* two lines: one list */
+		"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+#undef INM
+	static const unsigned want[] = {
+		0, REQF_INM_MATCH, REQF_INM_MATCH, REQF_INM_MATCH, 0, 0, 0, 0, 0,
+		REQF_INM_MATCH, 0,
+	};
+
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, sizeof(want) / sizeof(want[0]));
+	for (unsigned i = 0; i < ref.n; i++)
+		assert_req(&ref.out[i], ROUTE_HEALTHZ, 0, 0, want[i], HERR_NONE);
+}
+END_TEST
+
+/* Without an entity-tag of its own, a framer matches only "*". */
+START_TEST(if_none_match_without_tag)
+{
+	static struct fx ref;
+	static const char in[] =
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"deadbeef\"\r\n\r\n"
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nIf-None-Match: *\r\n\r\n";
+
+	ref.no_etag = true;
+	frame_every_split(&ref, LIT(in));
+	ck_assert_uint_eq(ref.n, 2);
+	assert_req(&ref.out[0], ROUTE_HEALTHZ, 0, 0, 0, HERR_NONE);
+	assert_req(&ref.out[1], ROUTE_HEALTHZ, 0, 0, REQF_INM_MATCH, HERR_NONE);
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
 	Suite *s = suite_create("framing");
@@ -1151,6 +1207,8 @@ static Suite *framing_suite(void)
 			    (int)(sizeof(host_cases) / sizeof(host_cases[0])));
 	tcase_add_test(rfc, expect_100_continue_before_the_body);
 	tcase_add_test(rfc, expect_other_is_417);
+	tcase_add_test(rfc, if_none_match_tags);
+	tcase_add_test(rfc, if_none_match_without_tag);
 	suite_add_tcase(s, rfc);
 	return s;
 }

@@ -116,6 +116,65 @@ START_TEST(stats_endpoints)
 }
 END_TEST
 
+/* The live page: built into the binary, cacheable, revalidated with
+ * If-None-Match (a 304 without a body), HEAD without a body, / the same. */
+START_TEST(dashboard_page)
+{
+	struct tl_reader rd;
+	struct tl_resp r;
+	char etag[64], v[64], req[256];
+	long len;
+	int fd;
+
+	start();
+	get("GET /dashboard HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(tl_header(&r, "Content-Type", v, sizeof(v)), "text/html; charset=utf-8");
+	ck_assert_str_eq(tl_header(&r, "Cache-Control", v, sizeof(v)), "no-cache");
+	ck_assert_ptr_nonnull(tl_header(&r, "ETag", etag, sizeof(etag)));
+	ck_assert_uint_eq(strlen(etag), 10);               /* "8 hex digits" */
+	ck_assert(strncmp(r.body, "<!DOCTYPE html>", 15) == 0);
+	ck_assert_ptr_nonnull(strstr(r.body, "</html>"));
+	ck_assert_uint_eq(strlen(r.body), r.body_len);     /* no NUL sent */
+	len = r.content_length;
+	get("GET / HTTP/1.1\r\nHost: t\r\n\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.content_length, len);
+	ck_assert_str_eq(tl_header(&r, "ETag", v, sizeof(v)), etag);
+
+	/* One connection: HEAD, a matching If-None-Match (304, no body; the
+	 * first tag of metricd's form is the one compared), a stale one (the
+	 * page), "*", and the answers stay in step. */
+	fd = tl_connect(srv.port);
+	tl_reader_init(&rd, fd);
+	send_str(fd, "HEAD /dashboard HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(tl_read_resp(&rd, &r, true, 3000), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.content_length, len);
+	snprintf(req, sizeof(req), "GET /dashboard HTTP/1.1\r\nHost: t\r\n"
+		 "If-None-Match: W/\"x\", %s\r\n\r\n", etag);
+	send_str(fd, req);
+	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+	ck_assert_int_eq(r.status, 304);
+	ck_assert_int_eq(r.content_length, -1);
+	ck_assert_ptr_null(tl_header(&r, "Content-Type", v, sizeof(v)));
+	ck_assert_str_eq(tl_header(&r, "ETag", v, sizeof(v)), etag);
+	send_str(fd, "GET / HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"00000000\"\r\n\r\n");
+	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+	ck_assert_str_ne(etag, "\"00000000\"");
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(r.content_length, len);
+	send_str(fd, "HEAD / HTTP/1.1\r\nHost: t\r\nIf-None-Match: *\r\n\r\n");
+	ck_assert_int_eq(tl_read_resp(&rd, &r, true, 3000), 0);
+	ck_assert_int_eq(r.status, 304);
+	send_str(fd, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+	ck_assert_int_eq(tl_read_resp(&rd, &r, false, 3000), 0);
+	ck_assert_str_eq(r.body, "ok\n");
+	close(fd);
+	stop();
+}
+END_TEST
+
 START_TEST(errors_keep_serving)
 {
 	static const struct { const char *req; int status; const char *body; } cases[] = {
@@ -679,6 +738,7 @@ static Suite *integration_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, metric_endpoints);
 	tcase_add_test(tc, stats_endpoints);
+	tcase_add_test(tc, dashboard_page);
 	tcase_add_test(tc, errors_keep_serving);
 	tcase_add_test(tc, malformed_closes);
 	tcase_add_test(tc, header_too_large);

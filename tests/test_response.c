@@ -193,7 +193,18 @@ static size_t head(char *out, size_t cap, unsigned status, enum http_ctype ct,
 	size_t n;
 
 	memset(out, CANARY, cap + SLACK);
-	n = http_write_head(out, cap, status, ct, body_len, flags, &d);
+	n = http_write_head(out, cap, status, ct, body_len, flags, &d, NULL);
+	out[n] = '\0';
+	return n;
+}
+
+static size_t head_tagged(char *out, unsigned status, unsigned flags, uint32_t tag)
+{
+	struct http_head_ctx d = the_date();
+	size_t n;
+
+	memset(out, CANARY, HTTP_HEAD_MAX + SLACK);
+	n = http_write_head(out, HTTP_HEAD_MAX, status, CT_HTML, 12345, flags, &d, &tag);
 	out[n] = '\0';
 	return n;
 }
@@ -286,7 +297,7 @@ END_TEST
  * writes past what it reports, and says what the flags ask for. */
 START_TEST(head_bounded_for_every_combination)
 {
-	static const unsigned statuses[] = { 200, 400, 404, 405, 408, 413, 431,
+	static const unsigned statuses[] = { 200, 304, 400, 404, 405, 408, 413, 431,
 					     500, 503, 505, 999 };
 	static const size_t lens[] = { 0, 1, 99, 4294967296ull, SIZE_MAX };
 	static const time_t dates[] = { 0, 1700000000, 253402300799 };
@@ -295,14 +306,17 @@ START_TEST(head_bounded_for_every_combination)
 		[CT_TEXT] = "\r\nContent-Type: text/plain\r\n",
 		[CT_PROMETHEUS] = "\r\nContent-Type: text/plain; version=0.0.4; "
 				  "charset=utf-8\r\n",
+		[CT_HTML] = "\r\nContent-Type: text/html; charset=utf-8\r\n",
 	};
+	static const uint32_t tag = 0xfedcba98;
 	char out[HTTP_HEAD_MAX + SLACK];
 	size_t worst = 0;
 
 	for (size_t di = 0; di < sizeof(dates) / sizeof(dates[0]); di++)
 	for (size_t si = 0; si < sizeof(statuses) / sizeof(statuses[0]); si++)
-	for (int ct = CT_JSON; ct <= CT_PROMETHEUS; ct++)
+	for (int ct = CT_JSON; ct <= CT_HTML; ct++)
 	for (unsigned flags = 0; flags < 8; flags++)
+	for (int tagged = 0; tagged < 2; tagged++)
 	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
 		struct http_head_ctx d;
 		char cl[48];
@@ -312,7 +326,8 @@ START_TEST(head_bounded_for_every_combination)
 		http_head_set_date(&d, dates[di]);
 		memset(out, CANARY, sizeof(out));
 		n = http_write_head(out, HTTP_HEAD_MAX, statuses[si],
-				    (enum http_ctype)ct, lens[li], flags, &d);
+				    (enum http_ctype)ct, lens[li], flags, &d,
+				    tagged ? &tag : NULL);
 		ck_assert_uint_gt(n, 0);
 		ck_assert_uint_le(n, HTTP_HEAD_MAX);
 		ck_assert_msg(untouched_from(out, n, sizeof(out)) == sizeof(out),
@@ -324,14 +339,17 @@ START_TEST(head_bounded_for_every_combination)
 		ck_assert_str_eq(out + n - 4, "\r\n\r\n");
 		ck_assert_ptr_nonnull(strstr(out, d.date));
 		snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", lens[li]);
-		ck_assert_ptr_nonnull(strstr(out, cl));
+		/* 304: no Content-Type, no Content-Length (RFC 9110 15.4.5) */
+		ck_assert_int_eq(strstr(out, cl) != NULL, statuses[si] != 304);
+		ck_assert_int_eq(strstr(out, ctype_line[ct]) != NULL, statuses[si] != 304);
+		ck_assert_int_eq(strstr(out, "\r\nETag: \"fedcba98\"\r\n") != NULL, tagged);
+		ck_assert_int_eq(strstr(out, "\r\nCache-Control: no-cache\r\n") != NULL, tagged);
 		ck_assert_int_eq(strstr(out, "\r\nAllow: GET, HEAD\r\n") != NULL,
 				 statuses[si] == 405);
 		ck_assert_int_eq(strstr(out, "\r\nConnection: close\r\n") != NULL,
 				 (flags & REQF_CLOSE) != 0);
 		ck_assert_int_eq(strstr(out, "\r\nConnection: keep-alive\r\n") != NULL,
 				 (flags & REQF_CLOSE) == 0 && (flags & REQF_HTTP10));
-		ck_assert_ptr_nonnull(strstr(out, ctype_line[ct]));
 		/* headers only ever appear once, and nothing follows the end */
 		ck_assert_ptr_eq(strstr(out, "\r\n\r\n"), out + n - 4);
 	}
@@ -346,13 +364,55 @@ START_TEST(head_refuses_small_buffers)
 
 	for (size_t cap = 0; cap < HTTP_HEAD_MAX; cap += 17) {
 		memset(out, CANARY, sizeof(out));
-		ck_assert_uint_eq(http_write_head(out, cap, 200, CT_JSON, 1, 0, &d), 0);
+		ck_assert_uint_eq(http_write_head(out, cap, 200, CT_JSON, 1, 0, &d, NULL), 0);
 		ck_assert_uint_eq(untouched_from(out, 0, sizeof(out)), sizeof(out));
 	}
 	ck_assert_uint_eq(http_write_head(out, HTTP_HEAD_MAX - 1, 200, CT_JSON, 1,
-					  0, &d), 0);
+					  0, &d, NULL), 0);
 	ck_assert_uint_gt(http_write_head(out, HTTP_HEAD_MAX, 200, CT_JSON, 1, 0,
-					  &d), 0);
+					  &d, NULL), 0);
+}
+END_TEST
+
+/* A page built into the binary: its ETag (always 8 hex digits, the form
+ * the framer reads back from If-None-Match) and Cache-Control; its 304
+ * keeps both and drops the body's headers. */
+START_TEST(head_etag_and_304)
+{
+	char out[HTTP_HEAD_MAX + SLACK];
+
+	head_tagged(out, 200, 0, 0x00c0ffee);
+	ck_assert_str_eq(out,
+		"HTTP/1.1 200 OK\r\n"
+		"Server: metricd/" PACKAGE_VERSION "\r\n"
+		"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+		"Content-Type: text/html; charset=utf-8\r\n"
+		"Content-Length: 12345\r\n"
+		"ETag: \"00c0ffee\"\r\n"
+		"Cache-Control: no-cache\r\n"
+		"\r\n");
+	head_tagged(out, 304, REQF_HTTP10, 0xffffffff);
+	ck_assert_str_eq(out,
+		"HTTP/1.1 304 Not Modified\r\n"
+		"Server: metricd/" PACKAGE_VERSION "\r\n"
+		"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+		"ETag: \"ffffffff\"\r\n"
+		"Cache-Control: no-cache\r\n"
+		"Connection: keep-alive\r\n"
+		"\r\n");
+}
+END_TEST
+
+START_TEST(not_modified_rules)
+{
+	struct http_req r;
+
+	memset(&r, 0, sizeof(r));
+	ck_assert(!http_not_modified(&r));             /* no If-None-Match */
+	r.flags = REQF_HEAD | REQF_CLOSE | REQF_HEAVY; /* other flags: still no */
+	ck_assert(!http_not_modified(&r));
+	r.flags |= REQF_INM_MATCH;                     /* the framer's match */
+	ck_assert(http_not_modified(&r));
 }
 END_TEST
 
@@ -503,6 +563,8 @@ static Suite *response_suite(void)
 	tcase_add_test(th, head_status_lines);
 	tcase_add_test(th, head_bounded_for_every_combination);
 	tcase_add_test(th, head_refuses_small_buffers);
+	tcase_add_test(th, head_etag_and_304);
+	tcase_add_test(th, not_modified_rules);
 	suite_add_tcase(s, th);
 
 	TCase *tb = tcase_create("body");

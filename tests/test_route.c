@@ -47,7 +47,6 @@ static const struct route_case cases[] = {
 	{ "/metricsx", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
 	{ "/stats-valu?id=1", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
 	/* unknown paths */
-	{ "/", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
 	{ "", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
 	{ "*", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
 	{ "/metric", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
@@ -68,7 +67,14 @@ static const struct route_case cases[] = {
 	{ "/metrics", 0, ROUTE_METRICS, HERR_METHOD, 0, 0 },
 	{ "/metric-stack", 0, ROUTE_METRIC_STACK, HERR_METHOD, 0, 0 },
 	{ "/nope", 0, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
-	{ "/", 0, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
+	{ "/", 0, ROUTE_ROOT, HERR_METHOD, 0, 0 },
+	{ "/dashboard", 0, ROUTE_DASHBOARD, HERR_METHOD, 0, 0 },
+	/* the live page: at / too; no id, and a query is ignored */
+	{ "/", 1, ROUTE_ROOT, HERR_NONE, 0, 0 },
+	{ "/?x=1", 1, ROUTE_ROOT, HERR_NONE, 0, 0 },
+	{ "/dashboard", 1, ROUTE_DASHBOARD, HERR_NONE, 0, 0 },
+	{ "//", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
+	{ "/dashboard/", 1, ROUTE_NONE, HERR_NOT_FOUND, 0, 0 },
 	/* id rules */
 	{ "/metric-stack", 1, ROUTE_METRIC_STACK, HERR_ID_MISSING, 0, 0 },
 	{ "/metric-stack?", 1, ROUTE_METRIC_STACK, HERR_ID_MISSING, 0, 0 },

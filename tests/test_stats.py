@@ -123,6 +123,10 @@ def main():
             check(ep[key]["requests"] == n, f"{key}: requests == {n} (got {ep[key]['requests']})")
             code = "404" if name == "/nope" else "200"
             check(ep[key]["responses"].get(code) == n, f"{key}: {n} responses with {code}")
+        kinds = {"/metric-stack": "stack", "/stats-value": "stack", "/metric-heap": "heap",
+                 "/stats-pointer": "heap", "/healthz": "admin", "/dashboard": "admin", "other": "none"}
+        check(all(ep[k]["kind"] == v for k, v in kinds.items()),
+              f"each endpoint's kind, from the route table: {[(k, ep[k]['kind']) for k in kinds]}")
         for key in ("/metric-stack", "/stats-value", "/healthz", "other"):
             e = ep[key]
             check(e["allocs"] == 0 and e["frees"] == 0, f"{key}: no heap allocations")

@@ -357,8 +357,8 @@ END_TEST
 
 START_TEST(status_index_buckets)
 {
-	static const unsigned codes[] = { 200, 400, 404, 405, 408, 413, 417, 431,
-					  500, 503, 505 };
+	static const unsigned codes[] = { 200, 304, 400, 404, 405, 408, 413, 417,
+					  431, 500, 503, 505 };
 	bool seen[SS__COUNT] = { false };
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {

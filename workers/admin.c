@@ -1,8 +1,10 @@
 /* The server's own endpoints: /healthz, /stats (JSON), /metrics
- * (Prometheus) and OPTIONS *.  Like the stack path they allocate nothing:
- * the telemetry is written straight into the slab. */
+ * (Prometheus), the live page (/dashboard and /) and OPTIONS *.  Like the
+ * stack path they allocate nothing: the telemetry is written straight
+ * into the slab, the page is sent from the binary. */
 #include "config.h"
 
+#include "workers/dashboard.h"
 #include "workers/handler.h"
 
 struct reply handle_healthz(const struct handler_ctx *ctx)
@@ -13,7 +15,7 @@ struct reply handle_healthz(const struct handler_ctx *ctx)
 /* The methods OPTIONS * lists are in its head (REQF_OPTIONS). */
 struct reply handle_options(const struct handler_ctx *ctx)
 {
-	return (struct reply){ 200, CT_TEXT, 0, NULL };
+	return (struct reply){ .status = 200, .ct = CT_TEXT };
 }
 
 static struct reply telemetry_reply(const struct handler_ctx *ctx, size_t n,
@@ -23,7 +25,7 @@ static struct reply telemetry_reply(const struct handler_ctx *ctx, size_t n,
 
 	if (n == 0)
 		return reply_copy(ctx, 500, CT_JSON, too_big, sizeof(too_big) - 1);
-	return (struct reply){ 200, ct, n, NULL };
+	return (struct reply){ .status = 200, .ct = ct, .len = n };
 }
 
 struct reply handle_stats(const struct handler_ctx *ctx)
@@ -37,4 +39,16 @@ struct reply handle_metrics(const struct handler_ctx *ctx)
 	return telemetry_reply(ctx, telemetry_write_prometheus(ctx->tm, ctx->body,
 							       ctx->body_cap),
 			       CT_PROMETHEUS);
+}
+
+/* The page changes only with the binary: a browser keeps it and asks
+ * again with If-None-Match, which gets a 304 of a few hundred bytes. */
+struct reply handle_dashboard(const struct handler_ctx *ctx)
+{
+	if (http_not_modified(ctx->req))
+		return (struct reply){ .status = 304, .ct = CT_HTML,
+				       .etag = &dashboard_page_etag };
+	return (struct reply){ .status = 200, .ct = CT_HTML,
+			       .len = dashboard_page_len, .fixed = dashboard_page,
+			       .etag = &dashboard_page_etag };
 }

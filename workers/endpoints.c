@@ -25,12 +25,12 @@ struct reply reply_copy(const struct handler_ctx *ctx, unsigned status,
 			enum http_ctype ct, const char *body, size_t len)
 {
 	memcpy(ctx->body, body, len);      /* len <= body_cap: our constants */
-	return (struct reply){ status, ct, len, NULL };
+	return (struct reply){ .status = status, .ct = ct, .len = len };
 }
 
 struct reply reply_error(const struct handler_ctx *ctx, enum http_err err)
 {
 	size_t n = http_body_error(ctx->body, ctx->body_cap, http_err_message(err));
 
-	return (struct reply){ http_err_status(err), CT_JSON, n, NULL };
+	return (struct reply){ .status = http_err_status(err), .ct = CT_JSON, .len = n };
 }

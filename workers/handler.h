@@ -4,7 +4,8 @@
  * A handler gets the request (its id and work, or its heap object), room
  * for its body in the worker's slab, this thread's counters and the
  * telemetry; it writes the body there - or returns a malloc'd one, the
- * heap path - and says what the answer is.  It never touches the
+ * heap path, or bytes built into the binary - and says what the answer
+ * is.  It never touches the
  * connection, the socket or the batch: the worker writes the head in
  * front of the body, queues both, counts, logs and closes. */
 #ifndef METRICD_WORKERS_HANDLER_H
@@ -27,14 +28,19 @@ struct handler_ctx {
 	const struct telemetry *tm;   /* what /stats and /metrics read */
 };
 
+/* The body is in one of three places: at ctx->body (the slab: neither
+ * owned nor fixed), in a mem_malloc'd buffer (owned: the heap path, sent
+ * from there and freed by the worker after the flush), or in bytes that
+ * live as long as the process (fixed: a page built into the binary, sent
+ * from there and never freed - answering it allocates nothing). */
 struct reply {
 	unsigned status;
 	enum http_ctype ct;
 	size_t len;                   /* body bytes */
-	char *owned;                  /* NULL: the body is at ctx->body; else a
-				       * mem_malloc'd body (the heap path),
-				       * sent from there and freed by the
-				       * worker after the flush */
+	char *owned;
+	const char *fixed;
+	const uint32_t *etag;         /* NULL, or the body's entity-tag
+				       * (http_write_head) */
 };
 
 typedef struct reply (*handler_fn)(const struct handler_ctx *ctx);

@@ -109,7 +109,7 @@ static struct reply heap_reply(const struct handler_ctx *ctx, bool stats)
 				    s->timestamp, s->duration_ns, s->status);
 		mem_free(ctx->cnt, s);
 	}
-	return (struct reply){ 200, CT_JSON, n, body };
+	return (struct reply){ .status = 200, .ct = CT_JSON, .len = n, .owned = body };
 Error:
 	mem_free(ctx->cnt, body);
 	return reply_error(ctx, HERR_NO_MEMORY);

@@ -415,16 +415,19 @@ unsigned worker__answer(struct worker *w, struct conn *c, const struct http_req 
 			      : reply_error(&ctx, err ? err : (enum http_err)r->err);
 	bool head_only = head_flags & REQF_HEAD;
 	size_t hl = http_write_head(p, HTTP_HEAD_MAX, rep.status, rep.ct, rep.len,
-				    head_flags, &w->head);
+				    head_flags, &w->head, rep.etag);
+	char *apart = rep.owned ? rep.owned : (char *)rep.fixed;
 
-	if (rep.owned) {
-		/* The heap path: the body is sent from where it was malloc'd,
-		 * and freed once the batch is flushed. */
+	if (apart) {
+		/* The heap path's body is sent from where it was malloc'd and
+		 * freed once the batch is flushed; a fixed one is sent from
+		 * the binary. */
 		slab_trim(&w->slab, p, hl);
 		worker__out_add(w, c, p, hl, head_only ? 1 : 0);
 		if (!head_only)
-			worker__out_add(w, c, rep.owned, rep.len, 1);
-		w->to_free[w->nfree++] = rep.owned;
+			worker__out_add(w, c, apart, rep.len, 1);
+		if (rep.owned)
+			w->to_free[w->nfree++] = rep.owned;
 	} else {
 		/* The body goes right behind its head, so answers stay one
 		 * contiguous run of the slab (one iovec for many). */

@@ -46,7 +46,7 @@ struct reply handle_metric_stack(const struct handler_ctx *ctx)
 	size_t n = http_body_metric(ctx->body, ctx->body_cap, m.id, m.timestamp,
 				    m.value);
 
-	return (struct reply){ 200, CT_JSON, n, NULL };
+	return (struct reply){ .status = 200, .ct = CT_JSON, .len = n };
 }
 
 struct reply handle_stats_value(const struct handler_ctx *ctx)
@@ -57,5 +57,5 @@ struct reply handle_stats_value(const struct handler_ctx *ctx)
 	size_t n = http_body_stats(ctx->body, ctx->body_cap, s.id, s.timestamp,
 				   s.duration_ns, s.status);
 
-	return (struct reply){ 200, CT_JSON, n, NULL };
+	return (struct reply){ .status = 200, .ct = CT_JSON, .len = n };
 }

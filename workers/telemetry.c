@@ -20,6 +20,7 @@
 #include "http/route.h"
 #include "queue/queue.h"
 #include "workers/accesslog.h"
+#include "workers/handler.h"
 #include "workers/telemetry.h"
 
 #define LAT_TEXT(ns, text, a) text,
@@ -27,7 +28,13 @@ static const char *const lat_bound_text[LAT_BOUNDS] = { LAT_BOUNDS_LIST(LAT_TEXT
 #undef LAT_TEXT
 
 static const char *const status_text[SS__COUNT] = {
-	"200", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
+	"200", "304", "400", "404", "405", "408", "413", "417", "431", "500", "503", "505", "other",
+};
+
+/* An endpoint's kind (http/routes.def), as /stats names it: what a
+ * reader such as the live page pairs side by side. */
+static const char *const kind_text[] = {
+	[EP_STACK] = "stack", [EP_HEAP] = "heap", [EP_ADMIN] = "admin",
 };
 
 /* The percentiles /stats gives, named as blast --json names them: "p"
@@ -488,7 +495,9 @@ static void json_endpoints(struct sbuf *b, const struct route_counters *sums)
 		if (r)
 			sbuf_puts(b, ",");
 		json_key(b, http_route_name((enum http_route)r));
-		sbuf_puts(b, "{");
+		sbuf_puts(b, "{\"kind\":\"");
+		sbuf_puts(b, r == ROUTE_NONE ? "none" : kind_text[endpoints[r].kind]);
+		sbuf_puts(b, "\",");
 		json_endpoint(b, &sums[r]);
 		sbuf_puts(b, "}");
 	}

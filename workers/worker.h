@@ -27,11 +27,13 @@
 #include "workers/telemetry.h"
 
 #define WORKER_BATCH 64
-#define WORKER_SLAB_SIZE (512u << 10)
+#define WORKER_SLAB_SIZE (1024u << 10)
 /* Largest /stats or /metrics body: three quarters of the slab, so it always
- * fits beside its head in an emptied slab. /metrics grows by about 1 KiB a
- * worker; at 256 workers it is about 265 KiB (tests/soak/test_close_answers.py
- * asks for it whole). */
+ * fits beside its head in an emptied slab. /metrics grows by about 1.5 KiB
+ * a worker (every worker series names its shard too); at 256 workers it is
+ * about 390 KiB (tests/soak/test_close_answers.py asks for it whole).  The
+ * slab is mapped, not touched: a worker's resident share is what its
+ * batches use. */
 #define WORKER_STATS_MAX (WORKER_SLAB_SIZE / 4 * 3)
 /* A batch slot for one request's access-log text (queue/text.h). */
 #define WORKER_TEXT_SLOT 2048u

@@ -27,7 +27,7 @@
 
 /* Status codes counted separately; others go to SS_OTHER. */
 enum counted_status {
-	SS_200, SS_400, SS_404, SS_405, SS_408, SS_413, SS_417, SS_431, SS_500,
+	SS_200, SS_304, SS_400, SS_404, SS_405, SS_408, SS_413, SS_417, SS_431, SS_500,
 	SS_503, SS_505, SS_OTHER, SS__COUNT
 };
 
@@ -164,6 +164,7 @@ static inline unsigned status_index(unsigned status)
 {
 	switch (status) {
 	case 200: return SS_200;
+	case 304: return SS_304;
 	case 400: return SS_400;
 	case 404: return SS_404;
 	case 405: return SS_405;

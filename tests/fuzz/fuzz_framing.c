@@ -71,6 +71,7 @@
 #include "http/framing.h"
 #include "http/response.h"
 #include "http/route.h"
+#include "workers/dashboard.h"
 #include "workers/metric.h"
 #include "workers/worker.h"
 #include "workers/handler.h"
@@ -149,7 +150,7 @@ static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 	CHECK(r->kind == REQ_HTTP);
 	CHECK(r->err < HERR__COUNT);
 	CHECK((r->flags & ~(REQF_HEAD | REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS |
-			    REQF_HEAVY)) == 0);
+			    REQF_HEAVY | REQF_INM_MATCH)) == 0);
 	CHECK(r->method <= HTTP_SOURCE + 1);
 	CHECK(r->log_len == 0);                   /* the acceptor's to set */
 	if (rc == HTTP_FRAME_ERROR) {
@@ -176,7 +177,8 @@ static void check_desc(const struct http_req *r, enum http_frame_rc rc)
 	if (r->err == HERR_NONE)
 		CHECK(r->route != ROUTE_NONE);
 	if (r->route == ROUTE_HEALTHZ || r->route == ROUTE_STATS ||
-	    r->route == ROUTE_METRICS)
+	    r->route == ROUTE_METRICS || r->route == ROUTE_DASHBOARD ||
+	    r->route == ROUTE_ROOT)
 		CHECK(r->err == HERR_NONE || r->err == HERR_METHOD);
 	if (r->route == ROUTE_OPTIONS)
 		CHECK(r->err == HERR_NONE);
@@ -274,7 +276,8 @@ struct resp_parse {
 static bool known_field(const char *at, size_t len)
 {
 	static const char *const names[] = { "Server", "Date", "Content-Type",
-					     "Content-Length", "Allow", "Connection" };
+					     "Content-Length", "Allow", "Connection",
+					     "ETag", "Cache-Control" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strlen(names[i]) == len && memcmp(at, names[i], len) == 0)
@@ -323,7 +326,8 @@ static int rp_on_headers_complete(http_parser *p)
 	CHECK(rp->close_hdr == ((e->flags & REQF_CLOSE) != 0));
 	if (e->status == 100)
 		return 0;
-	CHECK(p->content_length != ULLONG_MAX);      /* always a length */
+	/* always a length, but for a 304 (RFC 9110 15.4.5) */
+	CHECK((p->content_length != ULLONG_MAX) == (e->status != 304));
 	if (e->flags & REQF_HEAD)
 		return 1;                 /* the answer to HEAD has no body */
 	return 0;
@@ -340,13 +344,22 @@ static int rp_on_body(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* The live page's answer is a 304 when If-None-Match is "*" or names the
+ * page's tag (RFC 9110 13.1.2). */
+static bool not_modified(const struct http_req *r)
+{
+	if (r->route != ROUTE_DASHBOARD && r->route != ROUTE_ROOT)
+		return false;
+	return r->flags & REQF_INM_MATCH;
+}
+
 /* The body each route writes (its start, for the long ones). */
 static void check_body(const struct resp_parse *rp, const struct expect *e)
 {
 	char want[256];
 	const char *b = rp->body;
 
-	if (e->status == 100 || (e->flags & REQF_HEAD)) {
+	if (e->status == 100 || e->status == 304 || (e->flags & REQF_HEAD)) {
 		CHECK(rp->body_len == 0);
 		return;
 	}
@@ -382,6 +395,10 @@ static void check_body(const struct resp_parse *rp, const struct expect *e)
 		break;
 	case ROUTE_METRICS:
 		CHECK(strncmp(b, "# HELP metricd_", 15) == 0);
+		break;
+	case ROUTE_DASHBOARD:
+	case ROUTE_ROOT:
+		CHECK(strncmp(b, "<!DOCTYPE html>", 15) == 0);
 		break;
 	default:
 		CHECK(0);
@@ -497,7 +514,8 @@ static void answer_run(const struct run *rn, uint64_t seed)
 		if (r.work > FUZZ_WORK_CAP)
 			r.work = FUZZ_WORK_CAP;
 		exp[nexp++] = (struct expect){
-			.status = r.err ? http_err_status((enum http_err)r.err) : 200,
+			.status = r.err ? http_err_status((enum http_err)r.err)
+				: not_modified(&r) ? 304 : 200,
 			.flags = r.flags, .route = r.route, .err = r.err, .id = r.id };
 		/* The acceptor's part of the heap path. */
 		if (!r.err && (r.route == ROUTE_METRIC_HEAP || r.route == ROUTE_STATS_POINTER))
@@ -560,17 +578,19 @@ static void check_formatters(const struct world *wd, uint64_t x)
 	n = fmt_fixed6(buf, wd->value);
 	CHECK(n >= 1 && n <= 32);
 	/* Every status the server can send, and one it never sends. */
-	static const unsigned statuses[] = { 200, 400, 404, 405, 408, 413, 417,
-					     431, 500, 503, 505, 299 };
+	static const unsigned statuses[] = { 200, 304, 400, 404, 405, 408, 413,
+					     417, 431, 500, 503, 505, 299 };
 	char *h = malloc(HTTP_HEAD_MAX);
 	struct http_head_ctx date = make_date(wd);
+	uint32_t tag = (uint32_t)x;
 
 	CHECK(h != NULL);
-	n = http_write_head(h, HTTP_HEAD_MAX, statuses[x % 12], (enum http_ctype)(x % 3),
-			    SIZE_MAX - (x & 0xff), REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS, &date);
+	n = http_write_head(h, HTTP_HEAD_MAX, statuses[x % 13], (enum http_ctype)(x % 4),
+			    SIZE_MAX - (x & 0xff), REQF_CLOSE | REQF_HTTP10 | REQF_OPTIONS, &date,
+			    (x & 0x100) ? &tag : NULL);
 	CHECK(n > 0 && n <= HTTP_HEAD_MAX);
 	n = http_write_head(h, HTTP_HEAD_MAX, 405, CT_PROMETHEUS, SIZE_MAX,
-			    REQF_HTTP10, &date);
+			    REQF_HTTP10, &date, &tag);
 	CHECK(n > 0 && n <= HTTP_HEAD_MAX);
 	free(h);
 }
@@ -647,6 +667,7 @@ static void feed(const uint8_t *data, size_t size, const uint8_t *lens,
 	unsigned k = 0;
 
 	http_framer_init(&f, buf, sizeof(buf), FUZZ_MAX_HEAD);
+	f.etag = &dashboard_page_etag;          /* as core/connection.c sets it */
 	rn->n = 0;
 	rn->continues = 0;
 	rn->ended = rn->error = false;

@@ -13,6 +13,7 @@ FUZZ_SERVER_SOURCES = http/framing.c http/route.c http/response.c \
 if FUZZ
 noinst_PROGRAMS += tests/fuzz/fuzz_framing
 tests_fuzz_fuzz_framing_SOURCES = tests/fuzz/fuzz_framing.c $(FUZZ_SERVER_SOURCES)
+nodist_tests_fuzz_fuzz_framing_SOURCES = workers/dashboard_page.c
 tests_fuzz_fuzz_framing_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS) -O1 -DMETRICD_ASAN=1 \
 	$(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS)
 tests_fuzz_fuzz_framing_LDFLAGS = $(FUZZ_FLAGS)

@@ -120,6 +120,9 @@ SEEDS = {
     "h2-preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000012040000000000000300000064000400100000"),
     "connect-with-body": b"CONNECT h:443 HTTP/1.1\r\nContent-Length: 25\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n",
     "upgrade": req(headers=[("Connection", "Upgrade"), ("Upgrade", "websocket")]) + b"\x81\x05hello",
+    "if-none-match": req("/dashboard", headers=[("If-None-Match", 'W/"x", "0a1b2c3d"')])
+    + req("/", method="HEAD", headers=[("If-None-Match", "*")])
+    + req("/dashboard", headers=[("If-None-Match", '"0a1b2c3d'), ("if-none-match", '"DEADBEEF", "00000001"')]),
     "expect-100": req("/healthz", method="POST", headers=[("Expect", "100-continue"), ("Content-Length", "2")], body=b"hi"),
     # huge
     "huge-header": req(headers=[("X-Big", "a" * 1500)]),

@@ -62,7 +62,7 @@ def main():
         c.send(req("/stats") + req("/metrics"))
         st, prom = c.responses(2)
         info(f"256 workers: /stats {len(st.body)} bytes, /metrics {len(prom.body)} bytes "
-             f"(the buffer holds 393216: workers/worker.h)")
+             f"(the buffer holds 786432: workers/worker.h)")
         check(st.status == 200 and json.loads(st.body)["workers"] == 256,
               "/stats with 256 workers: 200 and whole")
         check(prom.status == 200 and prom.body.endswith(b"\n") and

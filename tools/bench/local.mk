@@ -4,7 +4,8 @@
 #   make bench BENCH_ARGS=--quick   about 2 minutes
 # tools/bench/run builds its own optimized metricd, blast and allocbench
 # (-O2, with tools/build-tree, in bench/results/.build, from a copy of the
-# source tree) and writes bench/results/<timestamp>/{results.json,report.md,charts/}.
+# source tree) and writes bench/results/<timestamp>/{results.json,report.md,charts/},
+# the charts as SVG drawn by the package itself (svgplot.py, flame.py).
 BENCH_ARGS =
 
 # refserver: the cheapest HTTP/1.1 answerer, to measure load generators
@@ -31,6 +32,7 @@ EXTRA_DIST += \
 	tools/bench/metricdbench/client.py \
 	tools/bench/metricdbench/common.py \
 	tools/bench/metricdbench/faults.py \
+	tools/bench/metricdbench/flame.py \
 	tools/bench/metricdbench/hostile.py \
 	tools/bench/metricdbench/loadgens.py \
 	tools/bench/metricdbench/loads.py \
@@ -43,5 +45,6 @@ EXTRA_DIST += \
 	tools/bench/metricdbench/runs.py \
 	tools/bench/metricdbench/sample.py \
 	tools/bench/metricdbench/servers.py \
+	tools/bench/metricdbench/svgplot.py \
 	tools/bench/metricdbench/targets.py \
 	docs/BENCHMARKS.md

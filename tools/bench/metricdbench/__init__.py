@@ -25,9 +25,11 @@ Modules, from the bottom up:
   bench     the interleaved load phases (closed loop, open loop, allocators,
             references) and /stats per run
   phases    the phases without a load matrix: allocbench, idle CPU, RSS
-  perf      profiles when a target is missed
+  perf      profiles when a target is missed, and the flame graphs' samples
+  svgplot, flame
+            SVG charts and flame graphs, drawn here (no plotting library)
   targets, charts, report
-            the targets, gnuplot charts and report.md of a results.json
+            the targets, the charts and report.md of a results.json
   cli       tools/bench/run, scaling and report
   hostile   tools/bench/robustness
   loadgens  tools/bench/blast-vs-wrk

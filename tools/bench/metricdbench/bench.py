@@ -17,6 +17,8 @@ from .runs import summarize_runs, summary_index
 from .sample import host_delta, host_snapshot, loadavg
 from .servers import STAT_KEYS, Metricd, Nginx, stats_delta
 
+# metricd's CPU time per request from /proc: all, user, system.
+CPU_KEYS = ("server_cpu_us_per_request", "server_user_us_per_request", "server_sys_us_per_request")
 # The closed-loop groups and the results section each goes to.
 GROUP_SECTIONS = (("matrix", "closed_loop"), ("allocators", "allocators"), ("references", "references"))
 
@@ -90,6 +92,8 @@ class Bench:
             self.res["targets"] = targets.evaluate(self.res)
             if "perf" in want:
                 self.phase("perf", lambda: perf.profile_missed(self))
+            if "flame" in want:
+                self.phase("flame", lambda: perf.flame_graphs(self))
         finally:
             self.stop_servers()
 
@@ -165,7 +169,8 @@ class Bench:
             return blast_run(self.bins["blast"], url, threads=plan["threads"], conns=plan["connections"],
                              duration=c["duration"], warmup=c["warmup"], pipeline=c["pipeline"],
                              rate=c.get("rate"), pcts=OPEN_PCTS if c.get("rate") else CLOSED_PCTS,
-                             raw_path=os.path.join(self.raw, name + ".json"))
+                             raw_path=os.path.join(self.raw, name + ".json"),
+                             series_path=os.path.join(self.raw, name + ".series.csv"))
         return wrk_run(url, threads=plan["threads"], conns=plan["connections"], duration=c["duration"],
                        pipeline=c["pipeline"], scriptdir=self.raw, raw_path=os.path.join(self.raw, name + ".txt"))
 
@@ -191,6 +196,8 @@ class Bench:
         nreq = (r.get("server") or {}).get("requests") or (r.get("responses") if not c["warmup"] else None)
         if r.get("host") and nreq:
             r["server_cpu_us_per_request"] = r["host"]["server_cpu_s"] * 1e6 / nreq
+            r["server_user_us_per_request"] = r["host"]["server_user_s"] * 1e6 / nreq
+            r["server_sys_us_per_request"] = r["host"]["server_sys_s"] * 1e6 / nreq
         if not r.get("ok"):
             self.warn(f"{cfg_key(c)} rep {rep + 1}: {r.get('error', 'no responses')}")
         entry = dict(c, key=cfg_key(c), rep=rep, url=url, started=round(t_start, 3), result=r)
@@ -237,7 +244,8 @@ class Bench:
                 if r["target"] != "metricd" or not r["result"].get("server"):
                     continue
                 d = dict(r["result"]["server"])
-                d["server_cpu_us_per_request"] = r["result"].get("server_cpu_us_per_request")
+                for k in CPU_KEYS:
+                    d[k] = r["result"].get(k)
                 groups.setdefault((r["alloc"], r["workers"], r["path"], r["pipeline"], r["work"]), []).append(d)
         order = sorted(groups, key=lambda k: (k[0] != "glibc", k[0], k[1], ALL_PATHS.index(k[2]), k[3], k[4]))
         self.res["server_stats"] = {"source": "GET /stats before and after each run (differences)",
@@ -258,7 +266,7 @@ def server_stats_row(key, ds):
     alloc, w, path, pl, work = key
     row = {"allocator": alloc, "workers": w, "path": path, "pipeline": pl, "work": work,
            "requests": sum(d["requests"] for d in ds)}
-    for k in STAT_KEYS + ("server_cpu_us_per_request",):
+    for k in STAT_KEYS + CPU_KEYS:
         row[k] = summary([d.get(k) for d in ds])
     cpu = row["server_cpu_us_per_request"]["median"]
     ns = row["allocator_ns_per_request"]["median"]
@@ -333,18 +341,24 @@ def closed_configs(p, allocators):
 
 
 def open_configs(p, closed, warn):
-    """blast -R at each fraction of each path's closed-loop max; stack and
-    heap at the same fraction side by side."""
+    """blast -R at each fraction of the slower path's closed-loop max,
+    the stack and the heap path of a pair at the same offered rate, side
+    by side: their latencies are then comparable point by point."""
     cfgs = []
-    for path in p["open_paths"]:
-        base = dict(group="matrix", tool="blast", target="metricd", alloc="glibc", workers=p["ref_workers"],
-                    path=path, pipeline=1, work=0)
-        s = closed.get(cfg_key(base))
-        if not s or not s["rps"]["median"]:
-            warn(f"open loop: no closed-loop max rate for {path}; skipped")
+    for pair in PAIRS.values():
+        paths = [x for x in pair if x in p["open_paths"]]
+        base = {x: dict(group="matrix", tool="blast", target="metricd", alloc="glibc",
+                        workers=p["ref_workers"], path=x, pipeline=1, work=0) for x in paths}
+        maxima = {x: (closed.get(cfg_key(base[x])) or {}).get("rps", {}).get("median") for x in paths}
+        if not paths or not all(maxima.values()):
+            if paths:
+                warn(f"open loop: no closed-loop max rate for {', '.join(x for x in paths if not maxima[x])}; "
+                     f"{' and '.join(paths)} skipped")
             continue
+        slower = min(maxima.values())
         for fr in p["open_fractions"]:
-            cfgs.append(dict(base, group="open", fraction=fr, max_rps=s["rps"]["median"],
-                             rate=int(fr * s["rps"]["median"]), duration=p["duration"], warmup=p["warmup"]))
+            for x in paths:
+                cfgs.append(dict(base[x], group="open", fraction=fr, max_rps=slower, own_max_rps=maxima[x],
+                                 rate=int(fr * slower), duration=p["duration"], warmup=p["warmup"]))
     cfgs.sort(key=lambda c: (c["fraction"], ALL_PATHS.index(c["path"])))
     return cfgs

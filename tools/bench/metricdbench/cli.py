@@ -32,6 +32,7 @@ PLAN_OPTIONS = (
     ("--allocbench-sizes", "allocbench_sizes", str, "allocbench --sizes (default 24,64,256,1024)"),
     ("--allocbench-threads", "allocbench_threads", int, "allocbench --threads (default: CPUs, at least 4)"),
     ("--allocbench-ops", "allocbench_ops", int, "allocbench --ops (default 1000000)"),
+    ("--flame-seconds", "flame_s", float, "perf record time per path for the flame graphs (default 3)"),
     ("--cflags", "cflags", str, "CFLAGS of the optimized build (default: -O2 -g)"),
 )
 RUN_EPILOG = "phases for --only:\n" + "\n".join(f"  {k:<11} {v}" for k, v in PHASES.items()) + """
@@ -109,7 +110,7 @@ def _plan_from(args, mode):
 
 
 def missing_tools(plan):
-    need = {"gnuplot": "gnuplot-nox"}
+    need = {}
     if "nginx" in plan["phases"]:
         need.update(nginx="nginx-light", wrk="wrk")
     return [pkg for tool, pkg in need.items()
@@ -215,8 +216,6 @@ def scaling(argv, doc):
         f"load generator -t{plan['threads']} -c{plan['connections']}; results in {out}")
     if not plan["references"]:
         log("nginx or wrk not installed: references skipped")
-    if not shutil.which("gnuplot"):
-        log("gnuplot not installed: no charts (render later with tools/bench/report)")
     bins = binaries_in(bindir)
     bench = Bench(plan, bins, out, log, "tools/bench/scaling")
     bench.res["build"] = dict(describe_binaries(bins), dir=os.path.abspath(bindir), cflags=None, reused=True,

@@ -53,10 +53,32 @@ def _blast_fields(r, rate):
     return res
 
 
+def read_series(path, elapsed_s):
+    """blast --csv-series: requests/s in each second of the measured window
+    (the last second may be partial: its rate is over what it lasted)."""
+    rows = []
+    try:
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                parts = line.rstrip("\n").rsplit(",", 5)
+                if len(parts) == 6:
+                    rows.append((int(parts[1]), int(parts[2]), int(parts[3])))
+    except (OSError, ValueError):
+        return None
+    out = []
+    for sec, req, err in rows:
+        span = min(1.0, (elapsed_s or sec) - (sec - 1))
+        if span > 0.05:
+            out.append({"second": sec, "requests": req, "errors": err, "rps": req / span})
+    return out
+
+
 def blast_run(binary, url, *, threads, conns, duration, warmup=0.0, pipeline=1, rate=None,
-              pcts=CLOSED_PCTS, raw_path=None):
+              pcts=CLOSED_PCTS, raw_path=None, series_path=None):
     args = [binary, "-q", "--json", "-t", str(threads), "-c", str(conns),
             "-d", fmt_duration(duration), "--pipeline", str(pipeline), "--percentiles", pcts]
+    if series_path:
+        args += ["--csv-series", series_path]
     if warmup > 0:
         args += ["--warmup", fmt_duration(warmup)]
     if rate:
@@ -72,6 +94,8 @@ def blast_run(binary, url, *, threads, conns, duration, warmup=0.0, pipeline=1, 
         res.update(ok=False, error=f"blast exit {rc}: {err.strip()[-400:]}", rps=None)
         return res
     res.update(_blast_fields(r, rate), ok=(rc == 0 and r.get("responses", 0) > 0))
+    if series_path:
+        res["series"] = read_series(series_path, r.get("elapsed_s"))
     if rc != 0:
         res["error"] = f"blast exit {rc}: {err.strip()[-400:]}"
     return res

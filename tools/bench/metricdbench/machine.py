@@ -14,12 +14,12 @@ ALLOCATOR_PACKAGES = "apt-get install libjemalloc2 libmimalloc2.0"
 DPKG_PACKAGES = (
     "libc6", "libjemalloc2", "libmimalloc2.0", "libevent-2.1-7", "libck0",
     "liburcu8", "libhttp-parser2.9", "nginx-light", "nginx-core", "nginx", "wrk",
-    "gnuplot-nox", "linux-perf", "gcc", "gcc-12", "python3", "linux-image-amd64",
+    "linux-perf", "gcc", "gcc-12", "python3", "linux-image-amd64",
 )
 LSCPU_KEYS = ("Thread(s) per core", "Core(s) per socket", "Socket(s)", "Hypervisor vendor",
               "Virtualization type", "L3 cache", "NUMA node(s)")
 TOOL_VERSIONS = (("gcc", ["gcc", "--version"]), ("nginx", ["nginx", "-v"]), ("wrk", ["wrk", "-v"]),
-                 ("gnuplot", ["gnuplot", "--version"]), ("perf", ["perf", "--version"]))
+                 ("perf", ["perf", "--version"]))
 
 
 def libdir_candidates():

@@ -1,12 +1,14 @@
-"""A perf profile for each missed target: of metricd under blast, idle,
-or of blast itself; only when perf is installed and works here."""
+"""perf profiles, only when perf is installed and works here: one for
+each missed target (of metricd under blast, idle, or of blast itself),
+and the flame graphs of the stack and the heap path."""
 
 import os
 import shutil
 import subprocess
 import time
 
-from .common import fmt_duration
+from . import flame
+from .common import PAIRS, fmt_duration
 from .procs import run_bounded, spawn, stop
 
 
@@ -105,3 +107,57 @@ def _profile(b, srv, what, path, pipeline, reasons):
             os.unlink(f)
     b.log(f"perf: profiled {what} {path or ''} p{pipeline or '-'}: {len(prof['flat'])} symbols over 0.5%")
     return prof
+
+
+def _flame_one(b, srv, path):
+    """perf record of metricd while blast loads one path; its samples
+    folded into flame/<path>.folded under the results directory."""
+    p, secs = b.plan, b.plan["flame_s"]
+    name = path.strip("/")
+    data = os.path.join(b.out, f"flame-{name}.data")
+    load = spawn([b.bins["blast"], "-q", "-t", str(p["threads"]), "-c", str(p["connections"]),
+                  "-d", fmt_duration(secs + 1.5), "--pipeline", str(p["flame_pipeline"]), srv.url(path)])
+    time.sleep(0.5)
+    # DWARF unwinding: metricd and glibc are built without frame pointers.
+    args = ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", data,
+            "-p", str(srv.pid), "--", "sleep", f"{secs:g}"]
+    with open(os.path.join(b.logs, "perf-record.err"), "a") as errf:
+        rc, _, err, _ = run_bounded(args, secs + 60)
+        errf.write(err)
+    try:
+        load.wait(secs + 30)
+    except subprocess.TimeoutExpired:
+        pass
+    stop(load)
+    prof = {"path": path, "pipeline": p["flame_pipeline"], "seconds": secs, "record_command": " ".join(args),
+            "record_exit": rc}
+    rc2, out, err, _ = run_bounded(["perf", "script", "-F", "comm,ip,sym,dso", "-i", data], 300)
+    for f in (data, data + ".old"):
+        if os.path.exists(f):
+            os.unlink(f)
+    counts = flame.fold(out)
+    if rc2 != 0 or not counts:
+        prof["error"] = f"perf script exit {rc2}, {sum(counts.values())} samples: {err.strip()[-300:]}"
+        return prof
+    os.makedirs(os.path.join(b.out, "flame"), exist_ok=True)
+    prof["folded"] = f"flame/{name}.folded"
+    flame.write_folded(counts, os.path.join(b.out, prof["folded"]))
+    prof["samples"] = sum(counts.values())
+    prof["allocator_share"] = flame.allocator_share(counts)
+    b.log(f"flame: {path}: {prof['samples']} samples, {prof['allocator_share'] * 100:.1f}% in the allocator")
+    return prof
+
+
+def flame_graphs(b):
+    """The stack and the heap path of /metric-* under the same load, each
+    recorded on the same metricd: what the flame graphs are drawn from."""
+    sec = b.res["flame"] = {"profiles": []}
+    if not _perf_works(sec):
+        return
+    srv = b.servers.get(("metricd", "glibc", b.plan["ref_workers"]))
+    if srv is None:
+        sec["skipped"] = "no metricd instance to profile"
+        return
+    sec["workers"] = b.plan["ref_workers"]
+    for path in PAIRS["metric"]:
+        sec["profiles"].append(_flame_one(b, srv, path))

@@ -17,13 +17,15 @@ PHASES = {
     "idle": "idle CPU of metricd",
     "rss": "RSS per idle keep-alive connection",
     "matrix": "closed loop: every path, pipelining and worker count; GET /stats per run",
-    "open": "open-loop latency at 50% and 80% of each path's max",
+    "open": "open-loop latency, stack and heap at the same rate: 50% and 80% of the slower one's max",
     "allocators": "the stack and heap paths under each allocator (LD_PRELOAD)",
     "nginx": "nginx and wrk next to metricd and blast (references)",
     "perf": "a profile when a target is missed",
+    "flame": "flame graphs of the stack and the heap path under load (perf record), when perf works",
 }
-# The phases that load a running server, measured interleaved.
-LOAD_PHASES = ("matrix", "open", "allocators", "nginx")
+# The phases that load a running server, measured interleaved (flame:
+# after them, on the same servers).
+LOAD_PHASES = ("matrix", "open", "allocators", "nginx", "flame")
 
 
 def _base(mode, allowed):
@@ -58,6 +60,8 @@ def _base(mode, allowed):
         "allocbench_threads": max(4, allowed),
         "allocbench_ops": 1000000,
         "perf_s": 5.0,
+        "flame_s": 3.0,            # seconds of perf record per path
+        "flame_pipeline": 16,      # where the allocator's share is largest
         "cflags": "-O2 -g",
     }
 
@@ -71,7 +75,7 @@ def default_plan(mode, allowed):
         p.update(duration=4.0, warmup=1.0, ref_duration=5.0)
     elif mode == "quick":
         p.update(duration=0.4, warmup=0.1, ref_duration=1.0, idle_s=2.0, idle_settle_s=0.5,
-                 rss_settle_s=0.3, allocbench_ops=200000, perf_s=2.0, heavy_workers="max",
+                 rss_settle_s=0.3, allocbench_ops=200000, perf_s=2.0, flame_s=1.0, heavy_workers="max",
                  ref_wrk_paths=["/metric-stack"])
     elif mode == "ci":
         # wrk cannot run under 1 s; blast's reference runs keep the short
@@ -80,7 +84,7 @@ def default_plan(mode, allowed):
                  idle_settle_s=0.3, rss_settle_s=0.2, rss_connections=1000,
                  stats_pipelines=[16], open_paths=list(PAIRS["metric"]), heavy_workers="max",
                  allocbench_ops=20000, allocbench_sizes="64,1024", allocbench_threads=3,
-                 perf_s=1.0, ref_wrk_paths=["/metric-stack"], ref_metricd_paths=["/metric-stack"],
+                 perf_s=1.0, flame_s=0.5, ref_wrk_paths=["/metric-stack"], ref_metricd_paths=["/metric-stack"],
                  max_workers=min(allowed, 2))
     elif mode == "scaling":
         # Workers 1..15.  Heavy work is measured without pipelining only

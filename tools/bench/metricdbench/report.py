@@ -145,13 +145,15 @@ def targets_section(res, charts):
     return L + [""]
 
 
-def chart_lines(charts, name):
-    c = charts.get(name) or {}
-    if "svg" in c:
-        return [f"![{c['title']}]({c['svg']})", "", f"([PNG]({c['png']}))", ""]
-    if c.get("error"):
-        return [f"_chart {name} failed: {c['error']}_", ""]
-    return []
+def chart_lines(charts, *names):
+    L = []
+    for name in names:
+        c = charts.get(name) or {}
+        if "svg" in c:
+            L += [f"![{c['title']}]({c['svg']})", ""]
+        elif c.get("error"):
+            L += [f"_chart {name} failed: {c['error']}_", ""]
+    return L
 
 
 def _closed_row(cl, runs, stack, heap, w, pl, work):
@@ -182,7 +184,7 @@ def closed_section(res, charts):
         L += [row for w in st["workers"] for pl in st["pipelines"] for work in works
               for row in [_closed_row(cl, runs, stack, heap, w, pl, work)] if row]
         L.append("")
-    return L + chart_lines(charts, "rps_vs_workers")
+    return L + chart_lines(charts, "heap_stack_ratio", "rps_per_second", "rps_vs_workers")
 
 
 def _open_p99_lines(res):
@@ -194,26 +196,28 @@ def _open_p99_lines(res):
             kh = next((s for s in osum if s["path"] == hp and s["fraction"] == fr), None)
             p99s, p99h = [(s["latency_us"].get("p99") or {}).get("median") if s else None for s in (ks, kh)]
             if p99s and p99h:
-                L.append(f"- at {fr * 100:.0f}%: {hp} p99 / {sp} p99 = {p99h / p99s:.2f}× "
-                         f"(each at its own rate: {n0(kh['rate'])} vs {n0(ks['rate'])} req/s)")
+                rates = (f"both at {n0(kh['rate'])} req/s" if kh["rate"] == ks["rate"]
+                         else f"each at its own rate: {n0(kh['rate'])} vs {n0(ks['rate'])} req/s")
+                L.append(f"- at {fr * 100:.0f}%: {hp} p99 / {sp} p99 = {p99h / p99s:.2f}× ({rates})")
     return L
 
 
 def open_section(res, charts):
-    L = ["## 2. Latency under open-loop load (50% and 80% of each path's max)", "",
+    L = ["## 2. Latency under open-loop load, both paths at the same rate", "",
          f"blast -R at a fixed rate (coordinated-omission corrected: latency counts from each request's intended "
-         f"send time), {res['settings']['ref_workers']} workers, pipeline 1. The rate is a fraction of that path's "
-         "median closed-loop max from section 1. Median (min–max) of the repetitions.", "",
-         "| path | load | rate req/s | achieved | p50 | p99 | p99.9 | late sends |",
-         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+         f"send time), {res['settings']['ref_workers']} workers, pipeline 1. The stack and the heap path of a pair "
+         "get the same rate: a fraction of the slower one's median closed-loop max from section 1, so their "
+         "percentiles compare point by point. Median (min–max) of the repetitions.", "",
+         "| path | load | rate req/s | achieved | p50 | p99 | p99.9 | p99.99 | late sends |",
+         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     overloaded = 0
     for s in (res.get("open_loop") or {}).get("summary", []):
-        lat = {p: rng(s["latency_us"].get(p), us) for p in ("p50", "p99", "p99_9")}
+        lat = {p: rng(s["latency_us"].get(p), us) for p in ("p50", "p99", "p99_9", "p99_99")}
         short = s["rps"]["median"] is not None and s["rps"]["median"] < 0.95 * s["rate"]
         overloaded += short
         L.append(f"| {s['path']} | {s['fraction'] * 100:.0f}% | {n0(s['rate'])} | "
                  f"{n0(s['rps']['median'])}{' ⚠' if short else ''} | {lat['p50']} | {lat['p99']} | {lat['p99_9']} | "
-                 f"{n0((s.get('late_sends') or {}).get('median'))} |")
+                 f"{lat['p99_99']} | {n0((s.get('late_sends') or {}).get('median'))} |")
     L.append("")
     if overloaded:
         L += [f"⚠ {overloaded} row(s) achieved under 95% of the rate asked for: in those runs the machine could not "
@@ -296,7 +300,7 @@ def _allocbench_lines(res):
 
 def allocators_section(res, charts):
     body = _allocators_http(res) + _heap_vs_stack(res) + _allocbench_lines(res)
-    return ["## 3. Allocators", ""] + body + chart_lines(charts, "allocators")
+    return ["## 3. Allocators", ""] + body + chart_lines(charts, "allocators", "allocbench")
 
 
 def _reference_ratios(res, rs, runs):
@@ -340,17 +344,23 @@ def server_stats_section(res, charts):
          "request, frees done on another thread than the allocation, and the time spent inside the allocator "
          "(measured by metricd's counting wrapper with the TSC, so it includes the timer's own cost and any "
          "preemption inside the call). *metricd CPU µs/req* is the server's whole CPU time per request; "
-         "*allocator share* is allocator ns / that CPU time (medians). Median (min–max) over the repetitions.", "",
+         "*allocator share* is allocator ns / that CPU time (medians); *user / sys* split that CPU time "
+         "(/proc utime and stime, medians). Median (min–max) over the repetitions.", "",
          "| allocator | workers | path | pipeline | work | allocs/req | x-thread frees/req | allocator ns/req | "
-         "metricd CPU µs/req | allocator share |",
-         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+         "metricd CPU µs/req | user / sys µs | allocator share |",
+         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in (res.get("server_stats") or {}).get("summary", []):
         share = r.get("allocator_share_of_cpu")
         L.append(f"| {r['allocator']} | {r['workers']} | {r['path']} | {r['pipeline']} | {r['work']} | "
                  f"{rng(r['allocs_per_request'], g3)} | {rng(r['cross_thread_frees_per_request'], g3)} | "
                  f"{rng(r['allocator_ns_per_request'], g3)} | {rng(r.get('server_cpu_us_per_request'), g3)} | "
-                 f"{'–' if share is None else format(share * 100, '.1f') + '%'} |")
-    return L + [""] + chart_lines(charts, "allocs_per_request")
+                 f"{_user_sys(r)} | {'–' if share is None else format(share * 100, '.1f') + '%'} |")
+    return L + [""] + chart_lines(charts, "cpu_per_request", "allocator_ns")
+
+
+def _user_sys(r):
+    u, s = [(r.get(k) or {}).get("median") for k in ("server_user_us_per_request", "server_sys_us_per_request")]
+    return "–" if u is None or s is None else f"{g3(u)} / {g3(s)}"
 
 
 def _idle_lines(res):
@@ -399,6 +409,21 @@ def perf_section(res, charts):
     return L
 
 
+def flame_section(res, charts):
+    fl = res.get("flame") or {}
+    L = ["## 8. Flame graphs: the heap path next to the stack path", ""]
+    if not fl.get("profiles"):
+        return L + [f"_{fl.get('skipped') or fl.get('error') or 'not recorded'}_", ""]
+    for p in fl["profiles"]:
+        if p.get("error"):
+            L.append(f"- {p['path']}: {p['error']}")
+        else:
+            L.append(f"- {p['path']}: {p['samples']:,} samples in {p['seconds']:g} s "
+                     f"(`{p['record_command']}`, blast pipeline {p['pipeline']}); "
+                     f"**{p['allocator_share'] * 100:.1f}%** of them with an allocator frame on the stack")
+    return L + [""] + chart_lines(charts, "flame")
+
+
 HOW_TO_READ = [
     "## How to read this", "",
     "- **heap/stack** below 1.00× is what the heap path's allocations cost end to end, at HTTP level, "
@@ -406,17 +431,17 @@ HOW_TO_READ = [
     "request is shared work, so the ratio stays close to 1; section 5 and allocbench show the allocator's "
     "own share, and where it grows (cross-thread frees, fan-out to more workers, bigger objects).",
     "- **Open-loop** percentiles are what a client sending at a fixed rate sees, queueing included; closed-loop "
-    "numbers are capacity. Compare heap and stack at the same fraction of their own max.",
+    "numbers are capacity. Both paths of a pair are offered the same rate.",
     "- **Ranges** are min–max over the repetitions. When ranges of two figures overlap widely, the difference "
     "between their medians is noise on this machine.",
     "- Raw data: `results.json` (every repetition, every figure), `raw/` (each blast JSON and wrk output), "
-    "`logs/` (server logs), `charts/` (gnuplot data and scripts).", ""]
+    "`logs/` (server logs), `charts/` (the SVG charts), `flame/` (folded stacks of the flame graphs).", ""]
 
 # Each section with the phases it reports on (None: always).
 SECTIONS = ((None, targets_section), (("matrix",), closed_section), (("open",), open_section),
             (("allocators", "allocbench"), allocators_section), (("nginx",), references_section),
             (("matrix", "allocators"), server_stats_section), (("idle", "rss"), idle_rss_section),
-            (("perf",), perf_section))
+            (("perf",), perf_section), (("flame",), flame_section))
 
 
 def report_lines(res, charts):

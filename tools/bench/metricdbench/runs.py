@@ -5,7 +5,7 @@ from .common import pct_value, summary
 from .servers import STAT_KEYS
 
 CONFIG_FIELDS = ("group", "tool", "target", "alloc", "workers", "path", "pipeline", "work",
-                 "duration", "warmup", "fraction", "rate", "max_rps")
+                 "duration", "warmup", "fraction", "rate", "max_rps", "own_max_rps")
 
 
 def _summarize_one(k, rs):
@@ -17,7 +17,8 @@ def _summarize_one(k, rs):
         pcts |= set((r["result"].get("latency_us") or {}).keys())
     c["latency_us"] = {p: summary([(r["result"].get("latency_us") or {}).get(p) for r in rs])
                        for p in sorted(pcts, key=pct_value)}
-    c["server_cpu_us_per_request"] = summary([r["result"].get("server_cpu_us_per_request") for r in rs])
+    for k in ("server_cpu_us_per_request", "server_user_us_per_request", "server_sys_us_per_request"):
+        c[k] = summary([r["result"].get(k) for r in rs])
     c["errors"] = sum((r["result"].get("errors") or 0) + (r["result"].get("status_other") or 0) for r in rs)
     c["failed_runs"] = sum(1 for r in rs if not r["result"].get("ok"))
     if any("late_sends" in r["result"] for r in rs):

@@ -94,7 +94,15 @@ def _group_members(pgid):
 
 def group_ticks(pgid):
     """CPU ticks of every process in a process group (nginx: master and workers)."""
-    return sum(int(rest[11]) + int(rest[12]) for _, rest in _group_members(pgid))
+    return sum(group_ticks_split(pgid))
+
+
+def group_ticks_split(pgid):
+    """(user, system) CPU ticks of every process in a process group."""
+    u = s = 0
+    for _, rest in _group_members(pgid):
+        u, s = u + int(rest[11]), s + int(rest[12])
+    return u, s
 
 
 def group_rss_kib(pgid):
@@ -136,7 +144,8 @@ def host_snapshot(pgid=None):
         snap["total"] = sum(v[:8])
     except (OSError, ValueError, IndexError):
         return None
-    snap["server"] = group_ticks(pgid) if pgid else 0
+    snap["server_user"], snap["server_sys"] = group_ticks_split(pgid) if pgid else (0, 0)
+    snap["server"] = snap["server_user"] + snap["server_sys"]
     ru_c, ru_s = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
     snap["ours"] = (ru_c.ru_utime + ru_c.ru_stime + ru_s.ru_utime + ru_s.ru_stime) * HZ
     try:
@@ -158,6 +167,8 @@ def host_delta(a, b):
          "machine_busy_cpus": round((b["busy"] - a["busy"]) / HZ / wall, 3),
          "other_processes_cpus": round(max(0.0, other) / HZ / wall, 3),
          "server_cpu_s": round((b["server"] - a["server"]) / HZ, 3),
+         "server_user_s": round((b["server_user"] - a["server_user"]) / HZ, 3),
+         "server_sys_s": round((b["server_sys"] - a["server_sys"]) / HZ, 3),
          "steal_pct": round((b["steal"] - a["steal"]) / max(1, b["total"] - a["total"]) * 100, 2)}
     if "psi_some_us" in a and "psi_some_us" in b:
         d["cpu_pressure_pct"] = round((b["psi_some_us"] - a["psi_some_us"]) / 1e4 / wall, 1)
