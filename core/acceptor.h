@@ -36,6 +36,7 @@ struct acceptor {
 	struct event sigint_ev, sigterm_ev, sighup_ev;
 	struct event retry_ev;       /* re-enable accept after EMFILE */
 	struct event drain_ev;       /* shutdown timeout */
+	struct event leave_ev;       /* end of --drain-delay */
 	struct event sweep_ev;       /* header and idle timeouts */
 	struct event tick_ev;        /* service manager: STATUS=, WATCHDOG=1 */
 	uint64_t tick_requests;      /* requests answered at the last tick */
@@ -56,7 +57,9 @@ struct acceptor {
 	uint64_t alog_dropped;       /* access-log drops at the last warning */
 	uint64_t alog_warned_ms;
 	uint32_t live;
+	bool leaving;                /* SIGTERM seen, --drain-delay running */
 	bool draining;
+	int stop_sig;                /* the signal that stops the server */
 	/* Set once the shutdown timeout passed: workers stop computing.  Read
 	 * by every worker per request; written once, so its line stays
 	 * shared-clean until then. */

@@ -1,14 +1,15 @@
 /* The server's lifecycle around the acceptor thread: starting the workers
  * and the events, the loop, reloads (SIGHUP: options through the table,
  * the runtime snapshot through RCU), the once-a-second tick (service
- * manager status, watchdog, access-log drops), SIGTERM's drain and its
- * deadline, and stopping the workers.
+ * manager status, watchdog, access-log drops), SIGTERM's drain delay, the
+ * drain and its deadline, and stopping the workers.
  *
  * Threads: everything here runs on the acceptor thread, except
  * acceptor_start (main thread, before the acceptor thread exists) and
  * acceptor_destroy (main thread, after it ended).  What workers read of it
  * is the runtime snapshot (queue/runtime.h) and the shutdown flag
- * (past_deadline), both published as their comments say. */
+ * (past_deadline), both published as their comments say, and the draining
+ * gauge, a relaxed flag that /healthz reads (workers/admin.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -168,18 +169,20 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(a->base);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+/* Stops accepting, closes idle connections, lets the busy ones finish
+ * (at most --shutdown-timeout) and ends the loop when none is left. */
+static void drain(struct acceptor *a)
 {
-	struct acceptor *a = arg;
 	struct timeval tv = { a->cfg->shutdown_timeout_ms / 1000,
 			      (a->cfg->shutdown_timeout_ms % 1000) * 1000 };
 
-	if (a->draining)
-		return;
-	notify_stopping();
-	log_info("%s: draining %u connection(s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	if (!a->leaving)
+		notify_stopping();
+	log_info("%s: draining %u connection(s)", a->stop_sig == SIGINT ? "SIGINT" : "SIGTERM",
 		 a->live);
 	a->draining = true;
+	CNT_SET(a->ctr.draining, 1);
+	event_del(&a->leave_ev);
 	event_del(&a->lev);
 	event_del(&a->retry_ev);
 	close(a->lfd);
@@ -197,6 +200,38 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(a->base);
 	else
 		evtimer_add(&a->drain_ev, &tv);
+}
+
+static void on_drain_delay_end(evutil_socket_t fd, short what, void *arg)
+{
+	drain(arg);
+}
+
+/* SIGTERM/SIGINT.  With --drain-delay the server first goes on as before
+ * except that /healthz answers 503 (workers/admin.c), so a load balancer
+ * checking it stops sending new requests while the listener is still open
+ * and nothing is refused; then the drain.  A second signal during the
+ * delay drains at once. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct acceptor *a = arg;
+	unsigned ms = a->cfg->drain_delay_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (a->draining)
+		return;
+	if (!a->leaving)
+		a->stop_sig = (int)sig;
+	if (a->leaving || ms == 0) {
+		drain(a);
+		return;
+	}
+	notify_stopping();
+	a->leaving = true;
+	CNT_SET(a->ctr.draining, 1);
+	log_info("%s: /healthz answers 503 for %u ms, then draining",
+		 sig == SIGINT ? "SIGINT" : "SIGTERM", ms);
+	evtimer_add(&a->leave_ev, &tv);
 }
 
 /* The event base (one thread uses it: no locks) and the per-worker
@@ -282,6 +317,7 @@ static void events_arm(struct acceptor *a)
 	event_assign(&a->bell_ev, a->base, a->bell.fd, EV_READ | EV_PERSIST, acc__on_bell, a);
 	evtimer_assign(&a->retry_ev, a->base, acc__on_accept_retry, a);
 	evtimer_assign(&a->drain_ev, a->base, on_drain_timeout, a);
+	evtimer_assign(&a->leave_ev, a->base, on_drain_delay_end, a);
 	event_assign(&a->sweep_ev, a->base, -1, EV_PERSIST, acc__on_sweep, a);
 	a->now_ms = clock_coarse_ms();
 	acc__sweep_arm(a);

@@ -93,7 +93,7 @@ static void setup(void)
 		.pipeline_pauses = 4, .wakes = 5, .open = 6, .header_timeouts = 7,
 		.idle_closes = 8, .resets = 9, .closed_unused = 10, .bytes_read = 12345,
 		.frame_bytes_examined = 23456, .read_budget_yields = 11,
-		.access_log_dropped = 12,
+		.access_log_dropped = 12, .draining = 1,
 	};
 	fx->tm = (struct telemetry){
 		.nworkers = NW, .acceptor = &fx->acc_st, .workers = fx->workers,
@@ -300,6 +300,7 @@ START_TEST(json_acceptor_and_workers)
 		{ "closed_without_request", 10 }, { "bytes_read", 12345 },
 		{ "frame_bytes_examined", 23456 }, { "read_budget_yields", 11 },
 		{ "access_log_dropped", 12 }, { "worker_wakeups_sent", 5 },
+		{ "draining", 1 },
 	};
 	for (size_t i = 0; i < sizeof(acc) / sizeof(acc[0]); i++)
 		ck_assert_msg(json_get_u64(a, acc[i].k, 999) == acc[i].v, "%s", acc[i].k);
@@ -468,6 +469,7 @@ START_TEST(prometheus_counts)
 	ck_assert(metric("metricd_read_bytes_total") == 12345);
 	ck_assert(metric("metricd_frame_bytes_examined_total") == 23456);
 	ck_assert(metric("metricd_read_budget_yields_total") == 11);
+	ck_assert(metric("metricd_draining") == 1);
 	ck_assert(metric("metricd_access_log_dropped_total") == 12);
 	free(prom);
 }

@@ -67,6 +67,8 @@ static const struct figure acceptor_figures[] = {
 	    access_log_dropped, "Access-log lines dropped because a worker's log ring was full."),
 	ACC("worker_wakeups_sent", "worker_wakeups_sent_total", "counter", wakes,
 	    "Wake-ups the acceptor sent to sleeping workers."),
+	ACC("draining", "draining", "gauge", draining,
+	    "1 from SIGTERM until exit: /healthz answers 503 (--drain-delay)."),
 };
 #undef ACC
 

@@ -100,6 +100,7 @@ struct acceptor_counters {
 	uint64_t frame_bytes_examined;    /* by the framer: linear, <= 3x read */
 	uint64_t read_budget_yields;  /* a connection used up its turn */
 	uint64_t access_log_dropped;  /* lines lost to a full ring */
+	uint64_t draining;            /* 1 from SIGTERM on: /healthz says 503 */
 } __attribute__((aligned(64)));
 
 
