@@ -5,7 +5,7 @@
 # namespaces, in network namespaces the test creates and removes itself;
 # kill -9, a rolling restart, a reload and SIGSTOP under load, each with
 # its figures.  tests/cluster/test_cluster.py says what is checked.
-# About a minute and a half; needs root.
+# About a minute; needs root.
 # Usage: tests/ci.d/cluster.sh BUILDDIR   (exit 0 pass, 77 skip, else fail)
 set -u
 build=$(cd "${1:?usage: cluster.sh BUILDDIR}" && pwd) || exit 1

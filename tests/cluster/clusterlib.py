@@ -11,16 +11,19 @@ itself talks to the nodes over sockets made inside a node's namespace
 
 Teardown (Net.down) kills every process left in our namespaces and deletes
 them; reap_leftovers() does the same for a run of this test that died
-without its teardown (its pid, in the names, is gone).
+without its teardown (its pid, in the names, is gone) and removes its
+temporary directory.
 """
 import ctypes
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -58,23 +61,34 @@ def _kill_and_delete(names):
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
 
 
+def _gone(pid):
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False                        # that run is still going
+
+
+def tmp_prefix():
+    return f"metricd-cluster-{os.getpid()}-"
+
+
 def reap_leftovers():
-    """Namespaces of an earlier run of this test whose process is gone
-    (killed before its teardown): their processes are killed and they are
-    deleted.  Returns their names."""
-    dead = []
-    for ns in namespaces():
-        m = re.fullmatch(PREFIX + r"(\d+)-[a-z0-9]+", ns)
-        if not m:
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-            continue                    # that run is still going
-        except ProcessLookupError:
-            dead.append(ns)
-        except PermissionError:
-            continue
+    """What an earlier run of this test left when it was killed before its
+    teardown (its pid, in the names, is gone): the processes in its
+    namespaces are killed, the namespaces deleted, its temporary directory
+    removed.  Returns the names."""
+    dead = [ns for ns in namespaces()
+            if re.fullmatch(PREFIX + r"\d+-[a-z0-9]+", ns) and _gone(ns[len(PREFIX):].split("-")[0])]
     _kill_and_delete(dead)
+    tmp = tempfile.gettempdir()
+    for d in os.listdir(tmp):
+        m = re.fullmatch(r"metricd-cluster-(\d+)-\w+", d)
+        if m and _gone(m.group(1)):
+            shutil.rmtree(os.path.join(tmp, d), ignore_errors=True)
+            dead.append(os.path.join(tmp, d))
     return dead
 
 

@@ -110,8 +110,8 @@ def shipped_timings(cfg):
     t["down_worst"] = (t["fall"] + 1) * t["inter"]
     t["frozen_worst"] = (t["fall"] + 1) * (t["inter"] + t["check"])
     t["up_worst"] = (t["rise"] + 1) * t["inter"]
-    # What metricd's drain-delay must cover (dist/metricd.conf.example says
-    # the same): twice the slowest detection of a 503.
+    # metricd's drain-delay: twice the slowest detection of a 503, as
+    # dist/metricd.conf.example advises (3000 ms for the shipped file).
     t["drain_ms"] = int(2 * t["down_worst"] * 1000)
     return t
 
@@ -306,7 +306,6 @@ class Load:
                 BLAST, "-t1", f"-c{CONNS}", "-R", str(RATE), "-d", d, "--busy-poll", "0",
                 "--timeout", "10s", "--ids", "1-1000", "-q", "--json", url], stdout=out)
             out.close()
-        self.started = time.time()
 
     def stop(self, interrupt=True):
         for cn, p in self.procs.items():
@@ -415,6 +414,7 @@ def kill9(c, report):
     mark = c.haproxy.mark()
     t0 = time.time()
     c.hosts[h].send(signal.SIGKILL)
+    c.hosts[h].wait(GUARD_S)
     t_down, line, t_prom = watch_down(c, h, mark)
     detect = t_down - t0
     prom_down = t_prom - t0 if t_prom else None
@@ -621,7 +621,7 @@ def preflight():
             sys.exit(1)
     gone = cl.reap_leftovers()
     if gone:
-        info(f"removed namespaces left by an earlier run: {' '.join(gone)}")
+        info(f"removed what an earlier run left: {' '.join(gone)}")
     probe = f"{cl.PREFIX}{os.getpid()}-probe"
     p = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if p.returncode != 0:
@@ -639,22 +639,29 @@ def check_isolation(net, root_before):
         check(now[k] == root_before[k], f"the root namespace's {k} are unchanged")
 
 
-def on_term(signum, frame):
-    raise SystemExit(f"ended by signal {signum}")
+def on_signal(signum, frame):
+    """SIGTERM (a timeout) or SIGINT, even where the shell that started
+    the test ignores it: end through the teardown."""
+    raise SystemExit(f"ended by {signal.Signals(signum).name}")
 
 
 def main():
     preflight()
-    signal.signal(signal.SIGTERM, on_term)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    try:
+        with open(HAPROXY_CFG) as f:
+            timings = shipped_timings(f.read())
+    except (Abort, OSError) as e:
+        check(False, str(e))
+        finish()
     info(subprocess.run(["haproxy", "-v"], capture_output=True, text=True).stdout.splitlines()[0])
     v = subprocess.run(["prometheus", "--version"], capture_output=True, text=True)
     info((v.stdout + v.stderr).splitlines()[0])
-    with open(HAPROXY_CFG) as f:
-        timings = shipped_timings(f.read())
     info("check timings from dist/haproxy/metricd.cfg: " +
          ", ".join(f"{k} {v}" for k, v in timings.items()))
     root_before = cl.root_view()
-    tmp = tempfile.mkdtemp(prefix="metricd-cluster-")
+    tmp = tempfile.mkdtemp(prefix=cl.tmp_prefix())
     net = cl.Net(NODES)
     c = Cluster(tmp, net, timings)
     report = {"rate_per_client": RATE, "clients": len(CLIENTS), "connections_per_client": CONNS,
