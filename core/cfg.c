@@ -346,6 +346,10 @@ static const struct cfg_option options[] = {
 	     "on SIGTERM, how long to wait for busy\n"
 	     "connections; then their queued requests get 503\n"
 	     "(default 10000)"),
+	UINT("drain-delay", drain_delay_ms, 0, 3600000, true, "MS",
+	     "on SIGTERM, keep serving for MS but answer\n"
+	     "/healthz 503, so a load balancer stops sending\n"
+	     "requests before the listener closes (default 0)"),
 	FUNC("log-level", 0, log_level, set_log_level, "one of error, warn, info, debug",
 	     true, "LEVEL", "error, warn, info or debug (default info)"),
 	FUNC("access-log", 0, access_log, set_path_or_empty,
@@ -489,8 +493,9 @@ void cfg_print_usage(int fd)
 		"                             exit 0 (ok) or 2; starts nothing\n"
 		"  -h, --help                 show this help and exit\n"
 		"  -V, --version              show the version and exit\n\n"
-		"Signals: SIGINT/SIGTERM stop accepting, answer every request already\n"
-		"received (past --shutdown-timeout the rest get 503), then exit 0.\n"
+		"Signals: SIGINT/SIGTERM stop accepting (after --drain-delay), answer\n"
+		"every request already received (past --shutdown-timeout the rest\n"
+		"get 503), then exit 0.\n"
 		"SIGHUP re-reads the config file; these change live, the others\n"
 		"need a restart:\n ");
 	col = 1;

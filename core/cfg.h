@@ -52,6 +52,7 @@ struct cfg {
 	unsigned max_body_bytes;   /* request bodies are read and discarded */
 	unsigned max_pipeline;     /* requests in flight per connection */
 	unsigned shutdown_timeout_ms;
+	unsigned drain_delay_ms;     /* /healthz 503 before the drain */
 	unsigned header_timeout_ms;  /* 0 = none */
 	unsigned idle_timeout_ms;    /* 0 = none */
 	unsigned send_timeout_ms;    /* 0 = none */

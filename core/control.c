@@ -182,21 +182,58 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 		acceptor_command(&s->shards[i], ACC_CTL_DEADLINE);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static const char *sig_name(int sig)
 {
-	struct server *s = arg;
+	return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+/* Every shard stops accepting, closes its idle connections and lets the
+ * busy ones finish, at most --shutdown-timeout. */
+static void drain(struct server *s)
+{
 	struct timeval tv = { s->cfg->shutdown_timeout_ms / 1000,
 			      (s->cfg->shutdown_timeout_ms % 1000) * 1000 };
 
-	if (s->draining)
-		return;
-	notify_stopping();
-	log_info("%s: draining %u connection(s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-		 open_connections(s));
+	if (!s->leaving)
+		notify_stopping();
+	log_info("%s: draining %u connection(s)", sig_name(s->stop_sig), open_connections(s));
 	s->draining = true;
+	__atomic_store_n(&s->draining_gauge, 1, __ATOMIC_RELAXED);
+	event_del(&s->leave_ev);
 	for (unsigned i = 0; i < s->nshards; i++)
 		acceptor_command(&s->shards[i], ACC_CTL_DRAIN);
 	evtimer_add(&s->drain_ev, &tv);
+}
+
+static void on_drain_delay_end(evutil_socket_t fd, short what, void *arg)
+{
+	drain(arg);
+}
+
+/* SIGTERM/SIGINT.  With --drain-delay the server first goes on as before
+ * except that /healthz answers 503 (workers/admin.c), so a load balancer
+ * checking it stops sending new requests while the listeners are still
+ * open and nothing is refused; then the drain.  A second signal during the
+ * delay drains at once. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	unsigned ms = s->cfg->drain_delay_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (s->draining)
+		return;
+	if (!s->leaving)
+		s->stop_sig = (int)sig;
+	if (s->leaving || ms == 0) {
+		drain(s);
+		return;
+	}
+	notify_stopping();
+	s->leaving = true;
+	__atomic_store_n(&s->draining_gauge, 1, __ATOMIC_RELAXED);
+	log_info("%s: /healthz answers 503 for %u ms, then draining", sig_name((int)sig), ms);
+	evtimer_add(&s->leave_ev, &tv);
 }
 
 /* A shard stopped; when all did, so does the control thread. */
@@ -225,6 +262,7 @@ static int control_arm(struct server *s)
 		return s->base ? -errno : -ENOMEM;
 	event_assign(&s->done_ev, s->base, s->done_fd, EV_READ | EV_PERSIST, on_done, s);
 	evtimer_assign(&s->drain_ev, s->base, on_drain_timeout, s);
+	evtimer_assign(&s->leave_ev, s->base, on_drain_delay_end, s);
 	/* Once a second, or twice per watchdog interval. */
 	if (wd && wd / 2 < us)
 		us = wd / 2;
@@ -266,6 +304,7 @@ static int telemetry_init(struct server *s)
 		tm->rings[w] = &s->workers[w].rq;
 	}
 	tm->alog = &s->alog;
+	tm->draining = &s->draining_gauge;
 	tm->start_ns = clock_mono_ns();
 	tm->start_unix_ns = proc_start_unix_ns();
 	tm->allocator = proc_allocator();

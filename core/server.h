@@ -52,10 +52,13 @@ struct server {
 	struct event sigint_ev, sigterm_ev, sighup_ev;
 	struct event tick_ev;         /* service manager: STATUS=, WATCHDOG=1 */
 	struct event drain_ev;        /* the shutdown deadline */
+	struct event leave_ev;        /* the end of --drain-delay */
 	struct event done_ev;
 	int done_fd;                  /* eventfd: a shard stopped */
 	unsigned stopped;             /* shards that stopped (atomic) */
+	bool leaving;                 /* SIGTERM seen, --drain-delay running */
 	bool draining;
+	int stop_sig;                 /* the signal that stops the server */
 	uint64_t tick_requests;       /* requests answered at the last tick */
 	uint64_t tick_ns;
 	uint64_t alog_dropped;        /* access-log drops at the last warning */
@@ -65,6 +68,10 @@ struct server {
 	 * by every worker per request; written once, so its line stays
 	 * shared-clean until then. */
 	unsigned past_deadline __attribute__((aligned(64)));
+	/* 1 from SIGTERM until exit: /healthz answers 503 (workers/admin.c).
+	 * Written once by the control thread, read with relaxed loads: it
+	 * publishes nothing else. */
+	uint64_t draining_gauge;
 	/* Open connections of every shard, against --max-conns: changed per
 	 * connection (never per request) by the shards' acceptors. */
 	unsigned open_conns __attribute__((aligned(64)));

@@ -1,7 +1,10 @@
 # What operators use around the server: monitoring (Prometheus rules and
-# an example scrape configuration, a Grafana dashboard), shipped in the
-# tarball and checked by tests/ci.d/prometheus.sh.
+# example scrape configurations, a Grafana dashboard), shipped in the
+# tarball and checked by tests/ci.d/prometheus.sh; several hosts behind
+# HAProxy (checked by tests/ci.d/cluster.sh).
 EXTRA_DIST += \
+	dist/haproxy/metricd.cfg \
+	dist/prometheus/cluster.yml \
 	dist/prometheus/prometheus.yml \
 	dist/prometheus/metricd.rules.yml \
 	dist/prometheus/metricd.alerts.yml \

@@ -71,6 +71,7 @@ include $(top_srcdir)/tests/operate.mk
 # holds the coverage floors.
 EXTRA_DIST += tests/ci.d/common.bash \
 	tests/ci.d/bench.sh \
+	tests/ci.d/cluster.sh \
 	tests/ci.d/coverage.sh \
 	tests/ci.d/coverage.py \
 	tests/ci.d/deb.sh \
@@ -85,3 +86,6 @@ EXTRA_DIST += tests/ci.d/common.bash \
 	tests/ci.d/prometheus.sh \
 	tests/ci.d/systemd.sh \
 	tests/ci.d/valgrind.sh
+# ci.d/cluster.sh's test: three hosts, HAProxy and Prometheus in network
+# namespaces, under faults.
+EXTRA_DIST += tests/cluster/test_cluster.py tests/cluster/clusterlib.py

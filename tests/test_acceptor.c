@@ -270,6 +270,72 @@ START_TEST(sigterm_with_idle_connections)
 }
 END_TEST
 
+#define HEALTHZ "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+
+/* --drain-delay: after SIGTERM the server goes on serving and accepting,
+ * but /healthz answers 503 - on a keep-alive connection and on a new one -
+ * so a load balancer's check takes it out before anything is refused.  A
+ * second SIGTERM ends the delay (600 s here: only the signal can) and the
+ * drain closes the rest. */
+START_TEST(drain_delay_healthz_503)
+{
+	SRV_START("--workers", "2", "--drain-delay", "600000");
+	int kept = conn();
+
+	send_str(kept, HEALTHZ);
+	read_resp(kept);
+	ck_assert_int_eq(resp.status, 200);
+	kill(getpid(), SIGTERM);
+	/* The control thread sets the flag; once it is seen here, a worker
+	 * answering the next /healthz reads it too (it reads after that). */
+	ck_assert_uint_eq(wait_ctr(&S->s.draining_gauge, 1), 1);
+	ck_assert(wait_log("SIGTERM: /healthz answers 503 for 600000 ms, then draining"));
+	send_str(kept, HEALTHZ);
+	read_resp(kept);
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_str_eq(resp.body, "draining\n");
+	ck_assert(!resp.conn_close);
+	send_str(kept, "GET /metric-stack?id=5 HTTP/1.1\r\nHost: t\r\n\r\n");
+	read_resp(kept);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_uint_eq(body_id(), 5);
+	/* The listener is still open. */
+	ck_assert_int_eq(tl_get(S->port, "GET /metric-stack?id=6 HTTP/1.1\r\nHost: t\r\n\r\n",
+				&resp), 0);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_int_eq(tl_get(S->port, HEALTHZ, &resp), 0);
+	ck_assert_int_eq(resp.status, 503);
+	ck_assert_ptr_null(strstr(log_text(), "SIGTERM: draining"));
+	kill(getpid(), SIGTERM);
+	pthread_join(S->th, NULL);
+	S->running = false;
+	ck_assert_ptr_nonnull(strstr(log_text(), "SIGTERM: draining "));
+	ck_assert(tl_wait_eof(&rd, WAIT_MS));
+	close(kept);
+	srv_stop();
+}
+END_TEST
+
+/* The delay runs out by itself: the drain follows, once. */
+START_TEST(drain_delay_runs_out)
+{
+	SRV_START("--workers", "1", "--drain-delay", "50");
+	kill(getpid(), SIGTERM);
+	pthread_join(S->th, NULL);
+	S->running = false;
+	const char *log = log_text();
+	const char *delay = strstr(log, "SIGTERM: /healthz answers 503 for 50 ms");
+	static const char once[] = "SIGTERM: draining 0 connection(s)";
+	const char *drain = strstr(log, once);
+
+	ck_assert_ptr_nonnull(delay);
+	ck_assert_ptr_nonnull(drain);
+	ck_assert(delay < drain);
+	ck_assert_ptr_null(strstr(drain + sizeof(once) - 1, "draining"));
+	srv_stop();
+}
+END_TEST
+
 /* A connection that closes before a whole request is closed by the
  * acceptor: the slot comes back without a trip through a worker. */
 START_TEST(close_before_a_request)
@@ -530,6 +596,8 @@ static Suite *acceptor_suite(void)
 	tcase_set_timeout(life, 30);
 	tcase_add_test(life, serves_and_stops_on_sigterm);
 	tcase_add_test(life, sigterm_with_idle_connections);
+	tcase_add_test(life, drain_delay_healthz_503);
+	tcase_add_test(life, drain_delay_runs_out);
 	tcase_add_test(life, close_before_a_request);
 	tcase_add_test(life, ipv6_listen);
 	tcase_add_test(life, listen_errors);

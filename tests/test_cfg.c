@@ -87,6 +87,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(c.max_header_bytes, 8192);
 	ck_assert_uint_eq(c.max_pipeline, 64);
 	ck_assert_uint_eq(c.shutdown_timeout_ms, 10000);
+	ck_assert_uint_eq(c.drain_delay_ms, 0);   /* drain at once, as before */
 	ck_assert_int_eq(c.log_level, LOG_LVL_INFO);
 	/* No flags: the defaults stand. */
 	ck_assert_int_eq(parse_v((const char *const[]){ NULL }), CFG_OK);
@@ -171,6 +172,11 @@ START_TEST(numeric_ranges)
 	ck_assert_int_eq(PARSE("--shutdown-timeout", "0"), CFG_OK);
 	ck_assert_uint_eq(c.shutdown_timeout_ms, 0);
 	REJECT("--shutdown-timeout", "--shutdown-timeout", "3600001");
+	ck_assert_int_eq(PARSE("--drain-delay", "1500"), CFG_OK);
+	ck_assert_uint_eq(c.drain_delay_ms, 1500);
+	ck_assert_int_eq(PARSE("--drain-delay", "3600000"), CFG_OK);
+	REJECT("--drain-delay", "--drain-delay", "3600001");
+	REJECT("--drain-delay", "--drain-delay", "-1");
 }
 END_TEST
 

@@ -84,6 +84,7 @@ MAP = [
     (("uptime_s",), Same("metricd_uptime_seconds")),
     (("workers",), Same("metricd_workers")),
     (("acceptors",), Same("metricd_acceptors")),
+    (("draining",), Same("metricd_draining")),
     (("process", "start_time_seconds"), Same("process_start_time_seconds")),
     (("process", "cpu_seconds_total"), Same("process_cpu_seconds_total")),
     (("process", "resident_memory_bytes"), Same("process_resident_memory_bytes", moving=True)),

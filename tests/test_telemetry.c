@@ -40,6 +40,7 @@ struct fixture {
 	struct acceptor_counters *accs[NS];
 	struct alog_ring alog_rings[2];
 	struct alog alog;
+	uint64_t draining;
 	struct telemetry tm;
 };
 
@@ -123,10 +124,11 @@ static void setup(void)
 	fx->alog_rings[1].dropped = 7;
 	fx->alog.rings = fx->alog_rings;
 	fx->alog.nrings = 2;
+	fx->draining = 1;                       /* SIGTERM seen */
 	fx->tm = (struct telemetry){
 		.nworkers = NW, .nshards = NS, .acceptors = fx->acceptors, .accs = fx->accs,
 		.workers = fx->workers, .rings = fx->ringp, .ring_high_water = fx->ring_hw,
-		.alog = &fx->alog, .start_ns = clock_mono_ns(),
+		.alog = &fx->alog, .draining = &fx->draining, .start_ns = clock_mono_ns(),
 		.start_unix_ns = 1700000000123456789ull,
 		.allocator = "lib\"odd\\name\n\001.so",
 	};
@@ -531,6 +533,7 @@ START_TEST(json_acceptor_and_workers)
 		ck_assert_msg(json_get_u64(a, acc[i].k, 999) == acc[i].v, "%s", acc[i].k);
 	ck_assert_uint_eq(a->n, sizeof(acc) / sizeof(acc[0]));
 	ck_assert_uint_eq(json_get_u64(j, "acceptors", 0), NS);
+	ck_assert_uint_eq(json_get_u64(j, "draining", 0), 1);
 
 	/* Each shard: its acceptor's CPU, its workers, its own figures. */
 	const struct json *sh = path(j, "shards", NULL);
@@ -721,6 +724,7 @@ START_TEST(prometheus_counts)
 	ck_assert(metric("metricd_connections_accepted_total{shard=\"1\"}") == 40);
 	ck_assert(metric("metricd_reloads_applied_total{shard=\"1\"}") == 1);
 	ck_assert(metric("metricd_acceptors") == NS);
+	ck_assert(metric("metricd_draining") == 1);
 	ck_assert(metric("metricd_acceptor_cpu{shard=\"0\"}") == 3);
 	ck_assert(metric("metricd_acceptor_cpu{shard=\"1\"}") == -1);
 	ck_assert(metric("metricd_shard_workers{shard=\"0\"}") == 2);

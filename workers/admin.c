@@ -7,8 +7,17 @@
 #include "workers/dashboard.h"
 #include "workers/handler.h"
 
+/* 503 from SIGTERM on: during --drain-delay a load balancer's checks see
+ * it while the server still serves, and take it out of rotation before
+ * the listener closes (docs/DEPLOY.md, "Scaling out").  A relaxed load:
+ * the flag publishes nothing else, and a check that still reads 0 is
+ * followed by one that reads 1. */
 struct reply handle_healthz(const struct handler_ctx *ctx)
 {
+	static const char draining[] = "draining\n";
+
+	if (telemetry_draining(ctx->tm))
+		return reply_copy(ctx, 503, CT_TEXT, draining, sizeof(draining) - 1);
 	return reply_copy(ctx, 200, CT_TEXT, "ok\n", 3);
 }
 

@@ -271,6 +271,11 @@ static uint64_t alog_drops(const struct telemetry *tm)
 	return tm->alog ? alog_dropped(tm->alog) : 0;
 }
 
+uint64_t telemetry_draining(const struct telemetry *tm)
+{
+	return tm->draining ? __atomic_load_n(tm->draining, __ATOMIC_RELAXED) : 0;
+}
+
 static uint64_t hist_count(const struct route_counters *r)
 {
 	uint64_t n = 0;
@@ -543,6 +548,7 @@ size_t telemetry_write_json(const struct telemetry *tm, char *out, size_t cap)
 	json_ratio(&b, "uptime_s", (double)(clock_mono_ns() - tm->start_ns), 1e9, true);
 	json_kv(&b, "workers", tm->nworkers, true);
 	json_kv(&b, "acceptors", tm->nshards, true);
+	json_kv(&b, "draining", telemetry_draining(tm), true);
 	json_build(&b, tm);
 	json_process(&b, tm);
 	json_endpoints(&b, sums);
@@ -860,6 +866,9 @@ static void prom_acceptors(struct sbuf *b, const struct telemetry *tm)
 
 	prom_head(b, "metricd_acceptors", "gauge", "Acceptor threads (shards).");
 	prom_u64(b, "metricd_acceptors", NULL, NULL, tm->nshards);
+	prom_head(b, "metricd_draining", "gauge",
+		  "1 from SIGTERM until exit: /healthz answers 503 (--drain-delay).");
+	prom_u64(b, "metricd_draining", NULL, NULL, telemetry_draining(tm));
 	prom_head(b, "metricd_acceptor_cpu", "gauge",
 		  "The CPU the shard's acceptor is pinned to; -1: not pinned.");
 	for (unsigned a = 0; a < tm->nshards; a++) {

@@ -22,10 +22,15 @@ struct telemetry {
 	struct queue_req **rings;               /* nworkers, for live depth */
 	uint64_t *ring_high_water;              /* nworkers, acceptor-written */
 	const struct alog *alog;                /* its drops; NULL: none */
+	const uint64_t *draining;               /* 1 from SIGTERM on (relaxed);
+						 * NULL: never */
 	uint64_t start_ns;                      /* CLOCK_MONOTONIC */
 	uint64_t start_unix_ns;                 /* proc_start_unix_ns(); 0: unknown */
 	const char *allocator;                  /* proc_allocator(); NULL: unknown */
 };
+
+/* 1 from SIGTERM until exit (/healthz then answers 503), else 0. */
+uint64_t telemetry_draining(const struct telemetry *tm);
 
 /* Both write into out (cap bytes) and return the length, or 0 when it does
  * not fit.  They allocate nothing (the process figures are read from /proc

@@ -17,6 +17,10 @@ for f in metricd blast; do
 	[ -x "$build/$f" ] || { echo "FAIL: $build/$f is not built"; exit 1; }
 done
 haproxy -v | head -1
+# The shipped balancer config (tests/ci.d/cluster.sh runs it for real).
+top=$(cd "$(dirname "$0")/../.." && pwd)
+haproxy -c -q -f "$top/dist/haproxy/metricd.cfg" ||
+	{ echo "FAIL: haproxy rejects dist/haproxy/metricd.cfg"; exit 1; }
 
 tmp=$(mktemp -d)
 pids=()

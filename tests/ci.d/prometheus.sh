@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real Prometheus scraping a loaded metricd, and the files shipped for it:
 #  - promtool checks dist/prometheus/ (the recording and alerting rules,
-#    the example prometheus.yml) and runs the rules' unit tests
+#    the example prometheus.yml and cluster.yml) and runs the rules' unit tests
 #    (tests/prometheus/metricd.test.yml);
 #  - Debian's prometheus, on loopback, scrapes the built metricd every
 #    second with those rules loaded while blast loads the four metric
@@ -39,6 +39,7 @@ echo "--- promtool check rules, test rules, check config"
 promtool check rules "$rules" "$alerts" || fail "promtool check rules"
 promtool test rules "$top/tests/prometheus/metricd.test.yml" || fail "promtool test rules"
 promtool check config "$prom_dir/prometheus.yml" || fail "promtool check config (example)"
+promtool check config "$prom_dir/cluster.yml" || fail "promtool check config (cluster example)"
 
 tmp=$(mktemp -d)
 mpid= ppid=
