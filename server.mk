@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The metricd server.  Its sources, minus main.c, also form a convenience
 # library the unit tests link against.
 noinst_LIBRARIES += libmetricd.a

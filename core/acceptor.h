@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A shard: one acceptor thread - one libevent event_base that accepts,
  * reads, frames and hands requests to its workers - and the workers it
  * feeds (docs/ARCHITECTURE.md, "Threads").  Each shard has its own

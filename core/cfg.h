@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Configuration: command-line flags (getopt_long) and config-file keys,
  * which are the long flag names. */
 #ifndef METRICD_CORE_CFG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The config file: "key = value" lines whose keys are the long flag names.
  * '#' starts a comment (at the start of a line or after whitespace); blank
  * lines are ignored; a flag such as no-pin takes true/false.  Values are

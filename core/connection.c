@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The per-connection state machine of the acceptor thread: read into the
  * connection's buffer, frame, hand descriptors to its worker, pause and
  * resume, close; the workers' notes back; the header and idle timeouts.

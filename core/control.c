@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The server around its shards: starting them, and the control thread -
  * main's, after start - that owns the signals: SIGHUP's reload (options
  * through the table, the workers' settings through RCU, the shards'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A shard's lifecycle: starting its workers and events, its acceptor
  * thread's loop, the control thread's commands (reload, drain, deadline),
  * the drain, and stopping the workers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Listening and accepting, on a shard's acceptor thread: the listening
  * sockets, accept4 in bounded bursts (a connect/close flood gets a bounded
  * share of each loop turn), the pause and retry when the process is out

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* metricd: parse flags, place the threads, bind, start the shards, run the
  * control thread until a drain ends, stop. */
 #include "config.h"

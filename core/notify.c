@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The service manager's side: sd_notify(3) and socket activation
  * (sd_listen_fds(3)).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The service manager's side: sd_notify(3) messages and socket activation.
  *
  * All functions are no-ops (returning 0 / -1 as stated) when metricd was not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Where the threads run: the rules are in core/placement.h. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Where the server's threads run: how many shards (an acceptor and the
  * workers it feeds), how many workers, which CPU each thread is pinned
  * to, and which workers may spin (docs/ARCHITECTURE.md, "Placement").

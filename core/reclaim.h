@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Frees runtime snapshots replaced by a reload once no worker can still be
  * reading them, on a thread of its own ("metricd-rcu"), so the acceptor
  * never waits for a grace period: a worker deep in a long batch must not

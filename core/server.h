@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The server: its shards (an acceptor thread and the workers it feeds,
  * core/acceptor.h), what they share, and the control thread that owns the
  * signals (docs/ARCHITECTURE.md, "Threads").

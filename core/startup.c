@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The configuration test and the file-descriptor limit, done once by the
  * main thread before anything is bound or started. */
 #include "config.h"

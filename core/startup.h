@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Between parsing the settings and binding: the configuration test
  * (metricd -t) and the file-descriptor limit. */
 #ifndef METRICD_CORE_STARTUP_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Running metricd as a system service: the systemd units, the
 # /etc/default file, an example config file and the man page (their tests
 # are under tests/: test_notify*, test_service_notify.py, ci.d/systemd.sh).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # What operators use around the server: monitoring (Prometheus rules and
 # example scrape configurations, a Grafana dashboard), shipped in the
 # tarball and checked by tests/ci.d/prometheus.sh; several hosts behind

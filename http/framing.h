@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Request framing: bytes in, request descriptors out.
  *
  * One framer per connection, owned by the acceptor thread.  The caller reads

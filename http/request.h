@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The request descriptor: what the acceptor hands a worker, by value.
  *
  * Fixed size, no pointers into memory another thread may reuse: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Response writing into caller-owned buffers.  No allocation, no stdio:
  * every function writes at most the capacity it is given and returns the
  * length written, or 0 when it does not fit. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Routing: request target → route, and the query parameters id and work. */
 #ifndef METRICD_HTTP_ROUTE_H
 #define METRICD_HTTP_ROUTE_H

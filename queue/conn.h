@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A client connection, and the table of them.
  *
  * Ownership (docs/ARCHITECTURE.md, rules 1-3): the acceptor thread owns the read

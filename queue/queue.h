@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Typed Concurrency Kit rings between the acceptor and the workers, and the
  * wake-up protocol that lets an idle worker sleep.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Settings that change while the server runs (SIGHUP), as one immutable
  * snapshot published with RCU (liburcu, QSBR flavour).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The text ring: access-log text that travels beside the request ring.
  *
  * A descriptor (http/request.h) is 48 bytes and holds no pointer into

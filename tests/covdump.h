@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Coverage builds (--enable-coverage) write gcov counters when a process
  * exits normally.  A test process that ends by _exit() or by a signal -
  * a forked child, an expected abort - calls COVERAGE_DUMP() first, so what

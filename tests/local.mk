@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Server tests: one Check suite per source file, plus integration tests that
 # start the real binary on an ephemeral port.
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS) $(CK_CFLAGS) \
@@ -84,6 +85,7 @@ EXTRA_DIST += tests/ci.d/common.bash \
 	tests/ci.d/logrotate.sh \
 	tests/ci.d/options-doc.sh \
 	tests/ci.d/prometheus.sh \
+	tests/ci.d/spdx.sh \
 	tests/ci.d/systemd.sh \
 	tests/ci.d/valgrind.sh
 # ci.d/cluster.sh's test: three hosts, HAProxy and Prometheus in network

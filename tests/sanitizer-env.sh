@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Sanitizer options for everything the tests run, sourced (not executed)
 # by AM_TESTS_ENVIRONMENT (tests/local.mk), tools/check-all and the
 # tests/ci.d scripts that start programs.  configure builds with

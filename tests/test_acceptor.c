@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for the acceptor (core/listener.c, core/connection.c,
  * core/lifecycle.c): the acceptor and its workers in this process
  * (acceptor_listen/start/run in a thread, on an ephemeral port), driven

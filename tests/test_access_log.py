@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The access log, line by line, in both formats.
 
 Starts the real metricd with --access-log FILE (once with the default

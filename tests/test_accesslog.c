@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/accesslog.c: the line, combined and JSON, from a
  * descriptor and its text record (escaping, fields cut to their caps, what
  * is shown when something is not known); workers' lines through per-worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Allocations per request, in the spirit of Go's testing.AllocsPerRun:
  * the real metricd runs under the alloccount interposer, which counts every
  * malloc-family call of every thread into a shared file this test reads

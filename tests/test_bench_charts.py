@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The benchmark report's chart code (tools/bench/metricdbench: svgplot,
 flame, charts), on made-up figures.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/cfg.c: command-line flags. */
 #include "config.h"
 

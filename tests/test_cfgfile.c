@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/cfgfile.c: the config file (key = value lines whose
  * keys are the long flag names) and how it combines with the command line. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/base/chain.c: a worker's unsent bytes and held
  * descriptors, in chains of blocks mapped from the kernel. */
 #include "config.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """metricd -t / --check-config: flags and config file parsed, the checks
 that need the system done, the verdict printed, exit 0 or 2, nothing
 started.  While the test holds the address -t is given, so a -t that bound

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for queue/conn.c: the connection table - slots handed out from
  * a high-water mark and recycled last-in first-out, memory reserved but
  * committed only when touched, and read-buffer pages given back on put. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The live page (GET /dashboard) in a real browser.
 
 Starts metricd, opens its page in headless Chromium and drives it through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for http/framing.c: bytes in, request descriptors out.
  *
  * Every input that frames correctly is also fed split at every byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/heap.c: the heap path through a real worker thread
  * (tests/worker_harness.c): answers byte-identical to the stack path's,
  * exactly 3 allocations and 3 frees per request (1 of them on the acceptor,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Integration: the real metricd binary on an ephemeral loopback port. */
 #include "config.h"
 

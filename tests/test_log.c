@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/base/log.c: one whole line per event on stderr, a level
  * filter, and the systemd journal's priority prefix - used only when
  * JOURNAL_STREAM names stderr's own device and inode, as systemd.exec(5)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/base/mem.h: the counted door to the global allocator.
  *
  * Each block remembers the stats_thread.index of its allocating thread and

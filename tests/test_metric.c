@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/metric.c: the value both paths serve.
  *
  * metric_value() is checked against values worked out apart from it: a

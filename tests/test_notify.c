@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/notify.c: the sd_notify messages as they arrive on a
  * datagram socket of our own (a path and an abstract '@' name), watchdog
  * settings from the environment, and socket activation on fd 3 in a forked

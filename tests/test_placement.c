@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/placement.c: where the threads run, over made-up
  * machines (placement_plan is a pure function of the machine's shape and
  * of the flags), and the machine's shape read from a made-up sysfs. */

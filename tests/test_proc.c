@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for core/base/proc.c: the /proc/PID/stat parser on lines
  * written here (a command name with spaces and parentheses, negative
  * fields, lines cut short), and the live figures against what the test

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for queue/queue.c: the typed rings and the wake-up protocol. */
 #include "config.h"
 

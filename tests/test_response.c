@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for http/response.c: formatting into caller-owned buffers. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for http/route.c: target → route, id and work. */
 #include "config.h"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """metricd under a fake service manager.
 
 Plays systemd's part with plain sockets: a datagram socket as NOTIFY_SOCKET

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/slab.c: the worker's bump allocator. */
 #include "config.h"
 

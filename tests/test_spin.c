@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/spin.c: the spin policy, driven with made-up
  * idle periods (whether work arrived during each spin). */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/stack.c: the stack path's answers, through a real
  * worker thread (tests/worker_harness.c), and that it never calls the
  * allocator - counted at link level (tests/wrap.c), not by core/base/mem.h. */

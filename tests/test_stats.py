@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """/stats and /metrics after a known number of requests.
 
 Starts the real metricd on an ephemeral port, sends exact numbers of

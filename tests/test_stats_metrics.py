@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Every figure of /stats has its counterpart in /metrics, with the same value.
 
 Starts the real metricd on an ephemeral port, sends a little load to every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/telemetry.c and core/base/counters.c: the latency
  * histogram, and the /stats (JSON) and /metrics (Prometheus text) writers
  * over a registry built by hand with known counts.  The output is parsed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for queue/text.c: the access-log text that travels beside
  * the request ring - records cut to their caps, a full ring that takes
  * nothing, wrap-around, and the order the acceptor and a worker keep

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests for workers/worker.c: a real worker thread fed descriptors
  * through its ring (tests/worker_harness.c plays the acceptor), answering
  * over socketpairs the test reads from. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Helpers for integration tests: start the real metricd on an ephemeral
  * loopback port, talk HTTP/1.1 to it with plain sockets, parse answers. */
 #ifndef METRICD_TESTS_TESTLIB_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Unit tests: one Check suite per source file, mirroring the tree.  Each
 # links the server's convenience library, so no server code is rebuilt.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A real worker thread (workers/worker.c) driven the way the acceptor
  * drives it, for the unit suites of worker.c, stack.c and heap.c.
  *

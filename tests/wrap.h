@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Link-time interposition for unit tests (ld --wrap): counts the allocator
  * calls one thread makes, and makes chosen malloc or mmap calls fail.
  *

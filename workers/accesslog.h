@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The access log: one line per request, written without blocking workers
  * and without allocating.
  *

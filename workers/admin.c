@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The server's own endpoints: /healthz, /stats (JSON), /metrics
  * (Prometheus), the live page (/dashboard and /) and OPTIONS *.  Like the
  * stack path they allocate nothing: the telemetry is written straight

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The live page answered at /dashboard and /: workers/dashboard.html,
  * built into the binary by workers/embed.sh (the rule is in server.mk),
  * so answering it reads constant bytes and allocates nothing. */

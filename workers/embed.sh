@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Writes a C source file holding FILE's bytes, for a page the server
 # answers from its own binary: NAME[] (the bytes and a NUL after them),
 # NAME_len (without the NUL) and NAME_etag (the POSIX cksum CRC-32 of the

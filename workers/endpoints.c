@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The workers' and the acceptor's columns of http/routes.def, and the
  * small replies every handler may give. */
 #include "config.h"

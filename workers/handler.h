@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What an endpoint's handler gets and returns (one per row of
  * http/routes.def).
  *

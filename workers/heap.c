@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The heap path: /metric-heap and /stats-pointer, written the way ordinary
  * code is written.  Per request, three objects from the global allocator:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The records both paths serve, as in the Go lesson: Metric and
  * RequestStats.  Pure functions; where the records live is up to the caller,
  * which is the whole difference between stack.c and heap.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The write side of a worker's connections: the batch's answers queued
  * per connection and flushed with one sendmsg each, unsent bytes parked in
  * chains and finished on EPOLLOUT, requests held while a connection's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What workers/worker.c uses of workers/outbox.c: the write side of a
  * worker's connections (names with worker__ are this module's own). */
 #ifndef METRICD_WORKERS_OUTBOX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Thread-local slab: a bump allocator with mark/reset, owned by one worker.
  *
  * Allocated once at start (mmap, first touched by its worker so the pages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The spin policy: workers/spin.h says what and why. */
 #include "config.h"
 

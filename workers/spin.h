@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* When an idle worker spins: a policy that keeps spinning only while it
  * pays (docs/ARCHITECTURE.md, "Spinning").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The stack path: /metric-stack and /stats-value.
  *
  * The request arrived by value in the ring slot; the record is a local

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* /stats (JSON) and /metrics (Prometheus): every thread's counters,
  * summed, and the process's own figures, written into a caller's buffer
  * without allocating.  Readers only: each thread writes its own counters

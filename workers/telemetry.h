@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What readers (the worker answering /stats or /metrics) need to see the
  * whole server, and the two writers. */
 #ifndef METRICD_WORKERS_TELEMETRY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Worker thread: drain the ring in batches, answer, flush once per
  * connection per batch.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Worker threads.
  *
  * Each worker owns: its request ring (consumer side), its note ring (producer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Bytes a worker keeps for one connection: a chain of fixed-size blocks.
  *
  * A partial write parks the unsent rest here, and answers that come later

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Clocks: the monotonic clock (ns), its coarse variant (ms, read once per
  * loop turn), and the TSC rate, calibrated once at start, for the
  * allocator's cycle counts. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Live counters: per thread, summed by readers (workers/telemetry.h).
  *
  * Each thread (the acceptor, every worker) owns one struct counters and

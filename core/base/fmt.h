@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Numbers as text into a caller's buffer: no locale, no stdio, no
  * allocation.  Each returns the length written; out must have room (20
  * bytes for an integer, 32 for a fixed-point number). */

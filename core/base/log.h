@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Logging: one line per event on stderr, with a level.  When stderr is
  * the journal (JOURNAL_STREAM names its device and inode) lines carry a
  * syslog priority prefix and no timestamp; otherwise an ISO-8601 UTC

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The one door to the global allocator for metricd's own code.
  *
  * Every malloc/free metricd itself makes on a request's behalf goes through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* This process as the kernel and the C library see it: CPU time, memory,
  * file descriptors, when it started, where its malloc comes from.  The
  * figures are the ones Prometheus's client libraries export as process_*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A bounded string builder over a caller-owned buffer: no allocation, no
  * stdio.  Writes stop at the capacity and set `full`, so a caller checks
  * once at the end instead of after every append. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* ThreadSanitizer annotations for synchronisation it cannot see.
  *
  * TSan understands C11/__atomic operations and pthreads, but not

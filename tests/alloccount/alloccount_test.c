@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * alloccount_test.c - Check suite for tools/alloccount.
  *

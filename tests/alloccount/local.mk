@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tools/alloccount's tests.  victim is a helper run by alloccount_test,
 # not a test itself.  In sanitizer builds the test is built but exits 77
 # (SKIP): an interposer cannot share the process with a sanitizer's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * victim.c - test helper for the alloccount tests: makes exactly known
  * malloc-family calls, on two threads, between handshakes with the test

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The alloccount wrapper from the build tree (ALLOCCOUNT_SO and
 # ALLOCCOUNT_REPORT_BIN point it at the built interposer and report): it
 # preloads the interposer, prints the summary at exit, keeps the counters

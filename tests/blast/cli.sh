@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # End-to-end tests of the blast binary: exit codes and messages, --json,
 # side-by-side output, --csv-series, --hdr-log, progress lines and the live
 # view, https, Unix sockets, URL lists, merge and Ctrl-C.  Runs from the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # blast's tests: one Check suite per source file, an in-process stall
 # server for the end-to-end suites, and a shell test of the binary itself.
 #

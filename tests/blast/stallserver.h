@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A tiny, deliberately misbehaving HTTP/1.1 server for blast's tests.
  *
  * It listens on 127.0.0.1 (or ::1) port 0, answers in one thread, counts

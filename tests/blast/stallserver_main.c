@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Stand-alone stall server for the shell tests: prints its port on
  * stdout (0 on a Unix socket), serves until SIGTERM/SIGINT, then prints
  * "requests N".  --tls serves https with a certificate made at start;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/busypoll.c: the per-thread backoff, /proc/stat
  * and /proc/pressure/cpu parsing, and the machine-wide rule driven by
  * made-up samples on a virtual clock. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/chart.c: the ranges cover [min, max] in order,
  * their counts add up to the total, and the drawing shows each one. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/cli.c: options into the config, and what is
  * refused with a message (exit status 2). */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/engine.c and conn.c, end to end against the
  * stall server: exact counts, pipelining, status codes, servers that
  * close, speak HTTP/1.0, drop us or never answer, and nobody listening. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/hdrlog.c.  A reader written here from
  * HdrHistogram's specification (base64, the compressed wrapper, zlib, the
  * V2 header, ZigZag LEB128 counts with zero runs) decodes what blast

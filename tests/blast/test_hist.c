@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/hist.c: the log-linear latency histogram. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/json.c: the JSON reader and string writer. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/merge.c (with jsonout.c): results written with
  * --json come back identical, and merging adds them exactly. */
 #include "config.h"

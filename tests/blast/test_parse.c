@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/parse.c: durations, counts, percentile lists,
  * id ranges and whole files. */
 #include "config.h"

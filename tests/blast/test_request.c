@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/request.c: every distinct request formatted once,
  * the wrap copies that keep a pipelined window contiguous, {id}
  * templates, --urls order, and the blocks threads start from. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/resp.c: the incremental response parser. */
 #include "config.h"
 

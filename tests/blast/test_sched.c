@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/sched.c: the open-loop schedule, coordinated
  * omission correction on a virtual clock (exact numbers), and end to end
  * against a stalling server (only what follows from the logic). */

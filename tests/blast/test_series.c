@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/series.c: seconds are emitted once every thread
  * has published them, in order, and a run ending on a second boundary
  * has no extra, empty second. */

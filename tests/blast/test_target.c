@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/target.c: what is checked before any load --
  * URL lists on one server, Unix sockets, unreachable servers -- and a run
  * over a Unix socket. */

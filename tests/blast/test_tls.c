@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/tls.c, end to end against the stall server
  * speaking TLS with a certificate made when the test starts: exact
  * counts over https, SNI, session resumption across reconnects,

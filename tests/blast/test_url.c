@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/url.c: URL parsing and resolution. */
 #include "config.h"
 

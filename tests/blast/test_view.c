@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Suite for tools/blast/view.c: plain lines off a terminal, a block
  * redrawn in place on one, nothing with -q. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A throwaway self-signed certificate made in memory when a test starts
  * (EC P-256, for localhost, 127.0.0.1 and ::1): no key is ever stored in
  * the tree.  Only with OpenSSL. */

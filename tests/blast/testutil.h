@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Helpers shared by blast's end-to-end tests. */
 #ifndef BLAST_TEST_UTIL_H
 #define BLAST_TEST_UTIL_H

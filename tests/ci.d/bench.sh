@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The benchmark works end to end: tools/bench/run --ci against the binaries
 # of the build directory $1 (seconds, not minutes), then checks that it
 # wrote a valid results.json with every section, a report.md, and every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A cluster in a box under faults: three metricd hosts behind Debian's
 # haproxy (dist/haproxy/metricd.cfg as shipped), scraped by Debian's
 # prometheus (dist/prometheus/cluster.yml), loaded by blast from two client

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Sourced by the tests/ci.d checks (tools/check-all runs only *.sh, so this
 # file is not a check itself).
 # shellcheck shell=bash

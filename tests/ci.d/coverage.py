@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Judges a gcovr JSON report (tests/ci.d/coverage.sh makes it).
 
 Prints, per file of the server and of blast, lines and branches covered,

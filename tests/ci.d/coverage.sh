@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Line and branch coverage of the server (core/ workers/ queue/ http/) and
 # of blast (tools/blast/): a build of its own with --enable-coverage, the
 # whole `make check` in it, then gcovr.  Prints one row per file (lines and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The Debian package: `dpkg-buildpackage -us -uc -b` builds it from a copy
 # of the tree in a temporary directory (DEB_BUILD_OPTIONS=nocheck: the
 # suites already ran in this CI run), lintian reports no error (its other

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # CI: the escape report must pass - no allocation on the stack path, exactly
 # 3 mallocs + 3 frees per request (1 cross-thread) on the heap path - with
 # the access log on.

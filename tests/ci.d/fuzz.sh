@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # libFuzzer over framing + routing + response writing (tests/fuzz): a build
 # of its own with CC=clang --enable-fuzz, then FUZZ_SECONDS (default 60) of
 # fuzzing starting from the committed corpus.  Fails on any crash, leak,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The access log as log tools read it: metricd writes its default
 # (combined) log for a mix of requests - keep-alive and HTTP/1.0, HEAD,
 # 404s with queries, other methods (405), a body, an absolute-form target,

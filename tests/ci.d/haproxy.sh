@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Scale-out: two metricd instances on ephemeral loopback ports behind
 # HAProxy (round robin, health-checked on /healthz), N requests through
 # HAProxy with blast; then each instance's own GET /stats must show that it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # `make install DESTDIR=...` from the build directory puts every expected
 # file where configure said, and nothing else: the user-facing programs
 # (metricd, blast, alloccount), each with its man page, dated and versioned;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The server's folders include one another only downward (docs/ARCHITECTURE.md):
 #   1 core/base/   the leaf: logging, clocks, counters, number formatting,
 #                  byte chains, TSan annotations, the counted allocator

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The logrotate file: `make install DESTDIR=...` puts it in
 # $(sysconfdir)/logrotate.d/metricd; `logrotate -d` (debug: reads the
 # file, changes nothing) accepts it; and a real rotation, by the same

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # Every option in metricd's table (as --help prints it) is documented where
 # operators look: the README's flag list, the man page and the example
 # config file; and the options --help lists as live (changed by SIGHUP) are

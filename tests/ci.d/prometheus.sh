@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # A real Prometheus scraping a loaded metricd, and the files shipped for it:
 #  - promtool checks dist/prometheus/ (the recording and alerting rules,
 #    the example prometheus.yml and cluster.yml) and runs the rules' unit tests

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # The systemd units as systemd itself reads them: `systemd-analyze verify`
 # of the generated metricd.service, of an instance of the template
 # metricd@.service (copied as metricd@test.service) and of metricd.socket (ExecStart=,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # metricd under valgrind memcheck: the built binary ($1/metricd) serves a
 # few hundred requests over every endpoint - both paths, GET and HEAD,
 # every error answer, malformed and oversized requests, pipelining, chunked

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """A small network in namespaces for tests/cluster/test_cluster.py.
 
 Nodes are network namespaces named PREFIX<pid>-<node>; each has one veth

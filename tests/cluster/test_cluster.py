@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A cluster in a box, under faults.
 
 In network namespaces of its own (tests/cluster/clusterlib.py: a bridge in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer harness: framing + routing + response writing as one unit.
  *
  * Input layout:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # libFuzzer harness over framing + routing + the worker's answers.
 # Built only in a build configured with CC=clang --enable-fuzz; run by
 # tests/ci.d/fuzz.sh over the committed corpus.  The server sources are

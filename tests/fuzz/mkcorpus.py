@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Writes the seed corpus for fuzz_framing into tests/fuzz/corpus/.
 
 Each file is: a control byte, split lengths, optionally 8 "world" bytes, then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The fuzz harness without libFuzzer: every file of the committed corpus
  * (or of the files and directories named on the command line) through
  * LLVMFuzzerTestOneInput once, so each build's `make check` runs the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The metric names a Grafana dashboard's queries use all exist.
 
 Usage: promql_names.py DASHBOARD.json RULES.yml METRICS.txt [PROM_URL]

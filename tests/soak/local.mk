@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Soak and fault tests: Python 3 scripts that start the real metricd
 # ($METRICD, exported by tests/local.mk) on an ephemeral loopback port.
 # Each stops by itself within seconds; exit 77 = skipped (with a reason).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Shared helpers for the soak and fault tests in tests/soak/.
 
 Every test starts the real metricd ($METRICD) on an ephemeral loopback port,

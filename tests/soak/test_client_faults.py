@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Clients that misbehave at the TCP level.
 
   reset_mid_response   a big pipelined batch is being answered, and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Answers that end their connection, on every kind of answer.
 
   Connection: close on the heap path (/metric-heap, /stats-pointer), on

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Connect/close flood.  Flooders open and close FLOOD connections as fast
 as they can (some send half a request first) while a keep-alive client
 keeps asking.  A connection that never sent a whole request never reaches

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Work for the dead.  A client pipelines HEAVY_N heavy requests
 (work=10000000, tens of ms each), waits for the first answer, then resets
 the connection.  The worker must find out at its next answer (a heavy

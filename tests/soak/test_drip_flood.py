@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Drip flood: DRIPPERS connections each send one ~8 KB request head of
 ~1,300 short header lines one byte per send, while a normal client keeps
 asking.  Framing must resume where it stopped, so the acceptor's work is

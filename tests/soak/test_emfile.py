@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Out of file descriptors.
 
 metricd runs with RLIMIT_NOFILE = NOFILE.  Connections are opened one at a

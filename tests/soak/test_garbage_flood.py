@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A flood of garbage from many connections while a normal client runs.
 
 A separate process keeps GARBAGE_CONNS connections busy until told to

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """`id` and `work` values, end to end: each gets README.md's documented answer
 on all four endpoints that take an id, all on one keep-alive connection
 (a 400 for a bad parameter does not close it)."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Idle workers: no spinning that does not pay, no CPU when idle, one
 syscall to sleep.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """--listen [::1]:0: metricd listens on the IPv6 loopback, says so as
 "[::1]:PORT", serves both paths there, and the access log names the peer
 as ::1.  Skipped (77) where this machine has no ::1."""

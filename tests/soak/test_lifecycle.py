@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Start and stop of the real binary, the paths no other test takes.
 
   SIGTERM with idle connections open - one that never sent a byte, one

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Smaller limits and start-up checks.
 
   access log behind a reader that stops reading   lines are dropped, never

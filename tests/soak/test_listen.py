@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Listening sockets.
 
   --listen 127.0.0.1:0 --listen [::1]:0: both addresses answer, and the log

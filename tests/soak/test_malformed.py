@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Malformed requests (RFC 9112), end to end over a socket.
 
 Each case is sent on its own connection; the answer must be the documented

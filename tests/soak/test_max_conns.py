@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """--max-conns: beyond it, new connections are accepted and closed at once
 (no answer, no hang), existing clients are unaffected, and once some close
 new connections are served again."""

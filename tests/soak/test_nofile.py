@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """The file-descriptor limit at start.
 
 metricd raises its soft RLIMIT_NOFILE to the hard limit, and when

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """SIGHUP reloads.
 
   settings that need a restart (workers, max-conns, ring-size, ...) changed

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A reload never makes requests wait for a busy worker.  Worker 0 runs a
 long batch (HEAVY_N pipelined work=10000000 requests, most of a second);
 SIGHUP arrives meanwhile; then a client of worker 1 asks /healthz.  The

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Host, request-target forms, Expect and OPTIONS * on the wire (RFC 9110,
 RFC 9112 3.2).  Where the RFCs leave room, metricd does what nginx does
 (nginx-light 1.22, checked on this machine) and says so:

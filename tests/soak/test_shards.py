@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """--acceptors 2 --workers 2: two shards, each an acceptor with a worker of
 its own and its own listening socket on the same port (SO_REUSEPORT).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """--shutdown-timeout is honoured with a deep queue.  A client pipelines
 HEAVY_N heavy requests (work=10000000: several seconds of work in all) and
 SIGTERM follows at once, with --shutdown-timeout 1000.  Until the timeout

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Clients that pipeline and never read.  READERS connections keep sending
 GET /metrics (an answer of several KB) and read nothing.
 

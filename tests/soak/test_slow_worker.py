@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A slow worker does not stall the connections of other workers.
 
 --workers 2; connections go to workers round-robin at accept time, so

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Slowloris: SLOW_CONNS connections each sending one header byte every
 ~100 ms, plus a normal client.
 

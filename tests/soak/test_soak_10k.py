@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """10,000 concurrent keep-alive connections held open with periodic requests.
 
 metricd runs with --max-conns 20000.  The test opens CONNS connections

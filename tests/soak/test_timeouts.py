@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
 """--idle-timeout and --header-timeout.
 
 idle: a keep-alive connection left idle is closed, and so is one that never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* allocbench: what one heap allocation costs, next to the alternatives
  * metricd uses on its stack path.  ns per operation for
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # allocbench: the contention micro-benchmark, built, not installed: it
 # runs from the build tree under each allocator (LD_PRELOAD) through
 # tools/bench/run --only allocbench.

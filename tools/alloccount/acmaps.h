@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * acmaps.h - find the module and offset of an address in the text of a
  * /proc/PID/maps file.  Header-only, allocation-free (used inside the

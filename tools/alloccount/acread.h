@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * acread.h - read alloccount counter files (live or snapshots).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * alloccount.c - LD_PRELOAD interposer counting every malloc-family call.
  *

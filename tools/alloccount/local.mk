@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tools/alloccount: LD_PRELOAD interposer counting malloc-family calls,
 # its reader library, the alloccount-report CLI, the alloccount command
 # that runs a program under the interposer (their tests:

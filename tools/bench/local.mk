@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # tools/bench: the benchmarks (docs/BENCHMARKS.md), one front door per job
 # onto one Python package, tools/bench/metricdbench.
 #   make bench                      full run, about 15 minutes on 2 CPUs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* refserver: the cheapest possible HTTP/1.1 "server", to benchmark load
  * generators rather than servers.  Two threads (or -t N), each with its
  * own SO_REUSEPORT listening socket and epoll loop, answer every

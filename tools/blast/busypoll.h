@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Adaptive busy polling: poll for responses before sleeping only when it
  * helps and only when it takes nothing from anyone else.
  *

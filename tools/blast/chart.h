@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A latency histogram drawn in plain ASCII: for the live view and for
  * --histogram after the table. */
 #ifndef BLAST_CHART_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Command line: options into a blast_config, and --help. */
 #ifndef BLAST_CLI_H
 #define BLAST_CLI_H

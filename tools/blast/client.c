@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Connection state machine: connect, send pipelined requests, parse
  * responses, and reconnect after a close or failure.
  *

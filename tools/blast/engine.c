@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Worker threads and their event loops.
  *
  * Why raw epoll instead of libevent: the loop below is the whole event

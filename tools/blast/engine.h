@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The load engine: worker threads, each with its own epoll loop. */
 #ifndef BLAST_ENGINE_H
 #define BLAST_ENGINE_H

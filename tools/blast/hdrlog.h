@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* --hdr-log FILE: HdrHistogram's interval log, one histogram per second,
  * readable by HdrHistogram's HistogramLogReader / HistogramLogProcessor
  * and the tools built on them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Log-linear latency histogram (HdrHistogram layout, own implementation).
  *
  * Values are nanoseconds.  Values below 2^8 get one bucket each.  Above

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Minimal JSON: string escaping for the writer, and a small DOM reader
  * for `blast merge`.  Not on any hot path; allocation is fine here. */
 #ifndef BLAST_JSON_H

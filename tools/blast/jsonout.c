@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The --json document.  Latency summaries are in microseconds for people;
  * the histograms are raw nanosecond buckets so `blast merge` can add them
  * exactly. */

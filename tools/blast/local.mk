@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # blast: HTTP/1.1 load generator.  See tools/blast/README.md.
 # Included from the top-level Makefile.am (non-recursive, subdir-objects).
 

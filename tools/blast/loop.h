@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Internal to the engine: a worker thread and its connections.
  *
  * Everything a worker touches on the per-request path lives in its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* blast: run each URL in turn with the same settings, then report. */
 #include "config.h"
 

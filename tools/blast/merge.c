@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* `blast merge A.json B.json ...`: add up results of runs that happened
  * at the same time (e.g. several load generators against one server).
  * Results are matched by URL.  Counters and histogram buckets add, so the

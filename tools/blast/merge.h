@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Reading --json results back and merging them (`blast merge`). */
 #ifndef BLAST_MERGE_H
 #define BLAST_MERGE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Monotonic nanoseconds.  clock_gettime(CLOCK_MONOTONIC) is served by the
  * vDSO (no system call) on a TSC clocksource, ~20 ns, cheap enough to read
  * once per socket event for accurate latencies. */

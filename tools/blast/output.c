@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The human-readable report: one column per URL, ratios to the first. */
 #include "config.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Reports: the human table (output.c) and the JSON document (jsonout.c). */
 #ifndef BLAST_OUTPUT_H
 #define BLAST_OUTPUT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Values given on the command line or in files: durations, counts,
  * percentile lists, id ranges, and whole files read into memory. */
 #ifndef BLAST_PARSE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The request bytes of a run, all formatted before it starts.
  *
  * A run sends one request over and over or, with an {id} template and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Incremental HTTP/1.x response parser.
  *
  * The parser never needs earlier input bytes: the engine reads every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Open-loop request schedule.
  *
  * Request k of a thread is *intended* to go out at t0 + k * period, no

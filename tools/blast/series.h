@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Per-second aggregation for the live view, --csv-series and --hdr-log.
  *
  * Each worker keeps an interval histogram for the current second and, once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Counters of one run: per thread while running, merged at the end. */
 #ifndef BLAST_TALLY_H
 #define BLAST_TALLY_H

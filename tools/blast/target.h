@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* A run's destination, made ready before any load is generated: URLs
  * parsed, the address resolved (or the Unix socket named), the server
  * tried once (connect, and the TLS handshake with certificate checks for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* https:// through OpenSSL: one client context per run, one TLS session
  * per connection, driven by the engine's non-blocking sockets.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* http:// and https:// URL parsing and one-time name resolution. */
 #ifndef BLAST_URL_H
 #define BLAST_URL_H

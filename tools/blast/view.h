@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* What a run shows while it runs.
  *
  * On a terminal (VIEW_LIVE): a block of lines redrawn in place every

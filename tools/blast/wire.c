@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Bytes to and from a connection's socket: plain or through TLS, and the
  * unsent requests of a connection gathered into as few writes as
  * possible.

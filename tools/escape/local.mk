@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # The escape report: which endpoints allocate, where, on which thread, and
 # the handlers' stack frames - the C counterpart of go build -gcflags='-m -m'.
 # `make escape-report` builds metricd again with -fstack-usage in

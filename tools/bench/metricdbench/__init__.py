@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """metricd's benchmarks, as one package (Python 3 standard library only).
 
 The executables in tools/bench are thin front doors onto it, one per job:

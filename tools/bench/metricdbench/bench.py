@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """A run: its phases in order into one results dict, and the load phases -
 closed loop (the matrix, the allocators, the references), open loop and
 the server's own counters per run - measured interleaved."""

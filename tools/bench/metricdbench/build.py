@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The binaries a run measures: an optimized build of this source tree
 through tools/build-tree (from a copy of the sources, so a file saved
 during a run cannot get into it), or those of a built tree."""

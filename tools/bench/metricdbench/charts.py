@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The report's charts, as SVG drawn by svgplot and flame: each answers one
 question about the stack path and the heap path, and make_charts() writes
 those the results have data for into charts/NAME.svg.

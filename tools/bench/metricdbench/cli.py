@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The command lines of tools/bench/run, tools/bench/scaling and
 tools/bench/report."""
 

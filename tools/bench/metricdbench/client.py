@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """A keep-alive HTTP/1.1 client on plain sockets, for the probes that time
 single requests, and what their latencies add up to."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """What every module shares: the endpoints measured, errors, the log,
 medians of repetitions, and results written as JSON."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """metricd under faults, the probes that have no nginx counterpart: a
 deep queue at shutdown, slowloris, a slow worker, the timeouts, and
 running out of file descriptors."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Flame graphs of `perf script` output, folded and drawn here.
 
 fold() turns perf script's samples (a header line per sample naming the

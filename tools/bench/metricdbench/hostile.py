@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tools/bench/robustness: what one client can do to everyone else, and
 metricd under faults - the times, CPU and memory the soak tests (tests/soak)
 print but never assert, metricd next to nginx-light where nginx has the

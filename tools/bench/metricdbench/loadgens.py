@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """tools/bench/blast-vs-wrk: the load generators side by side, interleaved,
 on this machine (client and server share it).  Per run: responses/s and the
 client's CPU per request (user + system of the client process)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The load generators: blast (its --json output) and wrk (its text
 output, pipelining through a Lua script), each run bounded in time."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The machine a run measures on: CPUs, kernel, libraries and tool versions,
 and which allocators are installed for LD_PRELOAD."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """perf profiles, only when perf is installed and works here: one for
 each missed target (of metricd under blast, idle, or of blast itself),
 and the flame graphs of the stack and the heap path."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The phases without a load matrix: allocbench under each allocator, the
 idle CPU of metricd, and its RSS per idle keep-alive connection."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """What a run measures: durations and sizes per mode, and the phases.
 
 A run is a plan executed phase by phase into one results dict.  Every

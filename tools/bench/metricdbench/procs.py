@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Child processes: each in its own process group (its id is the group id),
 bounded in time, and killed with its whole group when it is stopped, when
 the bench ends, is interrupted or fails."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """report.md of a results dict: one section per phase that ran (a run of
 some phases alone reports only those), with the charts."""
 

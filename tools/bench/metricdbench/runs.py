@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Repetitions of measured configurations: their medians and the ratios
 of two configurations measured side by side."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """What /proc says about a process, its threads, its process group and the
 whole machine: CPU ticks, RSS, context switches, load."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The servers a run measures, each started on 127.0.0.1 in its own process
 group and stopped with it: metricd, nginx-light (from a temporary config
 under /tmp, in the foreground; plain or TLS; bodies over 2 KiB served from

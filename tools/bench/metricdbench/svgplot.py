@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """SVG charts drawn here, with no plotting library: horizontal bars (values
 printed at their ends), dot plots of paired ratios, and line panels on
 linear, log or HDR-percentile axes.

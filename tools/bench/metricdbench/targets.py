@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The targets a run is judged by, evaluated from the raw runs of a
 results dict (so a results.json brought from elsewhere can be judged
 again)."""
