@@ -79,6 +79,17 @@ static void restart_required(const char *name)
 		 name);
 }
 
+/* The access log: a new path, or the same one reopened (logrotate).
+ * Lines go to the ring first; the logger writes them to the file it has
+ * open, so none is lost across the switch.  Done on every SIGHUP, even one
+ * whose file does not parse: logrotate's postrotate sends it regardless,
+ * and the lines must not keep going to the rotated file. */
+static void reopen_access_log(struct server *s)
+{
+	if (s->cfg->access_log[0])
+		alog_open(&s->alog, s->cfg->access_log);
+}
+
 static void on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
@@ -89,12 +100,14 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	notify_reloading();
 	if (cfg_build(&next, s->argc, s->argv, err, sizeof(err)) != CFG_OK) {
 		log_error("reload failed, keeping the running configuration: %s", err);
+		reopen_access_log(s);
 		notify_ready("reload failed; running configuration kept");
 		return;
 	}
 	rt = runtime_new(&next, s->rt->generation + 1, &s->rt);
 	if (!rt) {
 		log_error("reload failed: out of memory");
+		reopen_access_log(s);
 		notify_ready("reload failed; running configuration kept");
 		return;
 	}
@@ -102,11 +115,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	 * reported and keep their running value. */
 	cfg_reload(s->cfg, &next, restart_required);
 	log_set_level(s->cfg->log_level);
-	/* The access log: a new path, or the same one reopened (logrotate).
-	 * Lines go to the ring first; the logger writes them to the file it
-	 * has open, so none is lost across the switch. */
-	if (s->cfg->access_log[0])
-		alog_open(&s->alog, s->cfg->access_log);
+	reopen_access_log(s);
 	shards_reload(s, ACC_CTL_RELOAD);
 	TSAN_RELEASE(&s->rt);            /* publishes rt's contents */
 	old = rcu_xchg_pointer(&s->rt, rt);

@@ -7,6 +7,9 @@
       value)", and the running value is kept (/stats still shows it); the
       runtime ones in the same file take effect
   a file that does not parse: "reload failed", everything kept
+  logrotate with a broken file: the access log is renamed, the file does
+      not parse, SIGHUP: the log is still reopened under its path, so the
+      next lines go to a new file there
   RELOADS reloads while CONNS connections pipeline requests without a
       pause, on both paths: every request is answered, in order, none lost;
       on each connection the Server header (a new one per reload) never
@@ -68,6 +71,42 @@ def restart_settings(tmp):
               "a file that does not parse: reload failed")
         c.send(req("/healthz"))
         check(c.response().headers.get("server") == "after", "... and nothing changed")
+        c.close()
+        rc = srv.stop()
+        check(rc == 0, f"metricd exits 0 on SIGTERM (got {rc})")
+        check(not srv.sanitizer_reports(), "no sanitizer reports")
+
+
+def rotate_with_a_broken_file(tmp):
+    log = os.path.join(tmp, "access.log")
+    conf = os.path.join(tmp, "rotate.conf")
+    with open(conf, "w") as f:
+        f.write(f"access-log = {log}\n")
+    with Server("--config", conf) as srv:
+        c = Conn(srv.port)
+        c.send(req("/metric-stack?id=1"))
+        c.response()
+        deadline = time.time() + 10              # a hang guard: the logger's tick
+        while time.time() < deadline and not (os.path.exists(log) and os.path.getsize(log)):
+            time.sleep(0.02)
+        os.rename(log, log + ".1")               # what logrotate does
+        with open(conf, "w") as f:
+            f.write(f"access-log = {log}\nworkers = lots\n")
+        srv.proc.send_signal(signal.SIGHUP)
+        check(wait_log(srv, "reload failed, keeping the running configuration"),
+              "the rotated file's reload fails (the file does not parse)")
+        k = 1
+        deadline = time.time() + 10
+        while time.time() < deadline and not (os.path.exists(log) and os.path.getsize(log)):
+            k += 1
+            c.send(req(f"/metric-stack?id={k}"))
+            c.response()
+            time.sleep(0.02)
+        check(os.path.exists(log) and os.path.getsize(log) > 0,
+              "after the failed reload the access log is reopened under its path")
+        with open(log + ".1") as f:
+            old = f.read().splitlines()
+        check(any("id=1 " in l for l in old), "the rotated file has the line from before")
         c.close()
         rc = srv.stop()
         check(rc == 0, f"metricd exits 0 on SIGTERM (got {rc})")
@@ -166,6 +205,7 @@ def reload_under_load(tmp):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         restart_settings(tmp)
+        rotate_with_a_broken_file(tmp)
         reload_under_load(tmp)
     finish()
 
