@@ -85,6 +85,9 @@ struct acceptor {
 	unsigned ctl __attribute__((aligned(64)));
 	unsigned header_timeout_ms;   /* live: --header-timeout */
 	unsigned idle_timeout_ms;     /* live: --idle-timeout */
+	unsigned access_log_on;       /* live: --access-log is set (the
+				       * acceptor then copies each request's
+				       * text for it) */
 } __attribute__((aligned(64)));
 
 /* ---- for the server (core/server.h) ---- */

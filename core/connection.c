@@ -92,7 +92,7 @@ static void attach_text(struct acceptor *a, struct conn *c)
 	struct worker *w = &a->workers[c->worker];
 
 	c->pending.log_len = 0;
-	if (!c->pending_text || !a->cfg->access_log[0])
+	if (!c->pending_text || !__atomic_load_n(&a->access_log_on, __ATOMIC_RELAXED))
 		return;
 	c->pending.log_len = queue_text_put(&w->text, c->fr.buf, c->fr.log);
 	if (!c->pending.log_len)

@@ -68,6 +68,8 @@ static void shards_reload(struct server *s, unsigned cmd)
 				 __ATOMIC_RELAXED);
 		__atomic_store_n(&a->idle_timeout_ms, s->cfg->idle_timeout_ms,
 				 __ATOMIC_RELAXED);
+		__atomic_store_n(&a->access_log_on, s->cfg->access_log[0] != '\0',
+				 __ATOMIC_RELAXED);
 		if (cmd)
 			acceptor_command(a, cmd);
 	}

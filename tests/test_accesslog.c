@@ -391,9 +391,12 @@ static void rec_of(struct rec *r, const char *target, size_t tn, const char *ref
 	};
 
 	ck_assert(tn <= 4096 && rn <= 2048 && un <= 2048);
-	memcpy(buf, target, tn);
-	memcpy(buf + 4096, referer, rn);
-	memcpy(buf + 6144, ua, un);
+	if (tn)                           /* a field may be NULL, 0 bytes */
+		memcpy(buf, target, tn);
+	if (rn)
+		memcpy(buf + 4096, referer, rn);
+	if (un)
+		memcpy(buf + 6144, ua, un);
 	ck_assert_int_eq(queue_text_init(&t), 0);
 	r->len = queue_text_put(&t, buf, span);
 	ck_assert_uint_gt(r->len, 0);

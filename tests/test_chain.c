@@ -111,6 +111,32 @@ START_TEST(take_records_in_order)
 }
 END_TEST
 
+/* chain_skip drops bytes as chain_take would take them (a dropped held
+ * request's access-log text), across blocks, and refuses more than the
+ * chain holds, leaving it whole. */
+START_TEST(skip_drops_what_take_would_take)
+{
+	uint64_t v, back;
+	struct chain_pool p;
+	struct chain t = { 0 };
+
+	chain_pool_init(&p);
+	for (v = 0; v < 3000; v++)
+		ck_assert(chain_append(&p, &t, &v, sizeof(v)));
+	ck_assert(chain_skip(&p, &t, 1000 * sizeof(v)));
+	ck_assert(chain_take(&p, &t, &back, sizeof(back)));
+	ck_assert_uint_eq(back, 1000);
+	ck_assert(!chain_skip(&p, &t, 2000 * sizeof(v)));      /* 1999 left */
+	ck_assert_uint_eq(t.bytes, 1999 * sizeof(v));
+	ck_assert(chain_take(&p, &t, &back, sizeof(back)));
+	ck_assert_uint_eq(back, 1001);
+	ck_assert(chain_skip(&p, &t, t.bytes));
+	ck_assert_uint_eq(t.bytes, 0);
+	ck_assert(!chain_take(&p, &t, &back, sizeof(back)));
+	chain_pool_destroy(&p);
+}
+END_TEST
+
 /* Over a socketpair with the smallest send buffer: chain_send takes what
  * fits, returns 0 while the socket is full, and the peer gets the exact
  * stream once it reads. */
@@ -265,6 +291,7 @@ static Suite *tail_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, append_take_order_across_blocks);
 	tcase_add_test(tc, take_records_in_order);
+	tcase_add_test(tc, skip_drops_what_take_would_take);
 	tcase_add_test(tc, send_partial_over_socketpair);
 	tcase_add_test(tc, send_to_a_closed_peer_is_an_error);
 	tcase_add_test(tc, pool_keeps_a_few_and_unmaps_the_rest);

@@ -71,6 +71,16 @@ def main():
         check(p.returncode == 2 and "--workers" in p.stderr,
               f"a bad flag fails: {p.stderr!r}")
 
+        # Where the threads go: -t checks it, and so does a real start.
+        p = run("-t", "--config", good, "--acceptor-cpu", "0")
+        check(p.returncode == 0, f"-t --acceptor-cpu 0 passes (exit {p.returncode}, "
+                                 f"{p.stderr.strip()!r})")
+        for args in (("--acceptors", "3", "--workers", "2"), ("--acceptor-cpu", "1023")):
+            p = run("--listen", "127.0.0.1:0", *args)
+            check(p.returncode == 2 and "metricd: --" in p.stderr and "listening" not in p.stderr,
+                  f"a start with {' '.join(args)} exits 2 before listening: "
+                  f"{p.returncode} {p.stderr.strip()!r}")
+
         # The checks that need the system (cfg_check_system).
         nolog = conf(d, "nolog.conf", f"access-log = {d}/no/such/dir/access.log\n")
         p = run("-t", "--config", nolog)

@@ -235,11 +235,12 @@ grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reach
 echo "--- access log: $(wc -l <"$tmp/access.log") lines"
 # Every answer the client read has its line (at least as many lines per
 # status), no line is made up (at most one per request sent), and every
-# line has the documented format: peer, date, request, status, bytes, time.
+# line has the documented (combined) format: peer, date, request, status,
+# bytes, referer, user agent, time in seconds.
 python3 - "$tmp/access.log" "$tmp/answers.json" <<'EOF' || status=1
 import json, re, sys
 line_re = re.compile(r'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
-                     r'"(GET|HEAD|-) (/[a-z-]*|-) HTTP/1\.[01]" (\d{3}) (\d+) (\d+)us$')
+                     r'"(\S+) (\S+) (\S+)" (\d{3}) (\d+) "[^"]*" "[^"]*" \d+\.\d{6}$')
 a = json.load(open(sys.argv[2]))
 lines = open(sys.argv[1]).read().splitlines()
 bad = [l for l in lines if not line_re.match(l)]

@@ -336,8 +336,8 @@ def row(r):
     lat = r["latency"]["percentiles_us"]
     return (f"{r['requests']} sent, {r['responses']} answered, {failed(r)} failed "
             f"(status {r['status']}, errors {r['errors_total']}), {r['unfinished']} unfinished, "
-            f"{r['rps']:.0f} req/s, p50 {lat['50'] / 1000:.2f} ms, "
-            f"p99 {lat['99'] / 1000:.2f} ms, max {r['latency']['max_us'] / 1000:.1f} ms")
+            f"{r['rps']:.0f} req/s, p50 {lat['p50'] / 1000:.2f} ms, "
+            f"p99 {lat['p99'] / 1000:.2f} ms, max {r['latency']['max_us'] / 1000:.1f} ms")
 
 
 def counters(st):

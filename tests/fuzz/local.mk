@@ -10,7 +10,8 @@ FUZZ_SERVER_SOURCES = http/framing.c http/route.c http/response.c \
 	workers/stack.c workers/heap.c workers/slab.c \
 	core/base/chain.c workers/metric.c core/base/counters.c core/base/log.c \
 	core/base/clock.c core/base/fmt.c workers/telemetry.c \
-	workers/accesslog.c queue/conn.c queue/queue.c queue/text.c
+	workers/accesslog.c workers/spin.c core/base/proc.c queue/conn.c queue/queue.c \
+	queue/text.c
 if FUZZ
 noinst_PROGRAMS += tests/fuzz/fuzz_framing
 tests_fuzz_fuzz_framing_SOURCES = tests/fuzz/fuzz_framing.c $(FUZZ_SERVER_SOURCES)
@@ -18,7 +19,7 @@ nodist_tests_fuzz_fuzz_framing_SOURCES = workers/dashboard_page.c
 tests_fuzz_fuzz_framing_CFLAGS = $(AM_CFLAGS) $(FUZZ_FLAGS) -O1 -DMETRICD_ASAN=1 \
 	$(LIBEVENT_CFLAGS) $(CK_CFLAGS) $(URCU_CFLAGS)
 tests_fuzz_fuzz_framing_LDFLAGS = $(FUZZ_FLAGS)
-tests_fuzz_fuzz_framing_LDADD = $(HTTP_PARSER_LIBS) $(URCU_LIBS) $(CK_LIBS) $(PTHREAD_LIBS)
+tests_fuzz_fuzz_framing_LDADD = $(HTTP_PARSER_LIBS) $(URCU_LIBS) $(CK_LIBS) $(DL_LIBS) $(PTHREAD_LIBS)
 endif
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/http.dict tests/fuzz/mkcorpus.py
 
