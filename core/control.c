@@ -282,6 +282,13 @@ static int control_arm(struct server *s)
 
 	event_assign(&s->tick_ev, s->base, -1, EV_PERSIST, on_tick, s);
 	event_add(&s->tick_ev, &tv);
+	/* libevent puts back the disposition it found when these events go
+	 * (server_destroy).  Found as "ignore", a stop or reload signal that
+	 * arrives after the drain, while the process frees and exits, changes
+	 * nothing, where the default would kill it (status 143, not 0). */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	evsignal_assign(&s->sigint_ev, s->base, SIGINT, on_signal, s);
 	evsignal_assign(&s->sigterm_ev, s->base, SIGTERM, on_signal, s);
 	evsignal_assign(&s->sighup_ev, s->base, SIGHUP, on_reload, s);

@@ -235,12 +235,13 @@ grep -E "ERROR SUMMARY|definitely lost|indirectly lost|possibly lost|still reach
 echo "--- access log: $(wc -l <"$tmp/access.log") lines"
 # Every answer the client read has its line (at least as many lines per
 # status), no line is made up (at most one per request sent), and every
-# line has the documented (combined) format: peer, date, request, status,
-# bytes, referer, user agent, time in seconds.
+# line has the documented (combined) format: peer, date, request ("-" for
+# a request that never had a whole request line), status, bytes, referer,
+# user agent, time in seconds.
 python3 - "$tmp/access.log" "$tmp/answers.json" <<'EOF' || status=1
 import json, re, sys
 line_re = re.compile(r'^127\.0\.0\.1 - - \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000\] '
-                     r'"(\S+) (\S+) (\S+)" (\d{3}) (\d+) "[^"]*" "[^"]*" \d+\.\d{6}$')
+                     r'"(?:\S+ \S+ \S+|-)" (?P<status>\d{3}) \d+ "[^"]*" "[^"]*" \d+\.\d{6}$')
 a = json.load(open(sys.argv[2]))
 lines = open(sys.argv[1]).read().splitlines()
 bad = [l for l in lines if not line_re.match(l)]
@@ -248,7 +249,7 @@ per = {}
 for l in lines:
     m = line_re.match(l)
     if m:
-        per[m.group(3)] = per.get(m.group(3), 0) + 1
+        per[m.group("status")] = per.get(m.group("status"), 0) + 1
 short = {st: (n, per.get(st, 0)) for st, n in a["seen"].items() if per.get(st, 0) < n}
 print(f"access log: {len(lines)} lines for {a['sent']} requests sent; lines per status {per}; "
       f"answers read per status {a['seen']}")

@@ -9,7 +9,10 @@
   --version                              exit 0, one line
   a port already in use                  exit 1 with a message
   --cpus with fewer CPUs than --workers  workers share the CPUs (logged),
-      and it serves"""
+      and it serves
+  SIGTERM again and again until metricd is gone (an impatient operator or
+      service manager): the first drains, the rest change nothing - the
+      exit status is 0, never death by the signal (143)"""
 import os
 import socket
 import subprocess
@@ -108,8 +111,29 @@ def workers_share_cpus():
             proc.wait()
 
 
+def sigterm_until_gone(rounds=5):
+    for k in range(rounds):
+        with Server("--workers", "2") as srv:
+            c = Conn(srv.port)
+            c.send(b"".join(req(f"/metric-stack?id={i}") for i in range(200)))
+            c.responses(200)
+            # bash's kill builtin in a loop: a signal every few microseconds,
+            # through the drain and the exit (a zombie still takes them);
+            # bounded by count.
+            subprocess.run(["bash", "-c", f"for ((i = 0; i < 30000; i++)); do "
+                            f"kill -TERM {srv.proc.pid} 2>/dev/null || break; done"],
+                           timeout=60)
+            rc = srv.stop()
+            c.close()
+            if rc != 0:
+                break
+    check(rc == 0, f"SIGTERM repeated through the exit (round {k + 1} of {rounds}): "
+                   f"exit 0 (got {rc})")
+
+
 def main():
     sigterm_with_idle_connections()
+    sigterm_until_gone()
     version()
     port_in_use()
     workers_share_cpus()
