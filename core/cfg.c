@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "core/base/log.h"
 #include "core/cfg.h"
 #include "workers/accesslog.h"
 
@@ -37,18 +38,6 @@ void cfg_defaults(struct cfg *c)
 	strcpy(c->server_header, "metricd/" PACKAGE_VERSION);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* Strict unsigned parse: digits only, no sign, no trailing junk. */
 static int parse_uint(const char *s, unsigned long min, unsigned long max,
@@ -140,7 +129,7 @@ static int check_cpus(const char *flag, const struct cfg_cpus *cpus, char *err,
 		return 0;
 	for (int i = 0; i < CPU_SETSIZE; i++)
 		if (CPU_ISSET(i, &cpus->set) && !CPU_ISSET(i, &allowed))
-			return fail(err, errlen, "--%s: CPU %d does not exist "
+			return log_to_buf(err, errlen, "--%s: CPU %d does not exist "
 				    "or this process may not run on it (%d allowed)",
 				    flag, i, CPU_COUNT(&allowed));
 	return 0;
@@ -156,7 +145,7 @@ int cfg_check_system(const struct cfg *c, char *err, size_t errlen)
 			      0640);
 
 		if (fd < 0)
-			return fail(err, errlen, "--access-log: cannot open '%s': %s",
+			return log_to_buf(err, errlen, "--access-log: cannot open '%s': %s",
 				    c->access_log, strerror(errno));
 		close(fd);
 	}
@@ -540,19 +529,19 @@ int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 	unsigned long n;
 
 	if (!o)
-		return fail(err, errlen, "unknown key '%s'", name);
+		return log_to_buf(err, errlen, "unknown key '%s'", name);
 	switch (o->kind) {
 	case O_FLAG: {
 		bool b = true;
 
 		if (value && parse_bool(value, &b))
-			return fail(err, errlen, "%s: '%s' is not true or false", name, value);
+			return log_to_buf(err, errlen, "%s: '%s' is not true or false", name, value);
 		*(bool *)field_of(c, o) = b;
 		return 0;
 	}
 	case O_UINT:
 		if (!value || parse_uint(value, o->min, o->max, &n))
-			return fail(err, errlen, "%s: '%s' is not a whole number from %lu to %lu",
+			return log_to_buf(err, errlen, "%s: '%s' is not a whole number from %lu to %lu",
 				    name, value ? value : "", o->min, o->max);
 		*(unsigned *)field_of(c, o) = (unsigned)n;
 		return 0;
@@ -561,9 +550,9 @@ int cfg_set(struct cfg *c, const char *name, const char *value, char *err,
 			return 0;
 		if (value && o->set == set_ring_size &&
 		    parse_uint(value, 5, 1u << 20, &n) == 0)
-			return fail(err, errlen, "%s: %lu is not a power of two (try %u)",
+			return log_to_buf(err, errlen, "%s: %lu is not a power of two (try %u)",
 				    name, n, 1u << (64 - __builtin_clzl(n)));
-		return fail(err, errlen, "%s: '%s' is not %s", name,
+		return log_to_buf(err, errlen, "%s: '%s' is not %s", name,
 			    value ? value : "", o->what);
 	}
 	return -EINVAL;
@@ -606,7 +595,7 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 			char msg[240];
 
 			if (cfg_set(c, o->name, optarg, msg, sizeof(msg)))
-				rc = fail(err, errlen, "--%s", msg);
+				rc = log_to_buf(err, errlen, "--%s", msg);
 			continue;
 		}
 		switch (opt) {
@@ -620,19 +609,19 @@ int cfg_parse(struct cfg *c, int argc, char **argv, char *err, size_t errlen)
 			check = true;
 			break;
 		case ':':
-			rc = fail(err, errlen, "option '%s' needs a value",
+			rc = log_to_buf(err, errlen, "option '%s' needs a value",
 				  argv[optind - 1]);
 			break;
 		default:
 			if (optopt && strncmp(argv[optind - 1], "--", 2) != 0)
-				rc = fail(err, errlen, "unknown option '-%c'", optopt);
+				rc = log_to_buf(err, errlen, "unknown option '-%c'", optopt);
 			else
-				rc = fail(err, errlen, "unknown option '%s'",
+				rc = log_to_buf(err, errlen, "unknown option '%s'",
 					  argv[optind - 1]);
 			break;
 		}
 	}
 	if (rc == 0 && optind < argc)
-		rc = fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+		rc = log_to_buf(err, errlen, "unexpected argument '%s'", argv[optind]);
 	return rc == 0 && check ? CFG_CHECK : rc;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/base/log.h"
 #include "core/cfg.h"
 #include "core/placement.h"
 
@@ -16,18 +17,6 @@ struct shard_cpus {
 	unsigned off[PLACEMENT_MAX_SHARDS], len[PLACEMENT_MAX_SHARDS];
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* The CPUs grouped by L3, groups in order of their first CPU; returns
  * how many groups, and whether each has at least PLACEMENT_SHARD_MIN. */
@@ -186,7 +175,7 @@ int placement_plan(const struct placement_topo *t, const struct placement_ask *a
 	if (t->ncpus == 0)
 		t = &one;                     /* nothing known: one CPU */
 	if (ask->workers && ask->acceptors > ask->workers)
-		return fail(err, errlen, "--workers %u is fewer than --acceptors %u: "
+		return log_to_buf(err, errlen, "--workers %u is fewer than --acceptors %u: "
 			    "each acceptor needs a worker of its own",
 			    ask->workers, ask->acceptors);
 	ngroups = group_cpus(t, order, glen, &all_big);
@@ -196,7 +185,7 @@ int placement_plan(const struct placement_topo *t, const struct placement_ask *a
 	if (ask->workers && nshards > ask->workers)
 		nshards = ask->workers;       /* only when chosen here */
 	if (ask->pin && ask->nacceptor_cpu && ask->nacceptor_cpu != nshards)
-		return fail(err, errlen, "--acceptor-cpu names %u CPU(s) for %u acceptor(s)",
+		return log_to_buf(err, errlen, "--acceptor-cpu names %u CPU(s) for %u acceptor(s)",
 			    ask->nacceptor_cpu, nshards);
 	p->nshards = nshards;
 	split_cpus(order, t->ncpus, glen, ngroups, nshards, &sc);

@@ -64,7 +64,7 @@ clean-dashboard-out:
 	rm -rf tests/test_dashboard.out
 .PHONY: clean-dashboard-out
 TESTS += $(PY_TESTS)
-EXTRA_DIST += $(PY_TESTS)
+EXTRA_DIST += $(PY_TESTS) tests/httptest.py
 include $(top_srcdir)/tests/unit.mk
 include $(top_srcdir)/tests/operate.mk
 

@@ -32,9 +32,11 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+from httptest import check, finish  # noqa: E402
+
 METRICD = os.environ.get("METRICD", "./metricd")
 TIMEOUT_S = 30          # socket and exit waits: guards against a hang
-failures = 0
 
 H = b"Host: t\r\n"
 
@@ -89,15 +91,6 @@ COMBINED = re.compile(
     r'(?P<protocol>HTTP/1\.[01])" (?P<status>[1-5]\d\d) (?P<bytes>\d+) '
     r'"(?P<referer>' + QUOTED + r')" "(?P<ua>' + QUOTED + r')" (?P<time>\d+\.\d{6})$')
 
-
-def check(cond, what):
-    global failures
-    if cond:
-        print("ok -", what)
-    else:
-        failures += 1
-        print("FAIL -", what)
-    sys.stdout.flush()
 
 
 def read_answers(sock, plan):
@@ -222,8 +215,7 @@ def check_json():
 def main():
     check_combined()
     check_json()
-    print(f"{failures} failed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+from httptest import check, finish  # noqa: E402
+
 METRICD = os.environ.get("METRICD", "./metricd")
-failures = 0
 
 # A child that puts the socket given as argv[1] on fd 3 and execs metricd
 # with LISTEN_PID = its own pid (exec keeps the pid), as systemd does.
@@ -46,15 +48,6 @@ env = dict(os.environ, LISTEN_FDS="1", LISTEN_PID=str(os.getpid()))
 os.execve(sys.argv[2], sys.argv[2:], env)
 """
 
-
-def check(cond, what):
-    global failures
-    if cond:
-        print("ok -", what)
-    else:
-        failures += 1
-        print("FAIL -", what)
-    sys.stdout.flush()
 
 
 class Manager:
@@ -337,8 +330,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="metricd-svc-") as tmp:
         lifecycle(tmp)
         socket_activation(tmp)
-    print(f"{failures} failed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ JSON figures and parses /metrics with the Prometheus text-format parser.
 """
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
+
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+from httptest import TIMEOUT_S, check, connect, finish, read_responses, start  # noqa: E402
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -25,68 +26,16 @@ except ImportError:
     print("SKIP: python3-prometheus-client is missing: apt-get install python3-prometheus-client")
     sys.exit(77)
 
-METRICD = os.environ.get("METRICD", "./metricd")
 COUNTS = {"/metric-stack?id=1": 300, "/metric-heap?id=2": 200,
           "/stats-value?id=3": 120, "/stats-pointer?id=4": 80,
           "/healthz": 50, "/nope": 25}
-failures = 0
 
 
-def check(cond, what):
-    global failures
-    if cond:
-        print("ok -", what)
-    else:
-        failures += 1
-        print("FAIL -", what)
 
 
-def start():
-    p = subprocess.Popen([METRICD, "--listen", "127.0.0.1:0", "--workers", "2"],
-                         stderr=subprocess.PIPE, text=True)
-    while True:
-        line = p.stderr.readline()
-        if not line:
-            break
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if m:
-            return p, int(m.group(1))
-    p.kill()
-    p.wait()
-    sys.exit("metricd did not start")
 
 
-# Sockets time out (a guard against a hang, far above the few ms an
-# answer takes) and a close mid-answer is an error, never a retry.
-TIMEOUT_S = 30
 
-
-def connect(port):
-    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
-
-
-def recv_some(sock):
-    chunk = sock.recv(65536)
-    if not chunk:
-        raise EOFError("server closed the connection mid-answer")
-    return chunk
-
-
-def read_responses(sock, n):
-    """Reads n responses; returns (status, body) pairs."""
-    buf = b""
-    out = []
-    while len(out) < n:
-        while b"\r\n\r\n" not in buf:
-            buf += recv_some(sock)
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        status = int(head.split(b" ", 2)[1])
-        length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-        while len(buf) < length:
-            buf += recv_some(sock)
-        out.append((status, buf[:length]))
-        buf = buf[length:]
-    return out
 
 
 def get(port, path):
@@ -96,7 +45,7 @@ def get(port, path):
 
 
 def main():
-    proc, port = start()
+    proc, port = start("--workers", "2")
     try:
         # Interleave endpoints on 4 connections, 25 requests per write.
         plan = [p for p, n in COUNTS.items() for _ in range(n)]
@@ -180,8 +129,7 @@ def main():
             proc.kill()
             rc = proc.wait()
     check(rc == 0, "metricd exits 0 on SIGTERM")
-    print(f"{failures} failed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,9 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+from httptest import TIMEOUT_S, check, finish, read_responses, request, start  # noqa: E402
+
 try:
     from prometheus_client.parser import text_string_to_metric_families
 except ImportError:
@@ -37,8 +40,6 @@ except ImportError:
     print("SKIP: python3-prometheus-client is missing: apt-get install python3-prometheus-client")
     sys.exit(77)
 
-METRICD = os.environ.get("METRICD", "./metricd")
-TIMEOUT_S = 30          # a guard against a hang, far above what an answer takes
 
 
 class Same:
@@ -179,63 +180,12 @@ MAP = [
 ]
 PLACEHOLDER_LABEL = {EP: "endpoint", CODE: "code", WK: "worker", SH: "shard"}
 
-failures = 0
 
-
-def check(cond, what):
-    global failures
-    if cond:
-        print("ok -", what)
-    else:
-        failures += 1
-        print("FAIL -", what)
 
 
 # ---- the server and a client -------------------------------------------------
 
-def start():
-    # Two shards of one worker each: the acceptor figures are summed in
-    # /stats and one series per shard in /metrics.
-    p = subprocess.Popen([METRICD, "--listen", "127.0.0.1:0", "--workers", "2",
-                          "--acceptors", "2"],
-                         stderr=subprocess.PIPE, text=True)
-    while True:
-        line = p.stderr.readline()
-        if not line:
-            break
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-        if m:
-            return p, int(m.group(1))
-    p.kill()
-    p.wait()
-    sys.exit("metricd did not start")
 
-
-def read_responses(sock, n):
-    """n answers: (status, body) pairs."""
-    buf, out = b"", []
-    while len(out) < n:
-        while b"\r\n\r\n" not in buf:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise EOFError("server closed the connection mid-answer")
-            buf += chunk
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        status = int(head.split(b" ", 2)[1])
-        m = re.search(rb"Content-Length: (\d+)", head)
-        length = int(m.group(1)) if m else 0
-        while len(buf) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise EOFError("server closed the connection mid-answer")
-            buf += chunk
-        out.append((status, buf[:length]))
-        buf = buf[length:]
-    return out
-
-
-def request(target, method="GET"):
-    return f"{method} {target} HTTP/1.1\r\nHost: t\r\n\r\n".encode()
 
 
 def load(port):
@@ -459,7 +409,9 @@ def settle(sock):
 
 
 def main():
-    proc, port = start()
+    # Two shards of one worker each: the acceptor figures are summed in
+    # /stats and one series per shard in /metrics.
+    proc, port = start("--workers", "2", "--acceptors", "2")
     try:
         n = load(port)
         print(f"ok - {n} requests answered")
@@ -486,8 +438,7 @@ def main():
             proc.kill()
             rc = proc.wait()
     check(rc == 0, "metricd exits 0 on SIGTERM")
-    print(f"{failures} failed")
-    return 1 if failures else 0
+    return finish()
 
 
 if __name__ == "__main__":

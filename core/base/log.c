@@ -104,3 +104,13 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	(void)w;
 	errno = saved;
 }
+
+int log_to_buf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
