@@ -51,6 +51,7 @@ class Metricd(Server):
         self.log_path = os.path.join(logdir, f"{self.name}.{int(time.time() * 1000) % 10**8}.log")
         self.extra, self.nofile = list(extra), nofile
         self.preload_loaded = None
+        self.acceptors = None         # --acceptors N, when the bench set it
 
     def _limit(self):
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
