@@ -18,7 +18,9 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "bench"))
 
-from metricdbench import charts, flame, svgplot  # noqa: E402
+from metricdbench import charts, flame, report, svgplot  # noqa: E402
+from metricdbench.bench import shard_configs, shard_servers  # noqa: E402
+from metricdbench.plan import cfg_key, default_plan, finish_plan  # noqa: E402
 from metricdbench.common import pct_key  # noqa: E402
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -260,6 +262,48 @@ class TestReportCharts(unittest.TestCase, Geometry):
             self.assert_sound(texts["allocator_ns"], ["234", "0"])
         finally:
             shutil.rmtree(out)
+
+
+class TestShards(unittest.TestCase):
+    """tools/bench/scaling's shard runs: which servers and runs the plan
+    asks for, and the report's table of them."""
+
+    def plan(self, acceptors):
+        p = default_plan("scaling", 4)
+        p.update(max_workers=3, acceptors=acceptors)
+        return finish_plan(p)
+
+    def test_every_shard_count_with_enough_workers(self):
+        p = self.plan([1, 2, 4])
+        self.assertEqual(shard_servers(p), [(1, 1), (2, 1), (2, 2), (3, 1), (3, 2)])
+        cfgs = shard_configs(p, with_nginx=True)
+        keys = [cfg_key(c) for c in cfgs]
+        self.assertEqual(len(keys), len(set(keys)))
+        nginx = sorted((c["workers"], c["pipeline"]) for c in cfgs if c["target"] == "nginx")
+        self.assertEqual(nginx, [(w, pl) for w in (1, 2, 3) for pl in (1, 16)])
+        self.assertEqual(len(cfgs), 6 + 5 * 2)
+        self.assertTrue(all(c["duration"] == p["shard_duration"] for c in cfgs))
+        self.assertEqual(shard_configs(p, with_nginx=False), [c for c in cfgs if c["target"] != "nginx"])
+
+    def test_none_without_shard_counts(self):
+        p = self.plan(None)
+        self.assertEqual(shard_servers(p), [])
+        self.assertEqual(shard_configs(p, with_nginx=True), [])
+
+    def test_table(self):
+        p = self.plan([1, 2])
+        runs, summ = [], []
+        for c in shard_configs(p, with_nginx=True):
+            k = cfg_key(c)
+            v = 100000.0 * (2 if c["target"] == "nginx" else c["acceptors"]) * (4 if c["pipeline"] == 16 else 1)
+            runs += [dict(c, key=k, rep=r, result={"rps": v}) for r in range(3)]
+            summ.append(dict(c, key=k, rps={"median": v, "min": v, "max": v}))
+        res = {"settings": p, "shards": {"runs": runs, "summary": summ}}
+        text = "\n".join(report.shards_section(res, {}))
+        self.assertIn("| 2 | 200,000 (200,000–200,000) | 100,000 (100,000–100,000) **0.50×** | "
+                      "200,000 (200,000–200,000) **1.00×** |", text)
+        self.assertIn("| 1 | 800,000 (800,000–800,000) | 400,000 (400,000–400,000) **0.50×** | – |", text)
+        self.assertEqual(report.shards_section({"settings": p}, {}), [])
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ EXTRA_DIST += \
 	tools/bench/report \
 	tools/bench/robustness \
 	tools/bench/blast-vs-wrk \
+	tools/bench/targets12 \
 	tools/bench/metricdbench/__init__.py \
 	tools/bench/metricdbench/bench.py \
 	tools/bench/metricdbench/build.py \

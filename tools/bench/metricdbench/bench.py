@@ -21,7 +21,8 @@ from .servers import STAT_KEYS, Metricd, Nginx, stats_delta
 # metricd's CPU time per request from /proc: all, user, system.
 CPU_KEYS = ("server_cpu_us_per_request", "server_user_us_per_request", "server_sys_us_per_request")
 # The closed-loop groups and the results section each goes to.
-GROUP_SECTIONS = (("matrix", "closed_loop"), ("allocators", "allocators"), ("references", "references"))
+GROUP_SECTIONS = (("matrix", "closed_loop"), ("allocators", "allocators"), ("references", "references"),
+                  ("shards", "shards"))
 
 
 class Bench:
@@ -106,9 +107,14 @@ class Bench:
 
     # -- servers for the load phases ---------------------------------
 
-    def metricd(self, workers, alloc="glibc", extra=()):
-        return Metricd(self.bins["metricd"], workers, alloc, self.allocators.get(alloc) or None,
-                       self.logs, extra).start()
+    def metricd(self, workers, alloc="glibc", extra=(), acceptors=None):
+        if acceptors:
+            extra = ("--acceptors", str(acceptors), *extra)
+        m = Metricd(self.bins["metricd"], workers, alloc, self.allocators.get(alloc) or None, self.logs, extra)
+        m.acceptors = acceptors
+        if acceptors:
+            m.name += f"-a{acceptors}"
+        return m.start()
 
     def start_servers(self):
         plan, want = self.plan, self.plan["phases"]
@@ -119,14 +125,19 @@ class Bench:
             for a in self.allocators:
                 if a != "glibc":
                     self.servers[("metricd", a, wr)] = self.metricd(wr, a)
+        for w, n in shard_servers(plan):
+            self.servers[("metricd", "glibc", w, n)] = self.metricd(w, acceptors=n)
         if "nginx" in want:
-            self.start_nginx(wr)
+            for w in ([wr] + [w for w in plan["workers"] if w != wr] if plan.get("acceptors") else [wr]):
+                self.start_nginx(w)
         self.res["servers"] = {"list": [s.describe() for s in self.servers.values()]}
         for s in self.servers.values():
             self.log(f"started {s.describe()['name']} on 127.0.0.1:{s.port}")
 
     def start_nginx(self, workers):
-        ref = self.servers[("metricd", "glibc", workers)]
+        if "nginx" not in self.plan["phases"]:
+            return
+        ref = self.servers[("metricd", "glibc", self.plan["ref_workers"])]
         status, body = http_get(ref.port, "/metric-stack?id=1")
         try:
             self.servers[("nginx", None, workers)] = Nginx(workers, body.decode()).start()
@@ -155,11 +166,11 @@ class Bench:
     def server_for(self, c):
         if c["target"] == "nginx":
             return self.servers[("nginx", None, c["workers"])]
-        key = ("metricd", c["alloc"], c["workers"])
+        key = ("metricd", c["alloc"], c["workers"]) + ((c["acceptors"],) if c.get("acceptors") else ())
         srv = self.servers[key]
         if srv.proc.poll() is not None:
             self.warn(f"{srv.name} died (exit {srv.proc.returncode}); restarting it")
-            self.servers[key] = srv = self.metricd(srv.workers, srv.allocator)
+            self.servers[key] = srv = self.metricd(srv.workers, srv.allocator, acceptors=srv.acceptors)
         return srv
 
     # -- one measurement ---------------------------------------------
@@ -336,8 +347,34 @@ def closed_configs(p, allocators):
     if "allocators" in want and len(allocators) > 1:
         cfgs += [_metricd_cfg(base, "allocators", a, wr, path, pl, 0)
                  for pl in p["alloc_pipelines"] for a in allocators for path in p["alloc_paths"]]
+    if "matrix" in want:
+        cfgs += shard_configs(p, "nginx" in want)
     if "nginx" in want:
         cfgs += reference_configs(p)
+    return cfgs
+
+
+def shard_servers(p):
+    """(workers, acceptors) of each metricd the shard runs need: every
+    shard count with every worker count that gives each shard a worker."""
+    if "matrix" not in p["phases"]:
+        return []
+    return [(w, n) for w in p["workers"] for n in p.get("acceptors") or () if w >= n]
+
+
+def shard_configs(p, with_nginx):
+    """/metric-stack, pipelining 1 and 16, at every worker count: metricd
+    with each shard count (--acceptors N --workers W), and nginx with the
+    same number of workers, side by side."""
+    base = {"duration": p.get("shard_duration") or p["duration"], "warmup": p["warmup"]}
+    cfgs = []
+    for w in (p["workers"] if p.get("acceptors") else ()):
+        for pl in p["shard_pipelines"]:
+            if with_nginx:
+                cfgs.append(dict(base, group="shards", tool="blast", target="nginx", alloc=None, workers=w,
+                                 path="/metric-stack", pipeline=pl, work=0))
+            cfgs += [dict(_metricd_cfg(base, "shards", "glibc", w, "/metric-stack", pl, 0), acceptors=n)
+                     for w2, n in shard_servers(p) if w2 == w]
     return cfgs
 
 

@@ -179,6 +179,10 @@ def _scaling_parser(doc):
     ap.add_argument("--threads", type=int, help="load generator threads (default CPUs/4, at most 4)")
     ap.add_argument("--connections", type=int, help="connections (default 64 per load thread)")
     ap.add_argument("--work", type=int, help="the heavier work=K value (default 10000)")
+    ap.add_argument("--acceptors", default="1,2,4",
+                    help="shard counts: /metric-stack (pipelining 1 and 16) at every worker count W with "
+                         "--acceptors N --workers W for each N <= W, next to nginx with W workers "
+                         "(default 1,2,4; 0 or empty: none)")
     return ap
 
 
@@ -206,6 +210,13 @@ def scaling(argv, doc):
             plan[key] = getattr(args, key)
     if args.work is not None:
         plan["work_heavy"] = args.work
+    if args.duration is not None:
+        plan["shard_duration"] = None
+    try:
+        plan["acceptors"] = sorted({int(x) for x in args.acceptors.split(",") if x.strip()} - {0}) or None
+    except ValueError:
+        print(f"scaling: --acceptors: '{args.acceptors}' is not a list like 1,2,4", file=sys.stderr)
+        return 2
     if args.threads and not args.connections:
         plan["connections"] = 64 * args.threads
     plan["references"] = bool(shutil.which("nginx") and shutil.which("wrk"))
@@ -214,6 +225,7 @@ def scaling(argv, doc):
     out = new_results_dir(args.out, "scaling")
     log = Log(os.path.join(out, "run.log"))
     log(f"scaling: {allowed} CPUs, workers {plan['workers'][0]}..{plan['workers'][-1]}, "
+        f"shards {','.join(map(str, plan['acceptors'] or [])) or 'none'}, "
         f"load generator -t{plan['threads']} -c{plan['connections']}; results in {out}")
     if not plan["references"]:
         log("nginx or wrk not installed: references skipped")

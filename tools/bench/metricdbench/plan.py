@@ -48,6 +48,9 @@ def _base(mode, allowed):
         "alloc_paths": list(PAIRS["metric"]),
         "alloc_pipelines": [1, 16],
         "references": True,
+        "acceptors": None,         # shard counts for the shard runs (scaling); None: none
+        "shard_pipelines": [1, 16],
+        "shard_duration": None,    # seconds per shard run (None: duration)
         "ref_pipelines": [1, 16],
         "ref_metricd_paths": list(PAIRS["metric"]),
         "ref_wrk_paths": list(PAIRS["metric"]),
@@ -95,7 +98,8 @@ def default_plan(mode, allowed):
         p.update(duration=0.5, warmup=0.1, ref_duration=1.0, threads=t, connections=64 * t,
                  max_workers=max(1, min(15, allowed - 1)), heavy_pipelines=[1], stats_pipelines=[16],
                  idle_s=5.0, allocbench_ops=300000, allocbench_threads=max(2, min(8, allowed)),
-                 perf_s=3.0, ref_wrk_paths=["/metric-stack"], open_paths=list(PAIRS["metric"]))
+                 perf_s=3.0, ref_wrk_paths=["/metric-stack"], open_paths=list(PAIRS["metric"]),
+                 acceptors=[1, 2, 4], shard_duration=0.35)
     else:
         raise ValueError(mode)
     return p
@@ -141,7 +145,10 @@ def cfg_key(c):
     k = f"{c['group']}:{c['tool']}:{c['target']}"
     if c["target"] == "metricd":
         k += f":{c['alloc']}"
-    k += f":w{c['workers']}:{c['path']}:p{c['pipeline']}:k{c['work']}"
+    k += f":w{c['workers']}"
+    if c.get("acceptors"):
+        k += f":a{c['acceptors']}"
+    k += f":{c['path']}:p{c['pipeline']}:k{c['work']}"
     if c.get("fraction") is not None:
         k += f":r{c['fraction']:g}"
     return k

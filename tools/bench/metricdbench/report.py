@@ -6,6 +6,7 @@ import os
 
 from .charts import make_charts, matrix_key
 from .common import summary, write_json
+from .plan import cfg_key
 from .runs import paired_ratio, summary_index
 from .targets import evaluate, ref_key
 
@@ -52,7 +53,7 @@ def us(x):
 def noise_line(res):
     """How busy the machine was with other people's work during the runs."""
     other, press, stalled, n = [], [], 0, 0
-    for name in ("closed_loop", "allocators", "references", "open_loop"):
+    for name in ("closed_loop", "shards", "allocators", "references", "open_loop"):
         for r in (res.get(name) or {}).get("runs", []):
             n += 1
             h = r["result"].get("host") or {}
@@ -186,6 +187,39 @@ def closed_section(res, charts):
               for row in [_closed_row(cl, runs, stack, heap, w, pl, work)] if row]
         L.append("")
     return L + chart_lines(charts, "heap_stack_ratio", "rps_per_second", "rps_vs_workers")
+
+
+def _shard_cell(sh, runs, k, kn):
+    s = sh.get(k)
+    if not s:
+        return "–"
+    r = paired_ratio(runs, k, kn)
+    return rng(s["rps"]) + ("" if r.get("median") is None else f" **{r['median']:.2f}×**")
+
+
+def shards_section(res, charts):
+    """Per worker count: metricd with each shard count next to nginx with
+    as many workers (tools/bench/scaling)."""
+    sec = res.get("shards") or {}
+    if not sec.get("summary"):
+        return []
+    st, sh, runs = res["settings"], summary_index(res, "shards"), sec.get("runs", [])
+    shards = st.get("acceptors") or []
+    L = ["## 1b. Shards: metricd with 1..N acceptors next to nginx with as many workers", "",
+         "`/metric-stack`, closed loop, requests/s median (min–max); **bold**: the per-repetition ratio to nginx "
+         "with the same number of workers (`worker_processes` W) measured in the same sequence. metricd runs with "
+         "`--acceptors N --workers W` (the workers divided among the N shards, so W ≥ N).", ""]
+    for pl in st.get("shard_pipelines") or []:
+        L += [f"Pipelining {pl}:", "", "| workers | nginx | " + " | ".join(f"{n} shard(s)" for n in shards) + " |",
+              "| ---: | ---: |" + " ---: |" * len(shards)]
+        for w in st["workers"]:
+            base = {"group": "shards", "tool": "blast", "alloc": "glibc", "workers": w, "path": "/metric-stack",
+                    "pipeline": pl, "work": 0}
+            kn = cfg_key(dict(base, target="nginx"))
+            cells = [_shard_cell(sh, runs, cfg_key(dict(base, target="metricd", acceptors=n)), kn) for n in shards]
+            L.append(f"| {w} | {rng((sh.get(kn) or {}).get('rps'))} | " + " | ".join(cells) + " |")
+        L.append("")
+    return L
 
 
 def _open_p99_lines(res):
@@ -439,7 +473,7 @@ HOW_TO_READ = [
     "`logs/` (server logs), `charts/` (the SVG charts), `flame/` (folded stacks of the flame graphs).", ""]
 
 # Each section with the phases it reports on (None: always).
-SECTIONS = ((None, targets_section), (("matrix",), closed_section), (("open",), open_section),
+SECTIONS = ((None, targets_section), (("matrix",), closed_section), (("matrix",), shards_section), (("open",), open_section),
             (("allocators", "allocbench"), allocators_section), (("nginx",), references_section),
             (("matrix", "allocators"), server_stats_section), (("idle", "rss"), idle_rss_section),
             (("perf",), perf_section), (("flame",), flame_section))

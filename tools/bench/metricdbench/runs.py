@@ -5,7 +5,7 @@ of two configurations measured side by side."""
 from .common import pct_value, summary
 from .servers import STAT_KEYS
 
-CONFIG_FIELDS = ("group", "tool", "target", "alloc", "workers", "path", "pipeline", "work",
+CONFIG_FIELDS = ("group", "tool", "target", "alloc", "workers", "acceptors", "path", "pipeline", "work",
                  "duration", "warmup", "fraction", "rate", "max_rps", "own_max_rps")
 
 

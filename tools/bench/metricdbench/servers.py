@@ -41,13 +41,17 @@ class Server:
 
 
 class Metricd(Server):
+    """metricd with --workers N (its other settings default, no config
+    file), or with workers None exactly as a user starts it: --listen only."""
+
     def __init__(self, binary, workers, allocator="glibc", preload=None, logdir="/tmp", extra=(),
                  nofile=None):
         self.binary, self.workers, self.allocator, self.preload = binary, workers, allocator, preload
-        self.name = f"metricd-{allocator}-w{workers}"
+        self.name = f"metricd-{allocator}-" + ("defaults" if workers is None else f"w{workers}")
         self.log_path = os.path.join(logdir, f"{self.name}.{int(time.time() * 1000) % 10**8}.log")
         self.extra, self.nofile = list(extra), nofile
         self.preload_loaded = None
+        self.acceptors = None         # --acceptors N, when the bench set it
 
     def _limit(self):
         resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
@@ -57,8 +61,13 @@ class Metricd(Server):
         env.pop("LD_PRELOAD", None)
         if self.preload:
             env["LD_PRELOAD"] = self.preload
-        self.args = [self.binary, "--config", "/dev/null", "--listen", "127.0.0.1:0",
-                     "--workers", str(self.workers), "--shutdown-timeout", "3000", *self.extra]
+        if self.workers is None:
+            # As a user starts it: no flag but the address (no config file
+            # is read without --config), every setting its default.
+            self.args = [self.binary, "--listen", f"127.0.0.1:{free_port()}", *self.extra]
+        else:
+            self.args = [self.binary, "--config", "/dev/null", "--listen", "127.0.0.1:0",
+                         "--workers", str(self.workers), "--shutdown-timeout", "3000", *self.extra]
         self.logf = open(self.log_path, "w")
         self.proc = spawn(self.args, env=env, stderr=self.logf,
                           preexec=self._limit if self.nofile else None)

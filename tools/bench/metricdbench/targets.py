@@ -65,7 +65,7 @@ def _zero_allocs_target(res):
     """The stack path allocates nothing: every run's /stats difference."""
     allocs = frees = reqs = nruns = 0
     worst = None
-    for name in ("closed_loop", "allocators", "open_loop", "references"):
+    for name in ("closed_loop", "shards", "allocators", "open_loop", "references"):
         for r in (res.get(name) or {}).get("runs", []):
             d = r.get("result", {}).get("server")
             if r.get("target") != "metricd" or r.get("path") not in STACK_PATHS or not d:
