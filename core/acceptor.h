@@ -67,6 +67,8 @@ struct acceptor {
 	unsigned nworkers;
 	unsigned first_worker;        /* the number of workers[0] */
 	unsigned ninit;               /* workers initialised (for cleanup) */
+	unsigned nrunning;            /* worker threads started, not yet
+				       * stopped and joined */
 	unsigned next_worker;
 	bool *wake_pending;           /* per worker, this loop iteration */
 	struct conn **blocked_head;   /* per worker: connections waiting for room */

@@ -83,6 +83,7 @@ static int workers_start(struct acceptor *a, const int *cpus, const bool *spin)
 				  strerror(-rc));
 			return rc;
 		}
+		a->nrunning++;
 	}
 	return 0;
 }
@@ -204,11 +205,14 @@ static void wake_workers(struct acceptor *a)
 	}
 }
 
+/* Stops and joins the worker threads that run: at the end of the shard's
+ * loop, or from acceptor_destroy when a later step of the start failed
+ * (the shard's thread never ran, its workers did). */
 static void stop_workers(struct acceptor *a)
 {
 	struct http_req stop = { .kind = REQ_STOP };
 
-	for (unsigned w = 0; w < a->nworkers; w++) {
+	for (unsigned w = 0; w < a->nrunning; w++) {
 		/* The worker keeps draining, so room appears; bounded wait. */
 		for (int tries = 0; !queue_req_push(&a->workers[w].rq, &stop); tries++) {
 			if (tries > 100000) {
@@ -221,8 +225,9 @@ static void stop_workers(struct acceptor *a)
 		a->wake_pending[w] = true;
 	}
 	wake_workers(a);
-	for (unsigned w = 0; w < a->nworkers; w++)
+	for (unsigned w = 0; w < a->nrunning; w++)
 		worker_join(&a->workers[w]);
+	a->nrunning = 0;
 }
 
 static void run(struct acceptor *a)
@@ -258,6 +263,7 @@ void *acceptor_thread(void *arg)
 
 void acceptor_destroy(struct acceptor *a)
 {
+	stop_workers(a);
 	for (unsigned i = 0; i < a->ninit; i++)
 		worker_destroy(&a->workers[i]);
 	a->ninit = 0;

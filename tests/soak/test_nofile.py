@@ -10,15 +10,24 @@ numbers, instead of failing accept() with EMFILE later:
   - soft 256, hard 4096, --max-conns 1000: the soft limit becomes 4096 and
     nothing is said;
   - metricd -t under the low limit prints the same warning and still
-    passes (the configuration is valid; the limit is the system's).
+    passes (the configuration is valid; the limit is the system's);
+  - a start with too few descriptors for its own sockets, eventfds and
+    epoll sets, at every limit from 4 up to where it starts (one and two
+    shards): each start that fails exits 1 with a message and is never
+    killed by a signal (a failure after the workers had started used to
+    free them while they ran: a segfault); each that starts serves and
+    exits 0 on SIGTERM.  Under ASan the leak check is off for these runs:
+    it needs descriptors of its own.
 """
 import os
+import re
 import resource
 import subprocess
 import sys
+import time
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 
-from soaklib import METRICD, Conn, Server, check, finish, req
+from soaklib import METRICD, Conn, Server, check, finish, req, sanitized
 
 WARNING = "needs about"
 
@@ -40,6 +49,61 @@ def served(srv):
         return c.response().status == 200
     finally:
         c.close()
+
+
+def start_starved(limit, args, serve=False):
+    """metricd under RLIMIT_NOFILE = limit: ("started", served, exit status
+    after SIGTERM) or ("failed", exit status, its last stderr line).  A
+    start with just enough descriptors may have none left to accept with
+    (it then waits for one to close), so only serve=True tries a request."""
+    env = dict(os.environ)
+    if sanitized() == "address":
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    p = subprocess.Popen([METRICD, "--config", os.devnull, "--listen", "127.0.0.1:0",
+                          "--max-conns", "4", *args], stderr=subprocess.PIPE, text=True,
+                         env=env, preexec_fn=lambda: resource.setrlimit(
+                             resource.RLIMIT_NOFILE, (limit, limit)))
+    lines = []
+    for line in p.stderr:                 # ends when metricd exits
+        lines.append(line.rstrip("\n"))
+        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if m:
+            ok = None
+            try:
+                if serve:
+                    c = Conn(int(m.group(1)), timeout=30)
+                    c.send(req())
+                    ok = c.response().status == 200
+                    c.close()
+            finally:
+                p.terminate()
+            p.stderr.read()
+            return "started", ok, p.wait(30)
+    return "failed", p.wait(30), lines[-1] if lines else ""
+
+
+def starved_starts():
+    for args in (("--workers", "2"), ("--workers", "2", "--acceptors", "2")):
+        what = " ".join(args)
+        failed, started, bad = 0, 0, []
+        t0 = time.time()
+        for limit in range(4, 64):
+            r = start_starved(limit, args)
+            if r[0] == "failed":
+                failed += 1
+                if r[1] != 1 or not r[2]:
+                    bad.append(f"limit {limit}: exit {r[1]}, {r[2]!r}")
+                continue
+            started += 1
+            if r[2] != 0:
+                bad.append(f"limit {limit}: started, exit {r[2]} on SIGTERM")
+            if started == 3:
+                break
+        r = start_starved(limit + 16, args, serve=True)
+        check(failed >= 3 and started == 3 and not bad and r[:3] == ("started", True, 0),
+              f"{what}: {failed} starts short of descriptors exit 1 with a message, "
+              f"the next 3 start and exit 0, with 16 more it serves "
+              f"({time.time() - t0:.1f} s): {bad} {r}")
 
 
 def main():
@@ -76,6 +140,7 @@ def main():
     check(p.returncode == 0, f"metricd -t passes under the low limit (exit {p.returncode})")
     check(WARNING in p.stderr and "the limit is 512" in p.stderr,
           f"metricd -t shows the warning: {p.stderr.strip()!r}")
+    starved_starts()
     finish()
 
 
