@@ -35,7 +35,7 @@ FLOORS = {
     "core/cfg.c": (96, 87),             # 98.3 / 90.7
     "core/cfgfile.c": (96, 94),         # 98.6 / 97.1
     "core/connection.c": (93, 82),      # 95.6 / 85.8
-    "core/lifecycle.c": (87, 69),       # 87.7 / 75.0 (a shard; the rest: ENOMEM and errno paths)
+    "core/lifecycle.c": (90, 69),       # 90.8 / 81.2 (a shard; the rest: ENOMEM and errno paths)
     "core/listener.c": (91, 67),        # 93.5 / 70.6
     "core/main.c": (90, 83),            # 92.5 / 86.4
     "core/notify.c": (93, 81),          # 95.3 / 84.1
