@@ -45,6 +45,16 @@ def start(*args):
     sys.exit("metricd did not start")
 
 
+def stop(p):
+    """SIGTERM, then its exit status (a hang guard of TIMEOUT_S: killed)."""
+    p.terminate()
+    try:
+        return p.wait(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()
+
+
 def connect(port):
     return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
 

@@ -9,11 +9,10 @@ JSON figures and parses /metrics with the Prometheus text-format parser.
 """
 import json
 import os
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
-from httptest import TIMEOUT_S, check, connect, finish, read_responses, start  # noqa: E402
+from httptest import check, connect, finish, read_responses, start, stop  # noqa: E402
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -122,12 +121,7 @@ def main():
               "histogram +Inf bucket for /metric-stack == 300")
         check(sample("metricd_worker_ring_depth", "", worker="1") is not None, "per-worker ring depth")
     finally:
-        proc.terminate()
-        try:
-            rc = proc.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
+        rc = stop(proc)
     check(rc == 0, "metricd exits 0 on SIGTERM")
     return finish()
 

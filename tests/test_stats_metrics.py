@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
-from httptest import TIMEOUT_S, check, finish, read_responses, request, start  # noqa: E402
+from httptest import TIMEOUT_S, check, finish, read_responses, request, start, stop  # noqa: E402
 
 try:
     from prometheus_client.parser import text_string_to_metric_families
@@ -431,12 +431,7 @@ def main():
         lat = ep["latency_us"]
         check(lat["max"] > 0 and lat.get("p99_9", math.inf) <= lat["max"], "p99_9 <= max")
     finally:
-        proc.terminate()
-        try:
-            rc = proc.wait(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
+        rc = stop(proc)
     check(rc == 0, "metricd exits 0 on SIGTERM")
     return finish()
 
