@@ -158,7 +158,7 @@ static void conn_close_unused(struct acceptor *a, struct conn *c)
  * requests in this turn (then c waits on the ready list for the next). */
 void acc__conn_advance(struct acceptor *a, struct conn *c)
 {
-	uint64_t examined = c->fr.examined;
+	uint64_t examined = c->fr.examined, plain = c->fr.heads_plain;
 	unsigned budget = FRAME_BUDGET;
 
 	while (!c->close_sent) {
@@ -214,6 +214,7 @@ void acc__conn_advance(struct acceptor *a, struct conn *c)
 	if (c->close_sent)
 		reading(a, c, false);
 	CNT_ADD(a->ctr.frame_bytes_examined, c->fr.examined - examined);
+	CNT_ADD(a->ctr.heads_plain, c->fr.heads_plain - plain);
 }
 
 /* Connections that used up their turn with requests still buffered. */

@@ -127,6 +127,7 @@ static enum http_err scan_target(struct http_framer *f, const char *t, size_t n,
 	f->url_len = (uint32_t)n;
 	if (t[0] == '/')
 		return HERR_NONE;
+	f->sc_slow = true;                   /* only origin-form is plain */
 	if (n == 1 && t[0] == '*') {
 		f->sc_asterisk = true;
 		return HERR_NONE;
@@ -158,6 +159,12 @@ static enum http_err scan_request_line(struct http_framer *f, const char *l,
 	if (i == 0 || i == n || l[i] != ' ')
 		return HERR_BAD_REQUEST;
 	f->msg_method = (struct http_span){ (uint32_t)(l - f->buf), (uint32_t)i };
+	if (i == 3 && memcmp(l, "GET", 3) == 0)
+		f->sc_method = HTTP_GET + 1;
+	else if (i == 4 && memcmp(l, "HEAD", 4) == 0)
+		f->sc_method = HTTP_HEAD + 1;
+	else
+		f->sc_slow = true;
 	t0 = ++i;
 	while (i < n && (unsigned char)l[i] > 0x20 && (unsigned char)l[i] < 0x7f)
 		i++;
@@ -256,6 +263,23 @@ static void scan_if_none_match(struct http_framer *f, const char *v, size_t n)
 	}
 }
 
+/* Connection, for a plain head: one such line, and its value exactly
+ * "close" or "keep-alive" (any case; no whitespace after it: end is where
+ * the line ends).  Anything else - a list, "upgrade", a second line - is
+ * left to http-parser, which sets the keep-alive rules from it. */
+static void scan_connection(struct http_framer *f, const char *v, size_t vn,
+			    const char *end)
+{
+	if (f->sc_conn != SC_CONN_NONE || v + vn != end)
+		f->sc_slow = true;
+	else if (IEQ(v, vn, "close"))
+		f->sc_conn = SC_CONN_CLOSE;
+	else if (IEQ(v, vn, "keep-alive"))
+		f->sc_conn = SC_CONN_KEEP_ALIVE;
+	else
+		f->sc_slow = true;
+}
+
 /* One field line, in one pass: the name's characters, the colon, the
  * value's (no CTL but HTAB, which also refuses bare CR and NUL).  In a head
  * (not a trailer section) the fields that frame or route the request are
@@ -284,6 +308,10 @@ static enum http_err scan_header_line(struct http_framer *f, const char *l,
 		v++, vn--;
 	while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
 		vn--;
+	/* http-parser takes any name that starts with "Transfer-Encoding" for
+	 * that field (and refuses the request): such a head is its to read. */
+	if (i > 17 && ieq(l, 17, "transfer-encoding", 17))
+		f->sc_slow = true;
 	switch (i) {           /* the fields that frame or route, by length */
 	case 14:
 		if (IEQ(l, i, "content-length") && f->sc_cl++)
@@ -295,6 +323,10 @@ static enum http_err scan_header_line(struct http_framer *f, const char *l,
 				return HERR_BAD_REQUEST;
 			f->sc_te_chunked = te_ends_chunked(v, vn);
 		}
+		break;
+	case 16:               /* http-parser takes it for Connection */
+		if (head && IEQ(l, i, "proxy-connection"))
+			f->sc_slow = true;
 		break;
 	case 4:
 		if (head && IEQ(l, i, "host") &&
@@ -316,10 +348,14 @@ static enum http_err scan_header_line(struct http_framer *f, const char *l,
 	case 7:                /* for the access log: the first one */
 		if (head && IEQ(l, i, "referer"))
 			log_field(f, HTTP_LOG_REFERER, v, vn);
+		else if (head && IEQ(l, i, "upgrade"))
+			f->sc_slow = true;
 		break;
 	case 10:
 		if (head && IEQ(l, i, "user-agent"))
 			log_field(f, HTTP_LOG_UA, v, vn);
+		else if (head && IEQ(l, i, "connection"))
+			scan_connection(f, v, vn, l + n);
 		break;
 	}
 	return HERR_NONE;
@@ -348,6 +384,9 @@ static void scan_reset(struct http_framer *f)
 	f->sc_expect_continue = f->sc_expect_other = false;
 	f->sc_inm_match = false;
 	f->sc_cl = f->sc_te = f->sc_host = 0;
+	f->sc_slow = false;
+	f->sc_method = HTTP_METHOD_NONE;
+	f->sc_conn = SC_CONN_NONE;
 }
 
 /* Checks the lines of a request head (head) or of a trailer section that
@@ -523,6 +562,23 @@ static int on_message_begin(http_parser *p)
 	return 0;
 }
 
+/* The descriptor's flags from a head, read by http-parser or (a plain
+ * head) by the scanner alone. */
+static void head_flags(struct http_framer *f, bool head, bool keep_alive)
+{
+	struct http_req *r = &f->cur;
+
+	r->flags = 0;
+	if (head)
+		r->flags |= REQF_HEAD;
+	if (f->sc_http10)
+		r->flags |= REQF_HTTP10;
+	if (!keep_alive)
+		r->flags |= REQF_CLOSE;
+	if (f->sc_inm_match)
+		r->flags |= REQF_INM_MATCH;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct http_framer *f = p->data;
@@ -530,19 +586,11 @@ static int on_headers_complete(http_parser *p)
 	int get_or_head = p->method == HTTP_GET || p->method == HTTP_HEAD;
 
 	f->method = (uint8_t)(p->method + 1);
-	r->flags = 0;
-	if (p->method == HTTP_HEAD)
-		r->flags |= REQF_HEAD;
-	if (p->http_minor == 0)
-		r->flags |= REQF_HTTP10;
-	if (!http_should_keep_alive(p))
-		r->flags |= REQF_CLOSE;
+	head_flags(f, p->method == HTTP_HEAD, http_should_keep_alive(p));
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > f->max_body) {
 		f->err = HERR_BODY_TOO_LARGE;
 		return -1;
 	}
-	if (f->sc_inm_match)
-		r->flags |= REQF_INM_MATCH;
 	/* No tunnels and no protocol switches: what follows a CONNECT or an
 	 * Upgrade request is not HTTP/1.1 to a peer that honours them.  A
 	 * CONNECT is a framing error (400, close); an Upgrade request is
@@ -750,8 +798,54 @@ static enum http_frame_rc section_incomplete(struct http_framer *f,
 	return HTTP_FRAME_NEED_MORE;
 }
 
+/* A whole message: hand it out and get ready for the next head. */
+static enum http_frame_rc deliver(struct http_framer *f, enum http_errno pe,
+				  struct http_req *out)
+{
+	f->complete = false;
+	f->in_message = false;
+	f->chunked = false;
+	f->want_continue = false;
+	scan_reset(f);                     /* the next head starts at pos */
+	if (pe == HPE_PAUSED)
+		http_parser_pause(&f->parser, 0);
+	*out = f->cur;
+	out->kind = REQ_HTTP;
+	out->method = f->method;
+	out->t_parsed_ns = clock_mono_ns();
+	log_fields_out(f);
+	if (out->flags & REQF_CLOSE)
+		f->done = true;            /* nothing after Connection: close */
+	return HTTP_FRAME_REQ;
+}
+
+/* A plain head: GET or HEAD of an origin-form target, no Content-Length,
+ * Transfer-Encoding, Expect, Upgrade or Proxy-Connection, and Connection
+ * absent or exactly "close" or "keep-alive".  The scanner has checked every
+ * byte of it more strictly than http-parser would, and http-parser would
+ * find nothing more in it: a message without a body whose keep-alive rule
+ * is the version's and Connection's.  So it is framed here without
+ * http-parser (which stays between messages, as after any other), saving
+ * a second pass over every byte (docs/ARCHITECTURE.md, "Plain heads").
+ * tests/test_framing.c and tests/fuzz frame their inputs both ways
+ * (always_parse) and require the same descriptors. */
+static enum http_frame_rc deliver_plain(struct http_framer *f, size_t head,
+					struct http_req *out)
+{
+	bool keep_alive = f->sc_http10 ? f->sc_conn == SC_CONN_KEEP_ALIVE
+				       : f->sc_conn != SC_CONN_CLOSE;
+
+	f->method = f->sc_method;
+	head_flags(f, f->sc_method == HTTP_HEAD + 1, keep_alive);
+	http_route(f->buf + f->pos + f->url_off, f->url_len, 1, &f->cur);
+	f->pos += (uint32_t)head;
+	f->heads_plain++;
+	return deliver(f, HPE_OK, out);
+}
+
 /* How far http-parser may read now, in *limit; false with *rc set when
- * this call ends here instead (an error, or a section not yet whole). */
+ * this call ends here instead (an error, a section not yet whole, or a
+ * plain head, framed without http-parser). */
 static bool read_limit(struct http_framer *f, struct http_req *out,
 		       size_t *limit, enum http_frame_rc *rc)
 {
@@ -775,6 +869,11 @@ static bool read_limit(struct http_framer *f, struct http_req *out,
 			*rc = err ? fail(f, err, out)
 			    : head ? fail(f, HERR_HEAD_TOO_LARGE, out)
 				   : section_incomplete(f, out);
+			return false;
+		}
+		if (!f->sc_slow && !f->sc_cl && !f->sc_te && !f->sc_expect_continue &&
+		    !f->sc_expect_other && !f->always_parse) {
+			*rc = deliver_plain(f, head, out);
 			return false;
 		}
 		f->chunked = f->sc_te && f->sc_te_chunked;
@@ -805,27 +904,6 @@ static bool read_limit(struct http_framer *f, struct http_req *out,
 		}
 	}
 	return true;
-}
-
-/* A whole message: hand it out and get ready for the next head. */
-static enum http_frame_rc deliver(struct http_framer *f, enum http_errno pe,
-				  struct http_req *out)
-{
-	f->complete = false;
-	f->in_message = false;
-	f->chunked = false;
-	f->want_continue = false;
-	scan_reset(f);                     /* the next head starts at pos */
-	if (pe == HPE_PAUSED)
-		http_parser_pause(&f->parser, 0);
-	*out = f->cur;
-	out->kind = REQ_HTTP;
-	out->method = f->method;
-	out->t_parsed_ns = clock_mono_ns();
-	log_fields_out(f);
-	if (out->flags & REQF_CLOSE)
-		f->done = true;            /* nothing after Connection: close */
-	return HTTP_FRAME_REQ;
 }
 
 enum http_frame_rc http_framer_next(struct http_framer *f, struct http_req *out)

@@ -93,6 +93,10 @@ struct http_framer {
 	bool sc_expect_other;      /* any other expectation */
 	bool sc_inm_match;         /* If-None-Match is "*" or names *etag */
 	uint8_t sc_cl, sc_te, sc_host;   /* header field lines seen */
+	bool sc_slow;        /* the head needs http-parser (not plain: see
+			      * deliver_plain in http/framing.c) */
+	uint8_t sc_method;   /* HTTP_GET + 1, HTTP_HEAD + 1, or 0: another */
+	uint8_t sc_conn;     /* enum sc_conn: the Connection line */
 	/* The chunked body, checked strictly ahead of http-parser. */
 	uint8_t chunk_state;
 	uint8_t chunk_err;   /* found at chunk_pos, reported once pos gets there */
@@ -121,7 +125,14 @@ struct http_framer {
 	 * tagged body (the live page's, set by core/connection.c); NULL after
 	 * init: only "*" matches. */
 	const uint32_t *etag;
+	/* Heads framed by the scanner alone (plain), of all handed out. */
+	uint64_t heads_plain;
+	/* Every head goes through http-parser: the tests frame their inputs
+	 * both ways and compare.  false after init. */
+	bool always_parse;
 };
+
+enum sc_conn { SC_CONN_NONE, SC_CONN_CLOSE, SC_CONN_KEEP_ALIVE };
 
 /* buf must hold cap bytes; cap > max_head.  max_body starts at
  * HTTP_BODY_MAX; the caller may set it after init. */

@@ -37,6 +37,7 @@ struct fx {
 	uint32_t log_len[MAXREQ][HTTP_LOG_FIELDS];
 	char log[MAXREQ][HTTP_LOG_FIELDS][HTTP_LOG_TARGET_MAX + 1];
 	bool no_etag;        /* the framer has no entity-tag (not cleared) */
+	bool always_parse;   /* every head through http-parser (not cleared) */
 };
 
 /* The entity-tag the framers compare If-None-Match with, as the server's
@@ -49,6 +50,7 @@ static void fx_init(struct fx *x)
 	http_framer_init(&x->f, x->buf, CAP, MAX_HEAD);
 	if (!x->no_etag)
 		x->f.etag = &test_etag;
+	x->f.always_parse = x->always_parse;
 	x->last = HTTP_FRAME_NEED_MORE;
 }
 
@@ -109,10 +111,23 @@ static void fx_feed(struct fx *x, const char *p, size_t n)
 	fx_drain(x);
 }
 
+static void fx_same(const struct fx *a, const struct fx *b, const char *how,
+		    size_t at);
+
+/* Frames p whole; every input is framed a second time with every head
+ * through http-parser (always_parse: no plain heads, see deliver_plain in
+ * http/framing.c), which must give the same descriptors. */
 static void fx_frame(struct fx *x, const char *p, size_t n)
 {
+	static struct fx parsed;
+
 	fx_init(x);
 	fx_feed(x, p, n);
+	parsed.no_etag = x->no_etag;
+	parsed.always_parse = !x->always_parse;
+	fx_init(&parsed);
+	fx_feed(&parsed, p, n);
+	fx_same(&parsed, x, "framed with and without plain heads, len", n);
 }
 
 static void fx_same(const struct fx *a, const struct fx *b, const char *how,
@@ -1154,6 +1169,95 @@ START_TEST(if_none_match_without_tag)
 }
 END_TEST
 
+/* ---- plain heads: framed by the scanner alone ---------------------------- */
+
+/* Which heads skip http-parser.  fx_frame frames each input both ways too,
+ * so a plain head that http-parser would read differently fails there. */
+START_TEST(plain_heads_skip_http_parser)
+{
+	static struct fx x;
+	static const struct {
+		const char *in;
+		bool plain;
+	} cases[] = {
+		{ "GET /metric-stack?id=1 HTTP/1.1\r\nHost: a\r\n\r\n", true },
+		{ "HEAD /stats-value?id=2 HTTP/1.1\r\nHost: a\r\n\r\n", true },
+		{ "GET /healthz HTTP/1.0\r\n\r\n", true },
+		{ "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: CLOSE\r\n\r\n", true },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nconnection:keep-alive\r\n\r\n", true },
+		{ "\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\nUser-Agent: u\r\n\r\n", true },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nIf-None-Match: *\r\n\r\n", true },
+		/* http-parser decides these */
+		{ "POST /healthz HTTP/1.1\r\nHost: a\r\n\r\n", false },
+		{ "get /healthz HTTP/1.1\r\nHost: a\r\n\r\n", false },   /* 400 */
+		{ "GETS /healthz HTTP/1.1\r\nHost: a\r\n\r\n", false },
+		{ "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", false },
+		{ "GET http://a/healthz HTTP/1.1\r\nHost: a\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\n\r\n", false },
+		/* found by tests/fuzz: http-parser reads this name as
+		 * Transfer-Encoding and refuses the request (400) */
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding2: x\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection-2: x\r\n\r\n", true },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length2: x\r\n\r\n", true },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nProxy-Connection: close\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close \r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close, te\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n\r\n", false },
+		{ "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+		  "Connection: keep-alive\r\n\r\n", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_frame(&x, cases[i].in, strlen(cases[i].in));
+		ck_assert_msg(x.n == 1 && (x.last == HTTP_FRAME_REQ || !cases[i].plain),
+			      "case %zu: %u descriptors, last %d", i, x.n, x.last);
+		ck_assert_msg(x.f.heads_plain == (cases[i].plain ? 1u : 0u),
+			      "case %zu: plain %llu, want %d", i,
+			      (unsigned long long)x.f.heads_plain, cases[i].plain);
+	}
+	/* The keep-alive rule, read without http-parser. */
+	fx_frame(&x, cases[2].in, strlen(cases[2].in));
+	ck_assert_uint_eq(x.out[0].flags, REQF_HTTP10 | REQF_CLOSE);
+	fx_frame(&x, cases[3].in, strlen(cases[3].in));
+	ck_assert_uint_eq(x.out[0].flags, REQF_HTTP10);
+	fx_frame(&x, cases[4].in, strlen(cases[4].in));
+	ck_assert_uint_eq(x.out[0].flags, REQF_CLOSE);
+	fx_frame(&x, cases[1].in, strlen(cases[1].in));
+	ck_assert_uint_eq(x.out[0].flags, REQF_HEAD);
+}
+END_TEST
+
+/* Every byte a request target may hold, in the path and in the query of a
+ * plain head, and a plain head exactly at the head limit: the same
+ * descriptors with and without http-parser (fx_frame). */
+START_TEST(plain_heads_match_http_parser)
+{
+	static struct fx x;
+	static char in[MAX_HEAD + 8];
+
+	for (int c = 0x21; c < 0x7f; c++) {
+		int n = snprintf(in, sizeof(in),
+				 "GET /metric-stack%c?id=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+				 "GET /metric-stack?id=1%c&work=2 HTTP/1.1\r\nHost: a\r\n\r\n",
+				 c, c);
+
+		fx_frame(&x, in, (size_t)n);
+		ck_assert_uint_eq(x.n, 2);
+		ck_assert_uint_eq(x.f.heads_plain, 2);
+	}
+	size_t n = make_head(in, MAX_HEAD, "GET /healthz HTTP/1.1\r\nHost: t\r\n", true);
+
+	fx_frame(&x, in, n);
+	ck_assert_uint_eq(x.n, 1);
+	ck_assert_uint_eq(x.f.heads_plain, 1);
+	assert_req(&x.out[0], ROUTE_HEALTHZ, 0, 0, 0, HERR_NONE);
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
 	Suite *s = suite_create("framing");
@@ -1210,6 +1314,8 @@ static Suite *framing_suite(void)
 	tcase_add_test(rfc, expect_other_is_417);
 	tcase_add_test(rfc, if_none_match_tags);
 	tcase_add_test(rfc, if_none_match_without_tag);
+	tcase_add_test(rfc, plain_heads_skip_http_parser);
+	tcase_add_test(rfc, plain_heads_match_http_parser);
 	suite_add_tcase(s, rfc);
 	return s;
 }

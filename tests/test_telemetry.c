@@ -117,7 +117,7 @@ static void setup(void)
 		.pipeline_pauses = 4, .wakes = 5, .open = 4, .header_timeouts = 7,
 		.idle_closes = 8, .resets = 9, .closed_unused = 10, .bytes_read = 12345,
 		.frame_bytes_examined = 23456, .read_budget_yields = 11, .reloads = 1,
-		.access_log_text_dropped = 13,
+		.access_log_text_dropped = 13, .heads_plain = 14,
 	};
 	fx->acc[1] = (struct acceptor_counters){ .accepted = 40, .open = 2, .reloads = 1 };
 	/* Access-log lines dropped: 5 + 7, counted by the workers' rings. */
@@ -526,7 +526,8 @@ START_TEST(json_acceptor_and_workers)
 		{ "accept_pauses_out_of_fds", 1 }, { "ring_full", 3 }, { "pipeline_pauses", 4 },
 		{ "header_timeouts", 7 }, { "idle_closes", 8 }, { "resets", 9 },
 		{ "closed_without_request", 10 }, { "bytes_read", 12345 },
-		{ "frame_bytes_examined", 23456 }, { "read_budget_yields", 11 },
+		{ "frame_bytes_examined", 23456 }, { "heads_plain", 14 },
+		{ "read_budget_yields", 11 },
 		{ "access_log_dropped", 12 }, { "access_log_text_dropped", 13 },
 		{ "worker_wakeups_sent", 5 }, { "reloads_applied", 2 },
 	};
@@ -740,6 +741,8 @@ START_TEST(prometheus_counts)
 	ck_assert(metric("metricd_connections_closed_without_request_total{shard=\"0\"}") == 10);
 	ck_assert(metric("metricd_read_bytes_total{shard=\"0\"}") == 12345);
 	ck_assert(metric("metricd_framer_examined_bytes_total{shard=\"0\"}") == 23456);
+	ck_assert(metric("metricd_framer_plain_heads_total{shard=\"0\"}") == 14);
+	ck_assert(metric("metricd_framer_plain_heads_total{shard=\"1\"}") == 0);
 	ck_assert(metric("metricd_read_budget_yields_total{shard=\"0\"}") == 11);
 	ck_assert(metric("metricd_access_log_dropped_total") == 12);
 	ck_assert(metric("metricd_access_log_text_dropped_total{shard=\"0\"}") == 13);

@@ -109,6 +109,8 @@ static const struct figure acceptor_figures[] = {
 	    "Bytes read from clients."),
 	ACC("frame_bytes_examined", "framer_examined_bytes_total", "counter",
 	    frame_bytes_examined, "Bytes the framer looked at (linear in the bytes read)."),
+	ACC("heads_plain", "framer_plain_heads_total", "counter", heads_plain,
+	    "Request heads framed by the strict scan alone, without http-parser (plain GET/HEAD heads)."),
 	ACC("read_budget_yields", "read_budget_yields_total", "counter",
 	    read_budget_yields,
 	    "Times a connection framed its per-turn share and let the others go first."),

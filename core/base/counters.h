@@ -154,6 +154,7 @@ struct acceptor_counters {
 	uint64_t closed_unused;       /* closed by the acceptor: no request */
 	uint64_t bytes_read;
 	uint64_t frame_bytes_examined;    /* by the framer: linear, <= 3x read */
+	uint64_t heads_plain;         /* framed without http-parser */
 	uint64_t read_budget_yields;  /* a connection used up its turn */
 	uint64_t access_log_text_dropped;  /* requests logged without their
 					    * text: the text ring was full */

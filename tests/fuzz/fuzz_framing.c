@@ -660,7 +660,7 @@ static void drain(struct http_framer *f, struct run *rn, uint64_t fed)
 /* Feeds data in chunks of the given lengths (cycled), or as much as fits
  * when nlens is 0. */
 static void feed(const uint8_t *data, size_t size, const uint8_t *lens,
-		 unsigned nlens, unsigned step, struct run *rn)
+		 unsigned nlens, unsigned step, bool always_parse, struct run *rn)
 {
 	static char buf[FUZZ_CAP];
 	struct http_framer f;
@@ -669,6 +669,7 @@ static void feed(const uint8_t *data, size_t size, const uint8_t *lens,
 
 	http_framer_init(&f, buf, sizeof(buf), FUZZ_MAX_HEAD);
 	f.etag = &dashboard_page_etag;          /* as core/connection.c sets it */
+	f.always_parse = always_parse;
 	rn->n = 0;
 	rn->continues = 0;
 	rn->ended = rn->error = false;
@@ -848,7 +849,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct run split, whole, bytewise;
+	static struct run split, whole, bytewise, parsed;
 	struct world wd = { 0 };
 	uint64_t seed = 0;
 
@@ -877,14 +878,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	check_formatters(&wd, seed);
 
-	feed(data, size, lens, nlens, 0, &split);
-	feed(data, size, NULL, 0, 0, &whole);
+	feed(data, size, lens, nlens, 0, false, &split);
+	feed(data, size, NULL, 0, 0, false, &whole);
 	if (!same_runs(&split, &whole)) {
 		report_diff("split vs whole", &split, &whole);
 		abort();
 	}
+	/* Plain heads are framed without http-parser (http/framing.c,
+	 * deliver_plain): http-parser must agree on every one. */
+	feed(data, size, lens, nlens, 0, true, &parsed);
+	if (!same_runs(&parsed, &split)) {
+		report_diff("every head parsed vs plain heads", &parsed, &split);
+		abort();
+	}
 	if (do_bytewise && size <= FUZZ_BYTEWISE_MAX) {
-		feed(data, size, NULL, 0, 1, &bytewise);
+		feed(data, size, NULL, 0, 1, false, &bytewise);
 		if (!same_runs(&bytewise, &whole)) {
 			report_diff("bytewise vs whole", &bytewise, &whole);
 			abort();
