@@ -61,6 +61,22 @@ START_TEST(format_u64)
 	ck_assert_str_eq(str_u64(4294967295u), "4294967295");
 	ck_assert_str_eq(str_u64(UINT64_MAX), "18446744073709551615");
 	ck_assert_uint_eq(fmt_u64(str_u64(0), UINT64_MAX), 20);
+	/* Every length, and the values around each power of ten, as printf
+	 * writes them; nothing past the digits is touched. */
+	for (uint64_t p = 1, k = 0; k < 20; k++, p *= 10) {
+		uint64_t vals[] = { p - 1, p, p + 1, p * 5 + 3, p * 9 + (p - 1) };
+
+		for (size_t j = 0; j < sizeof(vals) / sizeof(vals[0]); j++) {
+			char want[32];
+
+			if (k == 19 && j >= 3)
+				continue;               /* past UINT64_MAX */
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)vals[j]);
+			ck_assert_str_eq(str_u64(vals[j]), want);
+			ck_assert_uint_eq((unsigned char)str_u64(vals[j])[strlen(want) + 1],
+					  CANARY);
+		}
+	}
 }
 END_TEST
 

@@ -3,17 +3,43 @@
 
 #include "core/base/fmt.h"
 
+/* "00" to "99": two digits per division, the number written in place from
+ * its last digit (its length is known first).  Every answer of the stack
+ * path carries a 19-digit timestamp: one digit per division was 6% of
+ * the server's CPU with pipelining (docs/BENCHMARKS.md). */
+static const char digit_pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+static size_t digits_u64(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10000) {
+		v /= 10000;
+		n += 4;
+	}
+	return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
 size_t fmt_u64(char *out, uint64_t v)
 {
-	char tmp[20];
-	size_t n = 0;
+	size_t n = digits_u64(v), i = n;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
+	while (v >= 100) {
+		unsigned pair = (unsigned)(v % 100) * 2;
+
+		v /= 100;
+		out[--i] = digit_pairs[pair + 1];
+		out[--i] = digit_pairs[pair];
+	}
+	if (v >= 10) {
+		out[--i] = digit_pairs[v * 2 + 1];
+		out[--i] = digit_pairs[v * 2];
+	} else {
+		out[--i] = (char)('0' + v);
+	}
 	return n;
 }
 
