@@ -729,6 +729,7 @@ char *http_framer_space(struct http_framer *f, size_t *avail)
 void http_framer_commit(struct http_framer *f, size_t n)
 {
 	f->len += (uint32_t)n;
+	f->read_ns = clock_mono_ns();
 }
 
 bool http_framer_has_partial(const struct http_framer *f)
@@ -782,7 +783,7 @@ static enum http_frame_rc fail(struct http_framer *f, enum http_err e,
 		if (f->sc_started && f->sc_http10)
 			out->flags |= REQF_HTTP10;
 	}
-	out->t_parsed_ns = clock_mono_ns();
+	out->t_parsed_ns = f->read_ns;
 	log_fields_out(f);
 	f->done = true;
 	return HTTP_FRAME_ERROR;
@@ -812,7 +813,7 @@ static enum http_frame_rc deliver(struct http_framer *f, enum http_errno pe,
 	*out = f->cur;
 	out->kind = REQ_HTTP;
 	out->method = f->method;
-	out->t_parsed_ns = clock_mono_ns();
+	out->t_parsed_ns = f->read_ns;
 	log_fields_out(f);
 	if (out->flags & REQF_CLOSE)
 		f->done = true;            /* nothing after Connection: close */
@@ -928,7 +929,7 @@ again:
 		memset(out, 0, sizeof(*out));
 		memset(f->log, 0, sizeof(f->log));
 		out->kind = REQ_CONTINUE;
-		out->t_parsed_ns = clock_mono_ns();
+		out->t_parsed_ns = f->read_ns;
 		return HTTP_FRAME_CONTINUE;
 	}
 	if (pe == HPE_PAUSED && f->in_trailers)

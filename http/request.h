@@ -79,7 +79,8 @@ struct http_req {
 			    * (queue/text.h); 0: none */
 	uint64_t id;
 	uint64_t work;
-	uint64_t t_parsed_ns;          /* CLOCK_MONOTONIC when framed */
+	uint64_t t_parsed_ns;          /* CLOCK_MONOTONIC when the read that
+					* completed it returned */
 	struct heap_request *heap;     /* heap path only; the worker frees it */
 };
 

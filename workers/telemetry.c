@@ -751,7 +751,7 @@ static void prom_histogram(struct sbuf *b, const char *ep, const struct route_co
 static void prom_latency(struct sbuf *b, const struct route_counters *sums)
 {
 	prom_head(b, "metricd_request_duration_seconds", "histogram",
-		  "From the request being framed to its answer reaching the kernel.");
+		  "From the read that completed the request to its answer reaching the kernel.");
 	for (unsigned r = 0; r < ROUTE__COUNT; r++)
 		prom_histogram(b, http_route_name((enum http_route)r), &sums[r]);
 	prom_head(b, "metricd_request_duration_min_seconds", "gauge",
