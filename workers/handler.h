@@ -27,6 +27,9 @@ struct handler_ctx {
 	size_t body_cap;              /* the row's size: SMALL or LARGE */
 	struct counters *cnt;         /* this thread's */
 	const struct telemetry *tm;   /* what /stats and /metrics read */
+	int64_t now_ns;               /* CLOCK_REALTIME when the worker began
+				       * this batch (one read per batch, not
+				       * per request): the records' timestamp */
 };
 
 /* The body is in one of three places: at ctx->body (the slab: neither

@@ -42,26 +42,27 @@ bool heap_request_wrap(struct counters *cnt, struct http_req *r)
 /* Returns a pointer: the record outlives this frame, so it must live on the
  * heap - what Go reports as "&Metric{...} escapes to heap". */
 static struct metric *metric_new(struct counters *cnt, uint64_t id,
-				 uint64_t work)
+				 uint64_t work, int64_t now_ns)
 {
 	struct metric *m = mem_malloc(cnt, ROUTE_METRIC_HEAP, sizeof(*m));
 
 	if (!m)
 		return NULL;
 	m->id = id;
-	m->timestamp = metric_now_ns();
+	m->timestamp = now_ns;
 	m->value = metric_value(id, work);
 	return m;
 }
 
-static struct request_stats *stats_new(struct counters *cnt, uint64_t id)
+static struct request_stats *stats_new(struct counters *cnt, uint64_t id,
+					int64_t now_ns)
 {
 	struct request_stats *s = mem_malloc(cnt, ROUTE_STATS_POINTER, sizeof(*s));
 
 	if (!s)
 		return NULL;
 	s->id = id;
-	s->timestamp = metric_now_ns();
+	s->timestamp = now_ns;
 	s->duration_ns = STATS_BUILT_NS;
 	s->status = 200;
 	return s;
@@ -93,7 +94,7 @@ static struct reply heap_reply(const struct handler_ctx *ctx, bool stats)
 	if (!body)
 		return reply_error(ctx, HERR_NO_MEMORY);
 	if (!stats) {
-		struct metric *m = metric_new(ctx->cnt, id, work);
+		struct metric *m = metric_new(ctx->cnt, id, work, ctx->now_ns);
 
 		if (!m)
 			goto Error;
@@ -101,7 +102,7 @@ static struct reply heap_reply(const struct handler_ctx *ctx, bool stats)
 				     m->timestamp, m->value);
 		mem_free(ctx->cnt, m);
 	} else {
-		struct request_stats *s = stats_new(ctx->cnt, id);
+		struct request_stats *s = stats_new(ctx->cnt, id, ctx->now_ns);
 
 		if (!s)
 			goto Error;

@@ -411,7 +411,8 @@ unsigned worker__answer(struct worker *w, struct conn *c, const struct http_req 
 	const struct endpoint *ep = err || r->err ? NULL : &endpoints[r->route];
 	size_t cap = ep ? ep->body_max : HTTP_BODY_MAX_RESP;
 	char *p = reserve(w, HTTP_HEAD_MAX + cap);
-	struct handler_ctx ctx = { r, p + HTTP_HEAD_MAX, cap, &w->cnt, w->tm };
+	struct handler_ctx ctx = { r, p + HTTP_HEAD_MAX, cap, &w->cnt, w->tm,
+				   w->batch_real_ns };
 	struct reply rep = ep ? ep->handler(&ctx)
 			      : reply_error(&ctx, err ? err : (enum http_err)r->err);
 	bool head_only = head_flags & REQF_HEAD;

@@ -12,21 +12,21 @@
 #include "workers/metric.h"
 
 /* Returned by value: the caller's frame holds it. */
-static struct metric metric_make(uint64_t id, uint64_t work)
+static struct metric metric_make(uint64_t id, uint64_t work, int64_t now_ns)
 {
 	struct metric m = {
 		.id = id,
-		.timestamp = metric_now_ns(),
+		.timestamp = now_ns,
 		.value = metric_value(id, work),
 	};
 	return m;
 }
 
-static struct request_stats stats_make(uint64_t id)
+static struct request_stats stats_make(uint64_t id, int64_t now_ns)
 {
 	struct request_stats s = {
 		.id = id,
-		.timestamp = metric_now_ns(),
+		.timestamp = now_ns,
 		.duration_ns = STATS_BUILT_NS,
 		.status = 200,
 	};
@@ -43,7 +43,7 @@ static struct request_stats stats_with_duration(struct request_stats s,
 
 struct reply handle_metric_stack(const struct handler_ctx *ctx)
 {
-	struct metric m = metric_make(ctx->req->id, ctx->req->work);
+	struct metric m = metric_make(ctx->req->id, ctx->req->work, ctx->now_ns);
 	size_t n = http_body_metric(ctx->body, ctx->body_cap, m.id, m.timestamp,
 				    m.value);
 
@@ -52,7 +52,7 @@ struct reply handle_metric_stack(const struct handler_ctx *ctx)
 
 struct reply handle_stats_value(const struct handler_ctx *ctx)
 {
-	struct request_stats s = stats_make(ctx->req->id);
+	struct request_stats s = stats_make(ctx->req->id, ctx->now_ns);
 
 	s = stats_with_duration(s, STATS_VALUE_NS);
 	size_t n = http_body_stats(ctx->body, ctx->body_cap, s.id, s.timestamp,

@@ -58,6 +58,7 @@
 #include "core/base/mem.h"
 #include "core/base/sbuf.h"
 #include "core/base/tsan.h"
+#include "workers/metric.h"
 #include "workers/outbox.h"
 #include "workers/spin.h"
 #include "workers/worker.h"
@@ -203,7 +204,6 @@ static void access_log_batch(struct worker *w, const struct http_req *batch,
  * until the worker's next quiescent state. */
 static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 {
-	struct timespec now;
 	const struct runtime *rt = rcu_dereference(*w->rtp);
 
 	TSAN_ACQUIRE(w->rtp);            /* the snapshot's contents */
@@ -213,9 +213,9 @@ static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 	w->send_timeout_ms = rt->send_timeout_ms;
 	w->alog_on = rt->access_log;
 	w->alog_fmt = (uint8_t)rt->access_log_format;
-	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	http_head_set_date(&w->head, now.tv_sec);
-	*sec = now.tv_sec;
+	w->batch_real_ns = metric_now_ns();
+	*sec = (time_t)(w->batch_real_ns / 1000000000);
+	http_head_set_date(&w->head, *sec);
 	return rt;
 }
 

@@ -84,6 +84,8 @@ struct worker {
 				       * requests (UINT32_MAX: none) */
 	uint32_t ready_head, ready_tail;  /* held requests that may go on */
 	uint64_t now_ms;              /* CLOCK_MONOTONIC_COARSE, per loop */
+	int64_t batch_real_ns;        /* CLOCK_REALTIME, read once per batch:
+				       * the records' timestamp and the Date */
 	uint64_t next_sweep_ms;       /* send-timeout sweep */
 	uint64_t send_timeout_ms;     /* from the last snapshot read */
 	const unsigned *past_deadline;    /* acceptor: shutdown timeout passed */
