@@ -63,12 +63,15 @@ def clients(scenario, blast, url, dur, lua):
 
 def one_run(srv, scenario, rep, name, args, parse, dur):
     s0 = proc_cpu_s(srv.pid)
-    out, rc, cpu = timed_client(args, dur + 30)
+    out, rc, user, kernel = timed_client(args, dur + 30)
+    cpu = user + kernel
     s1 = proc_cpu_s(srv.pid)
     rps, n = parse(out)
     print(f"  {scenario} rep {rep} {name}: {rps} req/s, client CPU {cpu:.2f} s", file=sys.stderr, flush=True)
     return {"rep": rep, "client": name, "command": " ".join(args), "rps": rps, "responses": n,
             "client_cpu_s": round(cpu, 3), "cpu_us_per_req": round(cpu / n * 1e6, 3) if n else None,
+            "client_kernel_s": round(kernel, 3),
+            "kernel_us_per_req": round(kernel / n * 1e6, 3) if n else None,
             "server_cpu_s": round(s1 - s0, 3) if s0 is not None and s1 is not None else None}
 
 
@@ -97,23 +100,32 @@ def _ratios(by):
     return rps, cpu
 
 
+def _cpu_cell(cpu, kernel):
+    """Client CPU per request, and in brackets the part spent in the kernel
+    (its send and receive system calls: a floor no client goes below with
+    the same calls)."""
+    return f"{cpu or 0:.2f} ({kernel:.2f})" if kernel is not None else f"{cpu or 0:.2f}"
+
+
 def table(sc):
     """One Markdown table: a row per repetition, then the medians."""
     rows = sc["runs"]
     names = list(dict.fromkeys(r["client"] for r in rows))
     lines = [f"### {sc['scenario']} ({sc['url']})\n",
-             "| rep | " + " | ".join(f"{n} req/s | {n} CPU µs/req" for n in names) + " | blast/wrk req/s | "
+             "| rep | " + " | ".join(f"{n} req/s | {n} CPU µs/req (kernel)" for n in names) + " | blast/wrk req/s | "
              "blast/wrk CPU |", "|---" * (2 * len(names) + 3) + "|"]
     ratios, cratios = [], []
     for rep in sorted({r["rep"] for r in rows}):
         by = {r["client"]: r for r in rows if r["rep"] == rep}
         cells = [c for n in names for c in (f"{by.get(n, {}).get('rps') or 0:,.0f}",
-                                            f"{by.get(n, {}).get('cpu_us_per_req') or 0:.2f}")]
+                                            _cpu_cell(by.get(n, {}).get('cpu_us_per_req'),
+                                                      by.get(n, {}).get('kernel_us_per_req')))]
         rps, cpu = _ratios(by)
         ratios += [rps] if rps else []
         cratios += [cpu] if cpu else []
         lines.append(f"| {rep} | " + " | ".join(cells) + f" | {rps or 0:.2f} | {cpu or 0:.2f} |")
-    med = " | ".join(f"{median(rows, n, 'rps') or 0:,.0f} | {median(rows, n, 'cpu_us_per_req') or 0:.2f}"
+    med = " | ".join(f"{median(rows, n, 'rps') or 0:,.0f} | "
+                     + _cpu_cell(median(rows, n, 'cpu_us_per_req'), median(rows, n, 'kernel_us_per_req'))
                      for n in names)
     lines.append(f"| median | {med} | {statistics.median(ratios) if ratios else 0:.2f} | "
                  f"{statistics.median(cratios) if cratios else 0:.2f} |")

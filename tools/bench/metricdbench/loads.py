@@ -149,10 +149,10 @@ def wrk_run(url, *, threads, conns, duration, pipeline=1, scriptdir, raw_path=No
 
 
 def timed_client(args, timeout):
-    """Runs a load generator; (stdout, exit status, its CPU seconds: user +
-    system of the reaped child)."""
+    """Runs a load generator; (stdout, exit status, its CPU seconds in user
+    mode, and in the kernel: of the reaped child)."""
     before = os.times()
     rc, out, _, _ = run_bounded(args, timeout)
     after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return out, rc, cpu
+    return (out, rc, after.children_user - before.children_user,
+            after.children_system - before.children_system)
