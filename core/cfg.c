@@ -287,11 +287,12 @@ static const struct cfg_option options[] = {
 	  "listen on the same port" },
 	{ "workers", 'w', O_UINT, false, FIELD(workers), 1, CFG_MAX_WORKERS, NULL, NULL, "N",
 	  "worker threads, spread over the acceptors\n"
-	  "(default: one per allowed CPU less one)" },
+	  "(default: one per allowed CPU less one per\n"
+	  "acceptor)" },
 	{ "acceptors", 0, O_UINT, false, FIELD(acceptors), 1, CFG_MAX_ACCEPTORS, NULL,
 	  NULL, "N", "acceptor threads (shards), each with its own\n"
 	  "workers and listening sockets (default: one per\n"
-	  "L3 cache of 8 or more CPUs, else one)" },
+	  "4 CPUs of each L3 cache, at least one per cache)" },
 	FUNC("cpus", 0, cpus, set_cpus, "a CPU list such as 0-3,6", false, "LIST",
 	     "CPUs to run on, in order, e.g. 0-3,6\n"
 	     "(default: the process's affinity mask)"),

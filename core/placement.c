@@ -19,14 +19,13 @@ struct shard_cpus {
 
 
 /* The CPUs grouped by L3, groups in order of their first CPU; returns
- * how many groups, and whether each has at least PLACEMENT_SHARD_MIN. */
+ * how many groups. */
 static unsigned group_cpus(const struct placement_topo *t, int *order,
-			   unsigned *glen, bool *all_big)
+			   unsigned *glen)
 {
 	unsigned n = 0, ngroups = 0;
 	bool taken[CPU_SETSIZE] = { false };
 
-	*all_big = true;
 	for (unsigned i = 0; i < t->ncpus; i++) {
 		if (taken[i])
 			continue;
@@ -41,26 +40,57 @@ static unsigned group_cpus(const struct placement_topo *t, int *order,
 			glen[ngroups] = n - start;
 		else
 			glen[PLACEMENT_MAX_SHARDS - 1] += n - start;
-		if (n - start < PLACEMENT_SHARD_MIN)
-			*all_big = false;
 		if (ngroups < PLACEMENT_MAX_SHARDS)
 			ngroups++;
 	}
 	return ngroups;
 }
 
-/* Splits the CPUs among the shards: one L3 group each when the counts
+/* Shards of about `size` CPUs in each group, at least one per group. */
+static unsigned shards_of(const unsigned *glen, unsigned ngroups, unsigned size)
+{
+	unsigned n = 0;
+
+	for (unsigned g = 0; g < ngroups; g++)
+		n += glen[g] / size ? glen[g] / size : 1;
+	return n;
+}
+
+/* The default: one shard per PLACEMENT_SHARD_CPUS CPUs of each group (more
+ * CPUs each when that would be over PLACEMENT_MAX_SHARDS shards), at least
+ * one per group; each group's CPUs split into (nearly) equal runs, their
+ * lengths in len[].  Returns the number of shards. */
+static unsigned auto_shards(const unsigned *glen, unsigned ngroups, unsigned *len)
+{
+	unsigned size = PLACEMENT_SHARD_CPUS, n = 0;
+
+	while (shards_of(glen, ngroups, size) > PLACEMENT_MAX_SHARDS)
+		size++;
+	for (unsigned g = 0; g < ngroups; g++) {
+		unsigned k = glen[g] / size ? glen[g] / size : 1;
+
+		for (unsigned i = 0; i < k; i++)
+			len[n++] = glen[g] / k + (i < glen[g] % k);
+	}
+	return n;
+}
+
+/* Splits the CPUs among the shards: the default's runs (auto_len, NULL
+ * when the count was asked for), else one L3 group each when the counts
  * match, else consecutive runs of (nearly) equal length; with more shards
  * than CPUs, shards share them round robin. */
 static void split_cpus(const int *order, unsigned ncpus, const unsigned *glen,
-		       unsigned ngroups, unsigned nshards, struct shard_cpus *sc)
+		       unsigned ngroups, const unsigned *auto_len, unsigned nshards,
+		       struct shard_cpus *sc)
 {
 	unsigned at = 0;
 
 	for (unsigned s = 0; s < nshards; s++) {
 		unsigned len;
 
-		if (nshards == ngroups)
+		if (auto_len)
+			len = auto_len[s];
+		else if (nshards == ngroups)
 			len = glen[s];
 		else if (nshards > ncpus)
 			len = 1;
@@ -167,9 +197,10 @@ int placement_plan(const struct placement_topo *t, const struct placement_ask *a
 {
 	static const struct placement_topo one = { .ncpus = 1, .cpu = { 0 }, .l3 = { -1 } };
 	int order[CPU_SETSIZE];
-	unsigned glen[PLACEMENT_MAX_SHARDS], ngroups, nshards;
+	unsigned glen[PLACEMENT_MAX_SHARDS], auto_len[PLACEMENT_MAX_SHARDS];
+	unsigned ngroups, nshards;
 	struct shard_cpus sc;
-	bool all_big;
+	bool chosen;
 
 	memset(p, 0, sizeof(*p));
 	if (t->ncpus == 0)
@@ -178,17 +209,23 @@ int placement_plan(const struct placement_topo *t, const struct placement_ask *a
 		return log_to_buf(err, errlen, "--workers %u is fewer than --acceptors %u: "
 			    "each acceptor needs a worker of its own",
 			    ask->workers, ask->acceptors);
-	ngroups = group_cpus(t, order, glen, &all_big);
+	ngroups = group_cpus(t, order, glen);
 	nshards = ask->acceptors;
-	if (!nshards)
-		nshards = ngroups > 1 && all_big ? ngroups : 1;
-	if (ask->workers && nshards > ask->workers)
-		nshards = ask->workers;       /* only when chosen here */
+	chosen = !nshards;
+	if (chosen)
+		nshards = auto_shards(glen, ngroups, auto_len);
+	if (chosen && ask->workers && nshards > ask->workers) {
+		/* Fewer workers than shards: one shard per worker, over the
+		 * groups' CPUs in equal runs. */
+		nshards = ask->workers;
+		chosen = false;
+	}
 	if (ask->pin && ask->nacceptor_cpu && ask->nacceptor_cpu != nshards)
 		return log_to_buf(err, errlen, "--acceptor-cpu names %u CPU(s) for %u acceptor(s)",
 			    ask->nacceptor_cpu, nshards);
 	p->nshards = nshards;
-	split_cpus(order, t->ncpus, glen, ngroups, nshards, &sc);
+	split_cpus(order, t->ncpus, glen, ngroups, chosen ? auto_len : NULL,
+		   nshards, &sc);
 	count_workers(ask, &sc, nshards, p);
 	for (unsigned s = 0; s < nshards; s++) {
 		if (ask->pin) {

@@ -21,8 +21,9 @@
  *   - a worker may spin only on a CPU no other metricd thread runs on:
  *     spinning beside its acceptor would take the CPU from the thread
  *     that produces its work.
- * Shards default to one per L3 group when there are several and each has
- * at least PLACEMENT_SHARD_MIN CPUs, else one. */
+ * Shards default to one per PLACEMENT_SHARD_CPUS CPUs of each L3 group
+ * (at least one per group; a shard never spans two groups): one acceptor
+ * keeps about that many CPUs busy (docs/BENCHMARKS.md, "Scaling model"). */
 #ifndef METRICD_CORE_PLACEMENT_H
 #define METRICD_CORE_PLACEMENT_H
 
@@ -34,8 +35,12 @@
 #define PLACEMENT_MAX_WORKERS 256
 /* A shard's acceptor gets a CPU of its own from this many CPUs up. */
 #define PLACEMENT_OWN_MIN 3
-/* Automatic shards: one per L3 group of at least this many CPUs. */
-#define PLACEMENT_SHARD_MIN 8
+/* Automatic shards: one per this many CPUs of an L3 group.  Measured
+ * here, an acceptor frames a request in 0.4-0.8x the CPU time a worker
+ * takes to answer it, so one acceptor feeds 1.5-2.5 workers' CPUs; four
+ * CPUs (the acceptor's and three workers') leave room for heavier
+ * requests. */
+#define PLACEMENT_SHARD_CPUS 4
 
 /* The machine as far as placement cares: the CPUs the process may use, in
  * order, and the L3 group of each (the lowest CPU sharing its L3; -1 when

@@ -133,14 +133,24 @@ START_TEST(one_and_few_cpus)
 }
 END_TEST
 
-/* Sixteen CPUs in two L3 groups of eight: a shard per group, its
- * acceptor on the group's first CPU, seven workers on the others. */
+/* Sixteen CPUs in two L3 groups of eight: two shards per group, four CPUs
+ * each (PLACEMENT_SHARD_CPUS), the acceptor on the shard's first CPU,
+ * three workers on the others. */
 START_TEST(sixteen_cpus_two_l3)
 {
 	machine(16, 8);
 	PLAN(0, 0);
+	ck_assert_uint_eq(p.nshards, 4);
+	ck_assert_uint_eq(p.nworkers, 12);
+	for (unsigned s = 0; s < 4; s++) {
+		want_shard(s, (int)(4 * s), 3 * s, 3);
+		for (unsigned w = 0; w < 3; w++)
+			want_worker(3 * s + w, (int)(4 * s + w + 1), true);
+	}
+
+	/* Two shards asked for: one per group, seven workers each. */
+	PLAN(0, 2);
 	ck_assert_uint_eq(p.nshards, 2);
-	ck_assert_uint_eq(p.nworkers, 14);
 	want_shard(0, 0, 0, 7);
 	want_shard(1, 8, 7, 7);
 	for (unsigned w = 0; w < 7; w++) {
@@ -148,13 +158,14 @@ START_TEST(sixteen_cpus_two_l3)
 		want_worker(w + 7, (int)w + 9, true);
 	}
 
-	/* Four workers: two per shard, each group keeps its acceptor. */
+	/* Four workers: one per shard, each shard keeps its acceptor. */
 	PLAN(4, 0);
-	ck_assert_uint_eq(p.nshards, 2);
-	want_shard(0, 0, 0, 2);
-	want_shard(1, 8, 2, 2);
-	want_worker(1, 2, true);
-	want_worker(3, 10, true);
+	ck_assert_uint_eq(p.nshards, 4);
+	want_shard(0, 0, 0, 1);
+	want_shard(1, 4, 1, 1);
+	want_shard(3, 12, 3, 1);
+	want_worker(1, 5, true);
+	want_worker(3, 13, true);
 
 	/* One worker: one shard. */
 	PLAN(1, 0);
@@ -167,25 +178,29 @@ START_TEST(sixteen_cpus_two_l3)
 	want_shard(0, 0, 0, 15);
 	want_worker(14, 15, true);
 
-	/* Groups interleaved (even and odd CPUs): each shard keeps its own. */
+	/* Groups interleaved (even and odd CPUs): no shard spans both. */
 	for (unsigned i = 0; i < 16; i++)
 		topo.l3[i] = (int)(i % 2);
 	PLAN(0, 0);
-	ck_assert_uint_eq(p.nshards, 2);
-	want_shard(0, 0, 0, 7);
-	want_shard(1, 1, 7, 7);
+	ck_assert_uint_eq(p.nshards, 4);
+	want_shard(0, 0, 0, 3);           /* CPUs 0 2 4 6 */
+	want_shard(1, 8, 3, 3);           /* CPUs 8 10 12 14 */
+	want_shard(2, 1, 6, 3);           /* CPUs 1 3 5 7 */
+	want_shard(3, 9, 9, 3);
 	want_worker(0, 2, true);
-	want_worker(7, 3, true);
+	want_worker(6, 3, true);
 }
 END_TEST
 
-/* L3 groups smaller than PLACEMENT_SHARD_MIN: one shard. */
-START_TEST(small_l3_groups_one_shard)
+/* Groups of four or fewer CPUs: a shard each; one group of several times
+ * PLACEMENT_SHARD_CPUS: split in equal runs; fewer: one shard. */
+START_TEST(shards_per_group)
 {
 	machine(8, 4);
 	PLAN(0, 0);
-	ck_assert_uint_eq(p.nshards, 1);
-	want_shard(0, 0, 0, 7);
+	ck_assert_uint_eq(p.nshards, 2);
+	want_shard(0, 0, 0, 3);
+	want_shard(1, 4, 3, 3);
 	/* Three shards asked for over two groups: consecutive runs. */
 	PLAN(0, 3);
 	ck_assert_uint_eq(p.nshards, 3);
@@ -195,6 +210,21 @@ START_TEST(small_l3_groups_one_shard)
 	want_worker(0, 1, true);
 	want_worker(3, 5, true);
 	want_worker(4, 6, false);
+
+	/* One group (no cache described) of 8, 6 and 11 CPUs. */
+	machine(8, 0);
+	PLAN(0, 0);
+	ck_assert_uint_eq(p.nshards, 2);
+	want_shard(1, 4, 3, 3);
+	machine(6, 0);
+	PLAN(0, 0);
+	ck_assert_uint_eq(p.nshards, 1);
+	want_shard(0, 0, 0, 5);
+	machine(11, 0);
+	PLAN(0, 0);
+	ck_assert_uint_eq(p.nshards, 2);
+	want_shard(0, 0, 0, 5);           /* CPUs 0-5 */
+	want_shard(1, 6, 5, 4);           /* CPUs 6-10 */
 }
 END_TEST
 
@@ -213,12 +243,13 @@ START_TEST(cpus_subsets)
 	want_worker(2, 3, true);
 
 	machine(16, 8);
-	only(across, 8);                  /* two groups of four: one shard */
+	only(across, 8);                  /* two groups of four: a shard each */
 	PLAN(0, 0);
-	ck_assert_uint_eq(p.nshards, 1);
-	want_shard(0, 4, 0, 7);
+	ck_assert_uint_eq(p.nshards, 2);
+	want_shard(0, 4, 0, 3);
+	want_shard(1, 8, 3, 3);
 	want_worker(0, 5, true);
-	want_worker(6, 11, true);
+	want_worker(5, 11, true);
 
 	machine(16, 8);
 	only(two, 2);
@@ -258,11 +289,13 @@ START_TEST(acceptor_cpu)
 
 	/* One per shard. */
 	machine(16, 8);
-	ck_assert_int_eq(plan(0, 0, two, 2, true), 0);
+	ck_assert_int_eq(plan(0, 2, two, 2, true), 0);
 	want_shard(0, 0, 0, 7);
 	want_shard(1, 8, 7, 7);
-	ck_assert_int_eq(plan(0, 0, zero, 1, true), -EINVAL);
+	ck_assert_int_eq(plan(0, 2, zero, 1, true), -EINVAL);
 	ck_assert_msg(strstr(err, "--acceptor-cpu names 1 CPU(s) for 2 acceptor(s)"), "%s", err);
+	ck_assert_int_eq(plan(0, 0, two, 2, true), -EINVAL);   /* 4 by default */
+	ck_assert_msg(strstr(err, "--acceptor-cpu names 2 CPU(s) for 4 acceptor(s)"), "%s", err);
 }
 END_TEST
 
@@ -282,10 +315,10 @@ START_TEST(no_pin)
 	/* --acceptor-cpu has nothing to say then, whatever its count. */
 	machine(16, 8);
 	ck_assert_int_eq(plan(0, 0, zero, 1, false), 0);
-	ck_assert_uint_eq(p.nshards, 2);
-	want_shard(0, -1, 0, 7);
-	want_shard(1, -1, 7, 7);
-	want_worker(13, -1, true);
+	ck_assert_uint_eq(p.nshards, 4);
+	want_shard(0, -1, 0, 3);
+	want_shard(3, -1, 9, 3);
+	want_worker(11, -1, true);        /* 16 threads, 16 CPUs */
 }
 END_TEST
 
@@ -294,10 +327,17 @@ START_TEST(limits_and_errors)
 	machine(2, 0);
 	ck_assert_int_eq(plan(1, 2, NULL, 0, true), -EINVAL);
 	ck_assert_msg(strstr(err, "--workers 1 is fewer than --acceptors 2"), "%s", err);
-	/* At most PLACEMENT_MAX_WORKERS. */
+	/* At most PLACEMENT_MAX_SHARDS shards (of 16 CPUs here) and
+	 * PLACEMENT_MAX_WORKERS workers. */
 	machine(1024, 0);
 	PLAN(0, 0);
+	ck_assert_uint_eq(p.nshards, PLACEMENT_MAX_SHARDS);
 	ck_assert_uint_eq(p.nworkers, PLACEMENT_MAX_WORKERS);
+	want_shard(0, 0, 0, 4);
+	want_shard(63, 1008, 252, 4);
+	want_worker(PLACEMENT_MAX_WORKERS - 1, 1012, true);
+	/* One shard asked for: its workers, up to the limit. */
+	PLAN(0, 1);
 	want_shard(0, 0, 0, PLACEMENT_MAX_WORKERS);
 	want_worker(PLACEMENT_MAX_WORKERS - 1, PLACEMENT_MAX_WORKERS, true);
 	/* Nothing known about the machine: one CPU. */
@@ -406,7 +446,7 @@ static Suite *placement_suite(void)
 	tcase_add_test(tc, two_cpus);
 	tcase_add_test(tc, one_and_few_cpus);
 	tcase_add_test(tc, sixteen_cpus_two_l3);
-	tcase_add_test(tc, small_l3_groups_one_shard);
+	tcase_add_test(tc, shards_per_group);
 	tcase_add_test(tc, cpus_subsets);
 	tcase_add_test(tc, acceptor_cpu);
 	tcase_add_test(tc, no_pin);
