@@ -144,6 +144,15 @@ START_TEST(format_fixed_decimals)
 	ck_assert_str_eq(str_fixed(NAN, 2), "0.00");
 	ck_assert_str_eq(str_fixed(1e300, 9), "1000000000.000000000");
 	ck_assert_str_eq(str_fixed(-1e300, 9), "-1000000000.000000000");
+	/* every count of decimals, odd and even (digits go in pairs) */
+	static const char *const pi[] = {
+		"3", "3.1", "3.14", "3.142", "3.1416", "3.14159", "3.141593",
+		"3.1415927", "3.14159265", "3.141592654",
+	};
+	for (unsigned d = 0; d <= 9; d++)
+		ck_assert_str_eq(str_fixed(3.14159265358979, d), pi[d]);
+	ck_assert_str_eq(str_fixed(0.000010203, 9), "0.000010203");
+	ck_assert_str_eq(str_fixed(7.0605, 3), "7.061");
 	/* more than 9 decimals is treated as 9 */
 	ck_assert_str_eq(str_fixed(0.5, 10), "0.500000000");
 	ck_assert_str_eq(str_fixed(0.5, UINT32_MAX), "0.500000000");
