@@ -58,6 +58,70 @@ static inline bool is_hex(unsigned char c)
 	return char_class[c] & C_HEX;
 }
 
+/* Eight bytes at a time (a head's lines are mostly plain text): whether a
+ * word holds a byte below b (b <= 0x80; bytes from 0x80 up never count)
+ * or a byte equal to b.  Exact as a yes/no for the whole word; the caller
+ * then finds the byte one at a time. */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline uint64_t word_at(const char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+static inline bool has_below(uint64_t w, unsigned char b)
+{
+	return ((w - ONES * b) & ~w & HIGHS) != 0;
+}
+
+static inline bool has_byte(uint64_t w, unsigned char b)
+{
+	return has_below(w ^ (ONES * b), 1);
+}
+
+/* How many of p[0..n) are visible ASCII (VCHAR, 0x21-0x7e) before the
+ * first that is not: a request target's bytes. */
+static size_t span_vchar(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = word_at(p + i);
+
+		/* below 0x21, or from 0x7f up (0x7f itself, or a high bit) */
+		if (has_below(w, 0x21) || has_byte(w, 0x7f) || (w & HIGHS))
+			break;
+	}
+	while (i < n && (unsigned char)p[i] > 0x20 && (unsigned char)p[i] < 0x7f)
+		i++;
+	return i;
+}
+
+/* Whether p[0..n) holds a control byte other than HTAB, or DEL: what a
+ * field value may not (RFC 9110 5.5; this also refuses bare CR and NUL). */
+static bool has_ctl(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = word_at(p + i);
+
+		if (has_below(w, 0x20) || has_byte(w, 0x7f))
+			break;                   /* this word: byte by byte */
+	}
+	for (; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 /* a (alen bytes) equals the lower-case literal, ignoring case.  ORing
  * 0x20 folds only upper-case letters onto literal characters here: the
  * bytes compared are tchars or field-value bytes (no CTL but HTAB), and the
@@ -166,8 +230,7 @@ static enum http_err scan_request_line(struct http_framer *f, const char *l,
 	else
 		f->sc_slow = true;
 	t0 = ++i;
-	while (i < n && (unsigned char)l[i] > 0x20 && (unsigned char)l[i] < 0x7f)
-		i++;
+	i += span_vchar(l + i, n - i);
 	if (i == t0 || i == n || l[i] != ' ')
 		return HERR_BAD_REQUEST;
 	if ((err = scan_target(f, l + t0, i - t0, base + t0)))
@@ -297,12 +360,9 @@ static enum http_err scan_header_line(struct http_framer *f, const char *l,
 		return HERR_BAD_REQUEST;             /* incl. space before ':' */
 	const char *v = l + i + 1;
 	size_t vn = n - i - 1;
-	for (size_t k = 0; k < vn; k++) {
-		unsigned char c = (unsigned char)v[k];
 
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return HERR_BAD_REQUEST;
-	}
+	if (has_ctl(v, vn))
+		return HERR_BAD_REQUEST;
 	/* field-value without the optional whitespace around it */
 	while (vn && (*v == ' ' || *v == '\t'))
 		v++, vn--;

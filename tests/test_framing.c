@@ -1258,6 +1258,40 @@ START_TEST(plain_heads_match_http_parser)
 }
 END_TEST
 
+/* The scan checks eight bytes at a time: every byte value at every place
+ * in a word, in a field value and in a request target, is judged as the
+ * byte-by-byte rule says (CR and LF end the line, so they are left out). */
+START_TEST(every_byte_everywhere)
+{
+	static struct fx x;
+	char in[128];
+
+	for (int c = 0; c < 256; c++) {
+		if (c == '\r' || c == '\n')
+			continue;
+		bool ctl = (c < 0x20 && c != '\t') || c == 0x7f;
+		bool vchar = c > 0x20 && c < 0x7f;
+
+		for (int pos = 0; pos < 18; pos++) {
+			int n = snprintf(in, sizeof(in), "GET /a HTTP/1.1\r\nHost: a\r\nX: %.*s%c%.*s\r\n\r\n",
+					 pos, "zzzzzzzzzzzzzzzzzz", c, 17 - pos, "zzzzzzzzzzzzzzzzzz");
+			/* snprintf stops at a NUL: put the byte in by hand */
+			in[29 + pos] = (char)c;
+			fx_frame(&x, in, (size_t)n);
+			ck_assert_msg(x.n == 1 && (x.last == HTTP_FRAME_ERROR) == ctl,
+				      "value byte 0x%02x at %d: last %d", c, pos, x.last);
+
+			n = snprintf(in, sizeof(in), "GET /%.*s%c%.*s HTTP/1.1\r\nHost: a\r\n\r\n",
+				     pos, "zzzzzzzzzzzzzzzzzz", c, 17 - pos, "zzzzzzzzzzzzzzzzzz");
+			in[5 + pos] = (char)c;
+			fx_frame(&x, in, (size_t)n);
+			ck_assert_msg(x.n == 1 && (x.last == HTTP_FRAME_REQ) == vchar,
+				      "target byte 0x%02x at %d: last %d", c, pos, x.last);
+		}
+	}
+}
+END_TEST
+
 static Suite *framing_suite(void)
 {
 	Suite *s = suite_create("framing");
@@ -1316,6 +1350,7 @@ static Suite *framing_suite(void)
 	tcase_add_test(rfc, if_none_match_without_tag);
 	tcase_add_test(rfc, plain_heads_skip_http_parser);
 	tcase_add_test(rfc, plain_heads_match_http_parser);
+	tcase_add_test(rfc, every_byte_everywhere);
 	suite_add_tcase(s, rfc);
 	return s;
 }
