@@ -178,8 +178,10 @@ static void serve(struct worker *w, const struct http_req *r, unsigned i,
 
 /* One access-log line per answered request of the batch. */
 static void access_log_batch(struct worker *w, const struct http_req *batch,
-			     unsigned n, uint64_t done, time_t sec)
+			     unsigned n, uint64_t done)
 {
+	time_t sec = (time_t)(w->batch_real_ns / 1000000000);
+
 	if (sec != w->alog_sec || w->alog_fmt != w->alog_date_fmt) {
 		alog_date(w->alog_date, sec, (enum alog_format)w->alog_fmt);
 		w->alog_sec = sec;
@@ -200,9 +202,11 @@ static void access_log_batch(struct worker *w, const struct http_req *batch,
 	}
 }
 
-/* Reads the runtime snapshot for the descriptors about to be served; valid
- * until the worker's next quiescent state. */
-static const struct runtime *batch_begin(struct worker *w, time_t *sec)
+/* Reads the runtime snapshot for the descriptors about to be served (valid
+ * until the worker's next quiescent state) and the clock for them: one
+ * CLOCK_REALTIME read gives the records' timestamp, the Date header and
+ * the access log's second. */
+static const struct runtime *batch_begin(struct worker *w)
 {
 	const struct runtime *rt = rcu_dereference(*w->rtp);
 
@@ -214,15 +218,14 @@ static const struct runtime *batch_begin(struct worker *w, time_t *sec)
 	w->alog_on = rt->access_log;
 	w->alog_fmt = (uint8_t)rt->access_log_format;
 	w->batch_real_ns = metric_now_ns();
-	*sec = (time_t)(w->batch_real_ns / 1000000000);
-	http_head_set_date(&w->head, *sec);
+	http_head_set_date(&w->head, (time_t)(w->batch_real_ns / 1000000000));
 	return rt;
 }
 
 /* Flushes what batch[0..n) produced, then records latency and the access
  * log for the requests that were answered. */
 static void batch_end(struct worker *w, const struct runtime *rt,
-		      const struct http_req *batch, unsigned n, time_t sec)
+		      const struct http_req *batch, unsigned n)
 {
 	worker__flush_batch(w);
 	/* One clock read per batch: every answer in it reached the kernel (or
@@ -233,7 +236,7 @@ static void batch_end(struct worker *w, const struct runtime *rt,
 			lat_record(&w->cnt.route[batch[i].route],
 					     done - batch[i].t_parsed_ns);
 	if (rt->access_log)
-		access_log_batch(w, batch, n, done, sec);
+		access_log_batch(w, batch, n, done);
 	CNT_ADD(w->cnt.w.batches, 1);
 	CNT_SET(w->cnt.w.slab_high_water, w->slab.high_water);
 	CNT_SET(w->cnt.w.slab_resets, w->slab.resets);
@@ -256,14 +259,13 @@ static void take_text(struct worker *w, const struct http_req *batch, unsigned n
 
 static void process(struct worker *w, const struct http_req *batch, unsigned n)
 {
-	time_t sec;
-	const struct runtime *rt = batch_begin(w, &sec);
+	const struct runtime *rt = batch_begin(w);
 
 	take_text(w, batch, n);
 
 	for (unsigned i = 0; i < n; i++)
 		serve(w, &batch[i], i, false);
-	batch_end(w, rt, batch, n, sec);
+	batch_end(w, rt, batch, n);
 }
 
 /* Serves held descriptors of connections whose unsent bytes fell below
@@ -278,13 +280,12 @@ static void release_held(struct worker *w)
 	while (budget && w->ready_head != NONE) {
 		struct conn *c = slot(w, w->ready_head);
 		unsigned n = 0;
-		time_t sec;
 
 		w->ready_head = c->ready_next;
 		if (w->ready_head == NONE)
 			w->ready_tail = NONE;
 		c->ready = false;
-		const struct runtime *rt = batch_begin(w, &sec);
+		const struct runtime *rt = batch_begin(w);
 
 		while (n < budget && !worker__over_limit(w, c) &&
 		       worker__unhold(w, c, &batch[n], w->btext[n])) {
@@ -294,7 +295,7 @@ static void release_held(struct worker *w)
 		budget -= n;
 		worker__wait_update(w, c);
 		if (n)
-			batch_end(w, rt, batch, n, sec);   /* may ready c again */
+			batch_end(w, rt, batch, n);   /* may ready c again */
 	}
 }
 
