@@ -46,13 +46,18 @@ static unsigned group_cpus(const struct placement_topo *t, int *order,
 	return ngroups;
 }
 
-/* Shards of about `size` CPUs in each group, at least one per group. */
+/* Shards of about `size` CPUs in a group of len CPUs: at least one. */
+static unsigned group_shards(unsigned len, unsigned size)
+{
+	return len / size ? len / size : 1;
+}
+
 static unsigned shards_of(const unsigned *glen, unsigned ngroups, unsigned size)
 {
 	unsigned n = 0;
 
 	for (unsigned g = 0; g < ngroups; g++)
-		n += glen[g] / size ? glen[g] / size : 1;
+		n += group_shards(glen[g], size);
 	return n;
 }
 
@@ -67,7 +72,7 @@ static unsigned auto_shards(const unsigned *glen, unsigned ngroups, unsigned *le
 	while (shards_of(glen, ngroups, size) > PLACEMENT_MAX_SHARDS)
 		size++;
 	for (unsigned g = 0; g < ngroups; g++) {
-		unsigned k = glen[g] / size ? glen[g] / size : 1;
+		unsigned k = group_shards(glen[g], size);
 
 		for (unsigned i = 0; i < k; i++)
 			len[n++] = glen[g] / k + (i < glen[g] % k);
